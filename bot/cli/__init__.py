@@ -1,0 +1,46 @@
+"""The `certops` command: a dispatcher that imports only the subcommand it runs.
+
+Each subcommand lives in its own module with a `main(argv) -> int`. Importing lazily is
+what keeps `certops validate` free of Slack, SQLModel and dnspython (a public promise:
+scripts and CI call it in loops).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module, one-line summary). Several names may share a module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("bot.cli.validate", "check certificate files: verdict, findings, chain"),
+    "dns": ("bot.cli.dns", "check that a hostname is a CNAME to an environment's host"),
+    "run": ("bot.cli.run", "run the bot (Slack, or console mode without tokens)"),
+}
+
+USAGE_EXIT = 2
+
+
+def _usage() -> str:
+    lines = ["usage: certops COMMAND [options]", "", "commands:"]
+    width = max(len(name) for name in COMMANDS)
+    for name, (_, summary) in COMMANDS.items():
+        lines.append(f"  {name.ljust(width)}  {summary}")
+    lines += ["", "Run 'certops COMMAND --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0 if args else USAGE_EXIT
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"certops: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return USAGE_EXIT
+    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        return int(module.main(rest, prog=f"certops {name}", command=name))
+    except KeyboardInterrupt:
+        print("certops: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,170 @@
+"""Findings: the unit of every verdict, and the catalog of their codes.
+
+The codes are a public contract (scripts match on them): add codes, never rename one.
+Each code carries a default severity and a default hint so that every caller says the
+same thing about the same problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict[str, str]:
+        data = asdict(self)
+        data["severity"] = str(self.severity)
+        return data
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    severity: Severity
+    hint: str
+
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+CATALOG: dict[str, CodeInfo] = {
+    # --- certificate validation -------------------------------------------------------
+    "unrecognized_file": CodeInfo(
+        E, "Upload the certificate as PEM, DER, PKCS#7 (.p7b), PKCS#12 (.pfx/.p12) or ZIP."
+    ),
+    "certificate_request": CodeInfo(
+        E,
+        "This is a certificate signing request (CSR). Send it to your CA and upload the "
+        "certificate the CA returns.",
+    ),
+    "password_required": CodeInfo(E, "Give the password (--password-file or the prompt)."),
+    "wrong_password": CodeInfo(E, "Check the password: it does not open this file."),
+    "archive_too_large": CodeInfo(
+        E, "Upload the certificate files themselves instead of this archive."
+    ),
+    "archive_unsafe_member": CodeInfo(
+        W, "Rebuild the archive with relative paths; this member was read but never written."
+    ),
+    "no_certificate": CodeInfo(E, "Include the certificate issued for your domain."),
+    "no_leaf_certificate": CodeInfo(
+        E, "Only CA certificates were given: include the certificate issued for your domain."
+    ),
+    "multiple_leaf_certificates": CodeInfo(
+        E, "Give --domain or the private key so the right certificate can be chosen."
+    ),
+    "no_private_key": CodeInfo(
+        E, "Include the private key that was generated with the certificate request."
+    ),
+    "key_mismatch": CodeInfo(
+        E,
+        "Find the private key generated with this certificate's CSR, or have the "
+        "certificate re-issued for this key.",
+    ),
+    "unsupported_key_type": CodeInfo(
+        E, "Use an RSA (2048-4096 bits) or ECDSA P-256/P-384 key and re-issue the certificate."
+    ),
+    "key_too_large": CodeInfo(
+        E, "The platform accepts RSA keys up to 4096 bits: re-issue with a 2048-4096 bit key."
+    ),
+    "key_too_small": CodeInfo(E, "Re-issue the certificate with an RSA key of 2048 bits or more."),
+    "domain_mismatch": CodeInfo(
+        E, "Use a Domain the certificate covers, or re-issue the certificate with that name."
+    ),
+    "invalid_domain": CodeInfo(
+        E, "Give a host name such as app.example.com or a wildcard such as *.example.com."
+    ),
+    "no_subject_alt_name": CodeInfo(
+        E, "Re-issue the certificate with a subjectAltName: browsers ignore the common name."
+    ),
+    "expired": CodeInfo(E, "Renew the certificate with your CA and upload the new one."),
+    "not_yet_valid": CodeInfo(
+        E, "Wait until the certificate's start date, or check the machine's clock."
+    ),
+    "expiring_soon": CodeInfo(W, "Renew the certificate soon and upload the new one."),
+    "validity_too_long": CodeInfo(
+        W, "Browsers reject public certificates valid this long: re-issue with a shorter term."
+    ),
+    "self_signed": CodeInfo(
+        E, "Use a certificate issued by a certificate authority, not a self-signed one."
+    ),
+    "chain_incomplete": CodeInfo(
+        E, "Add the missing intermediate certificate (your CA's bundle) to the upload."
+    ),
+    "chain_invalid": CodeInfo(E, "Ask your CA for a correct chain, or re-issue the certificate."),
+    "chain_order": CodeInfo(W, "No action needed: the chain was put in order."),
+    "chain_duplicate": CodeInfo(W, "No action needed: repeated certificates were dropped."),
+    "chain_extra_certificates": CodeInfo(
+        W, "No action needed: certificates unrelated to this chain were dropped."
+    ),
+    "private_root": CodeInfo(
+        W,
+        "Browsers outside your organisation will not trust this root; use a public CA "
+        "for public sites.",
+    ),
+    "weak_signature": CodeInfo(
+        E, "Re-issue the certificate (and chain) with a SHA-256 or stronger signature."
+    ),
+    "no_server_auth": CodeInfo(
+        E, "Re-issue the certificate with the serverAuth extended key usage."
+    ),
+    "chain_completed": CodeInfo(
+        INFO, "The missing issuer was fetched from its AIA URL; upload the completed chain."
+    ),
+    "critical_subject_alt_name": CodeInfo(
+        W, "Browsers accept it, but some strict clients may not; no action needed for browsers."
+    ),
+    "names_covered": CodeInfo(INFO, "These are the names the certificate covers."),
+    # --- DNS check ------------------------------------------------------------------------
+    "cname_ok": CodeInfo(INFO, "Nothing to do: the CNAME points at the environment."),
+    "cname_wrong_target": CodeInfo(
+        E, "Change the CNAME so that it points at the environment's default host."
+    ),
+    "cname_to_load_balancer": CodeInfo(
+        E,
+        "Point the CNAME at the environment's default host, not the load balancer: its "
+        "address changes.",
+    ),
+    "a_record_instead_of_cname": CodeInfo(
+        E, "Remove the A/AAAA records and create a CNAME to the environment's default host."
+    ),
+    "apex_domain": CodeInfo(
+        E, "A zone apex cannot hold a CNAME: use a subdomain such as www or app."
+    ),
+    "no_record": CodeInfo(E, "Create a CNAME record to the environment's default host."),
+    "dangling_cname": CodeInfo(
+        E, "The CNAME chain ends nowhere: point it at the environment's default host."
+    ),
+    "cname_loop": CodeInfo(E, "Break the CNAME loop: point the name at the default host."),
+    "hostname_not_covered": CodeInfo(
+        E, "Use a hostname the certificate covers, or a certificate that covers this hostname."
+    ),
+    "resolvers_disagree": CodeInfo(
+        W, "A recent change may still be propagating; wait for the old TTL to pass."
+    ),
+    "dns_unreachable": CodeInfo(
+        W, "No nameserver answered: check the network or name another --nameserver."
+    ),
+}
+
+
+def finding(
+    code: str, message: str, *, severity: Severity | None = None, hint: str = ""
+) -> Finding:
+    """Build a finding from the catalog, so defaults stay in one place."""
+    info = CATALOG[code]
+    return Finding(code, severity or info.severity, message, hint or info.hint)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
