@@ -1,0 +1,101 @@
+"""Settings from the environment and a `.env` file, read once at start.
+
+One frozen object passed down explicitly (never a global), so tests build their own and
+several apps can live in one process. Reading is separate from checking: `load()` never
+raises on a bad value; `problems()` lists what is wrong in words a person can act on, so
+the bot can stop with one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_LOAD_BALANCER_PATTERNS = ("*.elb.amazonaws.com",)
+DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1, 0)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    admins: tuple[str, ...] = ()
+    default_channel: str | None = None
+    load_balancer_patterns: tuple[str, ...] = DEFAULT_LOAD_BALANCER_PATTERNS
+    warning_thresholds_days: tuple[int, ...] = DEFAULT_THRESHOLDS
+    log_format: str = "text"
+    raw_errors: tuple[str, ...] = ()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL; the embedded default is a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'certops.db').as_posix()}"
+
+    @property
+    def has_slack_tokens(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    def problems(self) -> list[str]:
+        """Every setting that is present but malformed, as one sentence each."""
+        found = list(self.raw_errors)
+        if self.slack_bot_token and not self.slack_bot_token.startswith("xoxb-"):
+            found.append("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+        if self.slack_app_token and not self.slack_app_token.startswith("xapp-"):
+            found.append("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+        if not self.slack_api_url.startswith(("http://", "https://")):
+            found.append("SLACK_API_URL must be an http(s) URL")
+        if self.log_format not in {"text", "json"}:
+            found.append("CERTOPS_LOG_FORMAT must be 'text' or 'json'")
+        return found
+
+
+def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Read settings from `environ` (default: os.environ after loading `.env`)."""
+    if environ is None:
+        if dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(override=False)
+        environ = os.environ
+    errors: list[str] = []
+    thresholds = DEFAULT_THRESHOLDS
+    raw_thresholds = environ.get("CERTOPS_WARNING_DAYS")
+    if raw_thresholds:
+        try:
+            thresholds = tuple(sorted({int(x) for x in _split(raw_thresholds)}, reverse=True))
+        except ValueError:
+            errors.append("CERTOPS_WARNING_DAYS must be whole numbers separated by commas")
+    api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not api_url.endswith("/"):
+        api_url += "/"
+    return Settings(
+        slack_bot_token=environ.get("SLACK_BOT_TOKEN") or None,
+        slack_app_token=environ.get("SLACK_APP_TOKEN") or None,
+        slack_signing_secret=environ.get("SLACK_SIGNING_SECRET") or None,
+        slack_api_url=api_url,
+        database_url=environ.get("DATABASE_URL", ""),
+        data_dir=Path(environ.get("CERTOPS_DATA_DIR") or DEFAULT_DATA_DIR),
+        admins=_split(environ.get("CERTOPS_ADMINS")),
+        default_channel=environ.get("CERTOPS_DEFAULT_CHANNEL") or None,
+        load_balancer_patterns=_split(environ.get("CERTOPS_LOAD_BALANCER_PATTERNS"))
+        or DEFAULT_LOAD_BALANCER_PATTERNS,
+        warning_thresholds_days=thresholds,
+        log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
+        raw_errors=tuple(errors),
+    )
