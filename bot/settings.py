@@ -74,7 +74,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
             load_dotenv(override=False)
         environ = os.environ
     errors: list[str] = []
-    thresholds = DEFAULT_THRESHOLDS
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     raw_thresholds = environ.get("CERTOPS_WARNING_DAYS")
     if raw_thresholds:
         try:
