@@ -1,0 +1,179 @@
+"""The database handle: one engine per URL, sessions that commit or roll back.
+
+The embedded default is a SQLite file; teams that run several replicas point
+`DATABASE_URL` at PostgreSQL, driven by psycopg 3. Whatever goes wrong with reaching the
+database surfaces as `DatabaseUnavailable` with one line a person can act on: the raw
+driver error (which may be long, and whose URL may hold a password) never reaches a user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, create_engine
+
+from storage.errors import DatabaseUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL; plain `postgresql://` (or `postgres://`) means psycopg 3."""
+    raw = url if isinstance(url, URL) else _parse(url)
+    if raw.drivername in {"postgresql", "postgres"}:
+        raw = raw.set(drivername="postgresql+psycopg")
+    return raw
+
+
+def _parse(url: str) -> URL:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise DatabaseUnavailable("DATABASE_URL is not a database URL") from None
+
+
+def describe(url: URL) -> str:
+    """The URL as it may be shown to a person: never the password."""
+    return url.render_as_string(hide_password=True)
+
+
+def reason(error: BaseException) -> str:
+    """The first line of a driver error, with anything password-like blanked out."""
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    first = re.sub(r"(password\s*[=:]\s*)\S+", r"\1***", first, flags=re.IGNORECASE)
+    first = re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
+    return first.strip().rstrip(".")
+
+
+def unavailable(url: URL, error: BaseException) -> DatabaseUnavailable:
+    """The one-line error for a database that cannot be used."""
+    return DatabaseUnavailable(f"database unavailable ({describe(url)}): {reason(error)}")
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for memory databases and other backends."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_sqlite_folder(url: URL) -> None:
+    """Create the SQLite file's folder, so a fresh data folder just works."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    try:
+        path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUnavailable(
+            f"database unavailable ({describe(url)}): cannot create the folder "
+            f"{path.parent}: {error.strerror or error}"
+        ) from None
+
+
+def _sqlite_pragmas(foreign_keys: bool) -> Any:
+    """Per-connection SQLite settings: enforced foreign keys, WAL, and waiting on locks."""
+
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def build_engine(url: str | URL, *, foreign_keys: bool = True, echo: bool = False) -> Engine:
+    """An engine for `url` with this project's per-backend settings.
+
+    `foreign_keys=False` is for migrations on SQLite, which rebuild tables in batch mode
+    and must not trip over (or cascade through) references while doing so.
+    """
+    parsed = normalize_url(url)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"echo": echo}
+    if backend == "sqlite":
+        ensure_sqlite_folder(parsed)
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
+    elif backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError) as error:
+        raise DatabaseUnavailable(
+            f"database unavailable ({describe(parsed)}): unsupported URL ({reason(error)})"
+        ) from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas(foreign_keys))
+    return engine
+
+
+class Database:
+    """A database by URL: `with db.session() as s:` commits on success, rolls back on error.
+
+    Sessions keep loaded objects usable after the block (`expire_on_commit=False`), so a
+    service can return the rows it wrote to a handler that renders them.
+    """
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        self.engine = build_engine(self.url, echo=echo)
+
+    @property
+    def backend(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.url.get_backend_name()
+
+    def __repr__(self) -> str:
+        return f"Database({describe(self.url)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except (OperationalError, InterfaceError) as error:
+            session.rollback()
+            raise unavailable(self.url, error) from None
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def check(self) -> None:
+        """Connect once and run a trivial query; raise `DatabaseUnavailable` if that fails."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except (OperationalError, InterfaceError) as error:
+            raise unavailable(self.url, error) from None
+
+    def dispose(self) -> None:
+        """Close every pooled connection (tests dropping a database need this)."""
+        self.engine.dispose()

@@ -1,0 +1,24 @@
+"""Errors the storage layer raises instead of driver exceptions.
+
+Each carries a one-line message meant for a person (no traceback, no credentials), so the
+CLI and the Slack handlers can show `str(error)` as it is.
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error this layer raises on purpose."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached, opened or used (down, refused, unwritable path)."""
+
+
+class NameTaken(StorageError):
+    """A certificate (or environment) name is already in use."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"the {kind} name {name!r} is already taken: choose another name")
+        self.kind = kind
+        self.name = name

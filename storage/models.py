@@ -1,0 +1,216 @@
+"""The record: SQLModel tables for environments, certificates, assignments, LifeTime
+support tickets, expiry notifications and the audit trail.
+
+Rules that the database itself enforces (so that two replicas, or two people at the same
+moment, cannot break them): a certificate name is unique; an environment has at most one
+current assignment (`updating` or `active`, a partial unique index); a warning is posted
+once per (certificate, threshold, channel). Never a column for a private key or a password:
+only public material (certificate and chain PEM) and the validation report are stored.
+
+Every datetime column is a `UTCDateTime`: aware UTC in, aware UTC out, on both databases.
+JSON columns are plain `sqlalchemy.JSON`; mutate them by assigning a new value (in-place
+changes to a list or dict are not tracked).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+# Named constraints make batch migrations on SQLite (which rebuild tables) able to find
+# them again, and give PostgreSQL errors a stable constraint name to recognise.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class SubmittedFormat(StrEnum):
+    PEM = "pem"
+    PFX = "pfx"
+    ZIP = "zip"
+
+
+class CertificateStatus(StrEnum):
+    VALIDATED = "validated"
+    PENDING_MANUAL = "pending_manual"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+class AssignmentState(StrEnum):
+    UPDATING = "updating"
+    ACTIVE = "active"
+    REPLACED = "replaced"
+
+
+# The states in which an assignment is the environment's current one (at most one).
+CURRENT_ASSIGNMENT_STATES = (AssignmentState.UPDATING, AssignmentState.ACTIVE)
+
+
+class TicketState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    DNS_CONFIGURED = "dns_configured"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+OPEN_TICKET_STATES = (
+    TicketState.DRAFT,
+    TicketState.SUBMITTED,
+    TicketState.CONFIRMED,
+    TicketState.DNS_CONFIGURED,
+)
+
+
+def _enum(enum_cls: type[Enum], length: int = 20) -> sa.Enum:
+    """An enum stored as its value in a VARCHAR: no native PostgreSQL type to migrate."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Environment(SQLModel, table=True):
+    """An OutSystems Cloud environment and its current secure-endpoint hostname."""
+
+    __tablename__ = "environment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    default_host: str
+    is_lifetime: bool = False
+    channel: str | None = None
+    hostname: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Certificate(SQLModel, table=True):
+    """A submitted certificate: public material, what validation said, and its review.
+
+    The certificate-derived fields are nullable because a submission sent for manual
+    validation may not have yielded a readable leaf; validated ones always fill them.
+    """
+
+    __tablename__ = "certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    domain: str
+    submitted_format: SubmittedFormat = Field(sa_type=_enum(SubmittedFormat, 8))
+    status: CertificateStatus = Field(sa_type=_enum(CertificateStatus), index=True)
+    subject: str | None = None
+    sans: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    issuer: str | None = None
+    serial: str | None = None
+    not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    not_after: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    fingerprint_sha256: str | None = Field(default=None, index=True)
+    key_type: str | None = None
+    key_bits: int | None = None
+    certificate_pem: str | None = Field(default=None, sa_type=sa.Text)
+    chain_pem: str = Field(default="", sa_type=sa.Text)
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    notes: str | None = Field(default=None, sa_type=sa.Text)
+    submitted_by: str
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    renews_id: int | None = Field(default=None, foreign_key="certificate.id", index=True)
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_reason: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Assignment(SQLModel, table=True):
+    """A certificate and hostname put on an environment's secure endpoint."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        sa.Index(
+            "uq_assignment_current_per_environment",
+            "environment_id",
+            unique=True,
+            sqlite_where=sa.text("state IN ('updating', 'active')"),
+            postgresql_where=sa.text("state IN ('updating', 'active')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    hostname: str
+    cname_confirmed: bool = False
+    dns_report: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    state: AssignmentState = Field(sa_type=_enum(AssignmentState), index=True)
+    assigned_by: str
+    assigned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    active_at: datetime = Field(sa_type=UTCDateTime)
+    replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SupportTicket(SQLModel, table=True):
+    """A support case that changes the LifeTime environment's hostname and certificate."""
+
+    __tablename__ = "support_ticket"
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    environment_id: int = Field(foreign_key="environment.id", index=True)
+    hostname: str
+    case_number: str | None = None
+    state: TicketState = Field(sa_type=_enum(TicketState), index=True)
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Notification(SQLModel, table=True):
+    """An expiry warning, claimed by one replica before it is posted (unique row)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("certificate_id", "threshold", "channel", name="uq_notification_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    threshold: str
+    channel: str
+    message_ts: str | None = None
+    claimed_by: str
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which record, when, with the record before and after."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: int | None = None
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+TABLES = (Environment, Certificate, Assignment, SupportTicket, Notification, AuditEvent)
