@@ -22,3 +22,7 @@ class NameTaken(StorageError):
         super().__init__(f"the {kind} name {name!r} is already taken: choose another name")
         self.kind = kind
         self.name = name
+
+
+class MigrationError(StorageError):
+    """The database's schema revision cannot be reached from, or is unknown to, this code."""

@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("bot.cli.validate", "check certificate files: verdict, findings, chain"),
     "dns": ("bot.cli.dns", "check that a hostname is a CNAME to an environment's host"),
     "run": ("bot.cli.run", "run the bot (Slack, or console mode without tokens)"),
+    "db": ("bot.cli.db", "migrate the database schema (upgrade) or show its revision (current)"),
 }
 
 USAGE_EXIT = 2

@@ -1,0 +1,1 @@
+"""Revision scripts, oldest first; each names the one it follows."""
