@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
@@ -90,6 +90,9 @@ def _sqlite_pragmas(foreign_keys: bool) -> Any:
     """Per-connection SQLite settings: enforced foreign keys, WAL, and waiting on locks."""
 
     def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin: the
+        # module's own implicit BEGIN breaks SAVEPOINTs (used to catch a taken name).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -100,6 +103,16 @@ def _sqlite_pragmas(foreign_keys: bool) -> Any:
             cursor.close()
 
     return on_connect
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction starts, not at its first write.
+
+    With a deferred BEGIN, two sessions that both read and then write make the second one
+    fail at once with "database is locked"; with IMMEDIATE it waits (busy timeout) and then
+    sees the first one's rows, so a taken name is reported as such.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def build_engine(url: str | URL, *, foreign_keys: bool = True, echo: bool = False) -> Engine:
@@ -128,6 +141,7 @@ def build_engine(url: str | URL, *, foreign_keys: bool = True, echo: bool = Fals
         ) from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(foreign_keys))
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 

@@ -26,3 +26,14 @@ class NameTaken(StorageError):
 
 class MigrationError(StorageError):
     """The database's schema revision cannot be reached from, or is unknown to, this code."""
+
+
+class EnvironmentBusy(StorageError):
+    """The environment already has a current (updating or active) assignment."""
+
+    def __init__(self, environment_id: int) -> None:
+        super().__init__(
+            f"environment #{environment_id} already has a current certificate assignment: "
+            "mark it replaced first"
+        )
+        self.environment_id = environment_id

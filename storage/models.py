@@ -155,7 +155,7 @@ class Assignment(SQLModel, table=True):
     environment_id: int = Field(foreign_key="environment.id", index=True)
     hostname: str
     cname_confirmed: bool = False
-    dns_report: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    dns_report: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     state: AssignmentState = Field(sa_type=_enum(AssignmentState), index=True)
     assigned_by: str
     assigned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -209,8 +209,8 @@ class AuditEvent(SQLModel, table=True):
     action: str
     entity_type: str
     entity_id: int | None = None
-    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
-    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
 TABLES = (Environment, Certificate, Assignment, SupportTicket, Notification, AuditEvent)

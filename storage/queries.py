@@ -1,0 +1,404 @@
+"""The queries the bot makes, as plain functions over a Session.
+
+Services call these instead of writing SQL, so the indexes in `storage.models` match the
+questions asked. Inserts that a database constraint can refuse (a taken name, a second
+current assignment, a notification already claimed) run in a SAVEPOINT and turn the
+IntegrityError into one of our errors, leaving the caller's transaction usable: two
+submissions of one name at the same moment give one winner and one `NameTaken`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, select
+
+from storage.errors import EnvironmentBusy, NameTaken
+from storage.models import (
+    CURRENT_ASSIGNMENT_STATES,
+    OPEN_TICKET_STATES,
+    Assignment,
+    AssignmentState,
+    AuditEvent,
+    Certificate,
+    CertificateStatus,
+    Environment,
+    Notification,
+    SupportTicket,
+    TicketState,
+)
+from storage.types import utcnow
+
+Row = TypeVar("Row", bound=SQLModel)
+
+# Left out of audit snapshots: large public blobs that say nothing about who changed what.
+AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns_report"})
+# Never copied into an audit row, whatever a caller passes (defence in depth).
+SECRET_HINTS = ("password", "passphrase", "private", "secret", "token")
+
+
+def _insert_or(session: Session, row: Row, refused: Callable[[], Exception | None]) -> Row:
+    """Insert `row` in a SAVEPOINT; on IntegrityError raise `refused()` if it names one."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        error = refused()
+        if error is None:
+            raise
+        raise error from None
+    return row
+
+
+# -- environments -----------------------------------------------------------------------
+
+
+def add_environment(session: Session, environment: Environment) -> Environment:
+    """Insert an environment; `NameTaken` if the name is already used."""
+    return _insert_or(
+        session,
+        environment,
+        lambda: (
+            NameTaken("environment", environment.name)
+            if environment_by_name(session, environment.name) is not None
+            else None
+        ),
+    )
+
+
+def environment_by_name(session: Session, name: str) -> Environment | None:
+    return session.exec(select(Environment).where(Environment.name == name)).first()
+
+
+def environments(session: Session) -> Sequence[Environment]:
+    """Every environment, by name."""
+    return session.exec(select(Environment).order_by(col(Environment.name))).all()
+
+
+def lifetime_environments(session: Session) -> Sequence[Environment]:
+    return session.exec(
+        select(Environment)
+        .where(col(Environment.is_lifetime).is_(True))
+        .order_by(col(Environment.name))
+    ).all()
+
+
+# -- certificates -----------------------------------------------------------------------
+
+
+def add_certificate(session: Session, certificate: Certificate) -> Certificate:
+    """Insert a certificate; `NameTaken` if its name is taken, also by a concurrent insert."""
+    return _insert_or(
+        session,
+        certificate,
+        lambda: (
+            NameTaken("certificate", certificate.name)
+            if certificate_by_name(session, certificate.name) is not None
+            else None
+        ),
+    )
+
+
+def certificate_by_name(session: Session, name: str) -> Certificate | None:
+    return session.exec(select(Certificate).where(Certificate.name == name)).first()
+
+
+def certificates(
+    session: Session, statuses: Iterable[CertificateStatus] | None = None
+) -> Sequence[Certificate]:
+    """Certificates (all, or those in `statuses`), newest submission first."""
+    query = select(Certificate)
+    if statuses is not None:
+        query = query.where(col(Certificate.status).in_(list(statuses)))
+    return session.exec(
+        query.order_by(col(Certificate.submitted_at).desc(), col(Certificate.id).desc())
+    ).all()
+
+
+def certificates_by_status(session: Session, status: CertificateStatus) -> Sequence[Certificate]:
+    return certificates(session, [status])
+
+
+def certificates_expiring_before(
+    session: Session,
+    moment: datetime,
+    statuses: Iterable[CertificateStatus] | None = (
+        CertificateStatus.VALIDATED,
+        CertificateStatus.APPROVED,
+    ),
+) -> Sequence[Certificate]:
+    """Certificates whose not_after is before `moment`, soonest first.
+
+    By default only usable ones (validated or approved): superseded, rejected and pending
+    certificates are nobody's to renew. Pass `statuses=None` for all.
+    """
+    query = select(Certificate).where(
+        col(Certificate.not_after).is_not(None), col(Certificate.not_after) < moment
+    )
+    if statuses is not None:
+        query = query.where(col(Certificate.status).in_(list(statuses)))
+    return session.exec(query.order_by(col(Certificate.not_after), col(Certificate.id))).all()
+
+
+def certificates_by_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:
+    """Every submission of the same certificate (its SHA-256 fingerprint)."""
+    return session.exec(
+        select(Certificate)
+        .where(Certificate.fingerprint_sha256 == fingerprint)
+        .order_by(col(Certificate.id))
+    ).all()
+
+
+def renewals_of(session: Session, certificate_id: int) -> Sequence[Certificate]:
+    """Certificates that name `certificate_id` as the one they renew."""
+    return session.exec(
+        select(Certificate)
+        .where(Certificate.renews_id == certificate_id)
+        .order_by(col(Certificate.id))
+    ).all()
+
+
+# -- assignments ------------------------------------------------------------------------
+
+
+def add_assignment(session: Session, assignment: Assignment) -> Assignment:
+    """Insert an assignment; `EnvironmentBusy` if the environment already has a current one."""
+    return _insert_or(
+        session,
+        assignment,
+        lambda: (
+            EnvironmentBusy(assignment.environment_id)
+            if active_assignment(session, assignment.environment_id) is not None
+            else None
+        ),
+    )
+
+
+def active_assignment(session: Session, environment_id: int) -> Assignment | None:
+    """The environment's current assignment (`updating` or `active`), if any."""
+    return session.exec(
+        select(Assignment).where(
+            Assignment.environment_id == environment_id,
+            col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)),
+        )
+    ).first()
+
+
+def assignments_of_certificate(
+    session: Session, certificate_id: int, *, current_only: bool = False
+) -> Sequence[Assignment]:
+    """A certificate's assignments, oldest first (only current ones if asked)."""
+    query = select(Assignment).where(Assignment.certificate_id == certificate_id)
+    if current_only:
+        query = query.where(col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)))
+    return session.exec(query.order_by(col(Assignment.assigned_at), col(Assignment.id))).all()
+
+
+def assignments_of_environment(session: Session, environment_id: int) -> Sequence[Assignment]:
+    """An environment's assignment history, newest first."""
+    return session.exec(
+        select(Assignment)
+        .where(Assignment.environment_id == environment_id)
+        .order_by(col(Assignment.assigned_at).desc(), col(Assignment.id).desc())
+    ).all()
+
+
+def mark_replaced(
+    session: Session, environment_id: int, at: datetime | None = None
+) -> Assignment | None:
+    """Mark the environment's current assignment `replaced` (and flush); returns it, if any."""
+    current = active_assignment(session, environment_id)
+    if current is None:
+        return None
+    current.state = AssignmentState.REPLACED
+    current.replaced_at = at or utcnow()
+    session.add(current)
+    session.flush()
+    return current
+
+
+def activate_due_assignments(session: Session, now: datetime | None = None) -> Sequence[Assignment]:
+    """Move `updating` assignments whose active_at has passed to `active`; returns them."""
+    moment = now or utcnow()
+    due = session.exec(
+        select(Assignment).where(
+            Assignment.state == AssignmentState.UPDATING, col(Assignment.active_at) <= moment
+        )
+    ).all()
+    for assignment in due:
+        assignment.state = AssignmentState.ACTIVE
+        session.add(assignment)
+    session.flush()
+    return due
+
+
+# -- support tickets --------------------------------------------------------------------
+
+
+def tickets(
+    session: Session, *, open_only: bool = False, states: Iterable[TicketState] | None = None
+) -> Sequence[SupportTicket]:
+    """Support tickets, newest first: all, open ones (not done or cancelled), or by state."""
+    query = select(SupportTicket)
+    wanted = list(OPEN_TICKET_STATES) if open_only else (list(states) if states else None)
+    if wanted is not None:
+        query = query.where(col(SupportTicket.state).in_(wanted))
+    return session.exec(
+        query.order_by(col(SupportTicket.created_at).desc(), col(SupportTicket.id).desc())
+    ).all()
+
+
+def open_tickets(session: Session) -> Sequence[SupportTicket]:
+    return tickets(session, open_only=True)
+
+
+def tickets_of_certificate(session: Session, certificate_id: int) -> Sequence[SupportTicket]:
+    return session.exec(
+        select(SupportTicket)
+        .where(SupportTicket.certificate_id == certificate_id)
+        .order_by(col(SupportTicket.id))
+    ).all()
+
+
+# -- notifications ----------------------------------------------------------------------
+
+
+def claim_notification(
+    session: Session,
+    certificate_id: int,
+    threshold: str,
+    channel: str,
+    claimed_by: str,
+    at: datetime | None = None,
+) -> Notification | None:
+    """Claim the right to post one warning; None if it was already claimed (by anyone).
+
+    The unique (certificate, threshold, channel) row is the claim: of several replicas
+    running the expiry job at once, exactly one gets a Notification back and posts.
+    """
+    row = Notification(
+        certificate_id=certificate_id,
+        threshold=threshold,
+        channel=channel,
+        claimed_by=claimed_by,
+        claimed_at=at or utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        if notification_for(session, certificate_id, threshold, channel) is None:
+            raise
+        return None
+    return row
+
+
+def notification_for(
+    session: Session, certificate_id: int, threshold: str, channel: str
+) -> Notification | None:
+    return session.exec(
+        select(Notification).where(
+            Notification.certificate_id == certificate_id,
+            Notification.threshold == threshold,
+            Notification.channel == channel,
+        )
+    ).first()
+
+
+def notifications_of_certificate(session: Session, certificate_id: int) -> Sequence[Notification]:
+    return session.exec(
+        select(Notification)
+        .where(Notification.certificate_id == certificate_id)
+        .order_by(col(Notification.claimed_at), col(Notification.id))
+    ).all()
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy: datetimes and dates as ISO-8601, enums as their value."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(hint in lowered for hint in SECRET_HINTS)
+
+
+def snapshot(value: SQLModel | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What an audit row keeps of a record: its fields, minus large blobs and secrets."""
+    if value is None:
+        return None
+    fields = value.model_dump() if isinstance(value, SQLModel) else dict(value)
+    return {
+        key: _plain(item)
+        for key, item in fields.items()
+        if key not in AUDIT_OMITTED_FIELDS and not _is_secret(key)
+    }
+
+
+def _entity_ref(entity: SQLModel | tuple[str, int | None]) -> tuple[str, int | None]:
+    if isinstance(entity, tuple):
+        return entity
+    table = getattr(type(entity), "__tablename__", type(entity).__name__.lower())
+    return str(table), getattr(entity, "id", None)
+
+
+def record_audit(
+    session: Session,
+    actor: str,
+    action: str,
+    entity: SQLModel | tuple[str, int | None],
+    before: SQLModel | Mapping[str, Any] | None = None,
+    after: SQLModel | Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Write who did what to which record, with snapshots before and after (flushed).
+
+    `entity` is the record itself (a table row: flushed first so it has an id) or a
+    (type, id) pair. Pass `before=snapshot(row)` taken before changing a row: a row object
+    given as `before` after it was changed would show the new values.
+    """
+    if isinstance(entity, SQLModel) and getattr(entity, "id", None) is None:
+        session.add(entity)
+        session.flush()
+    entity_type, entity_id = _entity_ref(entity)
+    event = AuditEvent(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=snapshot(before),
+        after=snapshot(after),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def latest_audit(
+    session: Session, limit: int = 50, *, entity: tuple[str, int] | None = None
+) -> Sequence[AuditEvent]:
+    """The newest audit events first (optionally of one record)."""
+    query = select(AuditEvent)
+    if entity is not None:
+        query = query.where(AuditEvent.entity_type == entity[0], AuditEvent.entity_id == entity[1])
+    return session.exec(
+        query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(max(0, limit))
+    ).all()
