@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("bot.cli.validate", "check certificate files: verdict, findings, chain"),
     "dns": ("bot.cli.dns", "check that a hostname is a CNAME to an environment's host"),
     "run": ("bot.cli.run", "run the bot (Slack, or console mode without tokens)"),
+    "console": ("bot.cli.console", "talk to the bot from a terminal (/cert ... as in Slack)"),
     "db": ("bot.cli.db", "migrate the database schema (upgrade) or show its revision (current)"),
 }
 

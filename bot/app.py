@@ -1,0 +1,70 @@
+"""The composition root of the Slack app: settings, client and database in, a Bolt App out.
+
+Handlers register per kind (commands, home, events, actions, errors) as plain functions
+given the app and their dependencies; nothing imports a global app, so tests and the
+console build as many apps as they like. Constructing the app makes no network call:
+the token is checked on the first request (auth.test), not here.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.services.context import ServiceContext
+from bot.settings import Settings
+from handlers import actions, commands, errors, events, home, middleware
+from handlers.deps import Deps
+from handlers.request_context import ContextExecutor
+from storage.db import Database
+
+LISTENER_THREADS = 16
+
+
+def create_client(settings: Settings, token: str | None = None) -> WebClient:
+    """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in)."""
+    return WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
+
+
+def create_service_context(settings: Settings, database: Database | None = None) -> ServiceContext:
+    """The services' context for these settings (the database is opened lazily)."""
+    return ServiceContext(
+        database=database or Database(settings.effective_database_url),
+        load_balancer_patterns=settings.load_balancer_patterns,
+    )
+
+
+def create_app(
+    settings: Settings,
+    client: WebClient | None = None,
+    database: Database | None = None,
+    *,
+    deps: Deps | None = None,
+    listener_executor: Executor | None = None,
+    logger: logging.Logger | None = None,
+) -> App:
+    """The Bolt app with every listener registered.
+
+    `process_before_response` stays False: Bolt answers Slack as soon as a listener calls
+    `ack()` and the listener goes on (DNS, validation) on `listener_executor`.
+    """
+    deps = deps or Deps(settings=settings, services=create_service_context(settings, database))
+    app = App(
+        client=client or create_client(settings),
+        signing_secret=settings.slack_signing_secret or "",
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=listener_executor or ContextExecutor(max_workers=LISTENER_THREADS),
+        logger=logger or logging.getLogger("certops.bolt"),
+        name="certops",
+    )
+    middleware.register(app, deps)
+    commands.register(app, deps)
+    home.register(app, deps)
+    actions.register(app, deps)
+    events.register(app, deps)
+    errors.register(app, deps)
+    return app

@@ -1,0 +1,66 @@
+"""`certops console [--user U] [--admin]`: talk to the bot from a terminal.
+
+The real Bolt app and handlers run over a local stand-in for Slack on loopback (see
+bot/console), on the configured database (the embedded SQLite file by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from bot import settings as settings_module
+from bot.console.session import DEFAULT_USER, loop, open_session
+from bot.settings import Settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog, description="Type /cert commands and read the bot's answers."
+    )
+    p.add_argument(
+        "--user", default=DEFAULT_USER, help=f"Slack user id to act as (default {DEFAULT_USER})"
+    )
+    p.add_argument("--admin", action="store_true", help="act as an admin")
+    return p
+
+
+def run_console(
+    settings: Settings,
+    *,
+    user_id: str = DEFAULT_USER,
+    admin: bool = False,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """Upgrade the database, then run the console loop until EOF or /quit."""
+    from bot.cli.run import prepare_database  # the same start-up as `certops run`
+
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    database = prepare_database(settings)
+    if database is None:
+        return EXIT_FAILED
+    try:
+        with open_session(settings, user_id=user_id, admin=admin, database=database) as session:
+            return loop(session, stdin, stdout, prompt=stdin.isatty())
+    finally:
+        database.dispose()
+
+
+def main(argv: list[str], prog: str = "certops console", command: str = "console") -> int:
+    args = parser(prog).parse_args(argv)
+    settings = settings_module.load()
+    problems = settings.problems()
+    if problems:
+        print(f"{prog}: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_USAGE
+    from bot.logging_setup import configure
+
+    configure(settings, level=30)  # warnings only: the terminal is for the conversation
+    return run_console(settings, user_id=args.user.strip().upper(), admin=args.admin)

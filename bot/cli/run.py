@@ -1,0 +1,147 @@
+"""`certops run [--http] [--port N]`: the bot, in Socket Mode, HTTP mode or console mode.
+
+- Socket Mode when SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set (no public URL needed).
+- HTTP with `--http`: waitress serves Bolt's WSGI adapter on /slack/events (commands,
+  events, interactivity), every request's signature checked with SLACK_SIGNING_SECRET.
+- No Slack tokens: say so in one line and start console mode.
+
+The database is upgraded first. Every failure is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from bot import settings as settings_module
+from bot.settings import Settings
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+DEFAULT_PORT = 3000
+HTTP_THREADS = 16
+
+log = logging.getLogger("certops")
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run the certops Slack bot.")
+    p.add_argument(
+        "--http", action="store_true", help="serve HTTP on /slack/events instead of Socket Mode"
+    )
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})"
+    )
+    p.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default 0.0.0.0)")
+    return p
+
+
+def fail(message: str) -> int:
+    print(f"certops run: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def prepare_database(settings: Settings) -> Database | None:
+    """Bring the schema up to date and open the database; None (and one line) on failure."""
+    from storage import migrate
+    from storage.errors import StorageError
+
+    url = settings.effective_database_url
+    try:
+        migrate.upgrade(url)
+        database = Database(url)
+        database.check()
+    except StorageError as error:
+        fail(str(error))
+        return None
+    return database
+
+
+def mode_problem(settings: Settings, http: bool) -> str | None:
+    """Why the chosen mode cannot start with these settings, in one sentence."""
+    if http:
+        if not settings.slack_signing_secret:
+            return "HTTP mode needs SLACK_SIGNING_SECRET (the app's Signing Secret)"
+        if not settings.slack_bot_token:
+            return "HTTP mode needs SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token)"
+        return None
+    if not settings.slack_bot_token:
+        return "Socket Mode needs SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token)"
+    if not settings.slack_app_token:
+        return "Socket Mode needs SLACK_APP_TOKEN (an xapp- token); or use --http with SLACK_SIGNING_SECRET"
+    return None
+
+
+def main(argv: list[str], prog: str = "certops run", command: str = "run") -> int:
+    args = parser(prog).parse_args(argv)
+    settings = settings_module.load()
+    problems = settings.problems()
+    if problems:
+        print(f"{prog}: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_USAGE
+    if not (1 <= args.port <= 65535):
+        print(f"{prog}: --port must be 1-65535", file=sys.stderr)
+        return EXIT_USAGE
+    from bot.logging_setup import configure
+
+    if not args.http and not settings.slack_bot_token and not settings.slack_app_token:
+        print(
+            "No Slack tokens (SLACK_BOT_TOKEN, SLACK_APP_TOKEN): starting console mode on "
+            f"{describe_database(settings)}.",
+            file=sys.stderr,
+        )
+        from bot.cli.console import run_console
+
+        configure(settings, level=logging.WARNING)
+        return run_console(settings)
+    problem = mode_problem(settings, args.http)
+    if problem:
+        return fail(problem)
+    configure(settings)
+    database = prepare_database(settings)
+    if database is None:
+        return EXIT_FAILED
+    from bot.app import create_app
+
+    app = create_app(settings, database=database)
+    if args.http:
+        return serve_http(app, args.host, args.port)
+    return serve_socket_mode(app, settings)
+
+
+def describe_database(settings: Settings) -> str:
+    from storage.db import describe, normalize_url
+
+    try:
+        return describe(normalize_url(settings.effective_database_url))
+    except Exception:
+        return "the configured database"
+
+
+def serve_http(app: App, host: str, port: int) -> int:
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from waitress import serve
+
+    log.info("HTTP mode: listening on %s:%d, path /slack/events", host, port)
+    try:
+        serve(SlackRequestHandler(app), host=host, port=port, threads=HTTP_THREADS, ident="certops")
+    except OSError as error:
+        return fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    return 0
+
+
+def serve_socket_mode(app: App, settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    log.info("Socket Mode: connecting")
+    try:
+        SocketModeHandler(app, settings.slack_app_token).start()
+    except Exception as error:  # a refused token or no network: one line, not a traceback
+        return fail(f"Socket Mode stopped: {type(error).__name__}: {error}")
+    return 0

@@ -1,0 +1,1 @@
+"""Console mode: the real Bolt app over a local stand-in for Slack, driven from a terminal."""

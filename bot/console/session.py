@@ -1,0 +1,205 @@
+"""Console mode: the real Bolt app and handlers, over the stand-in Slack, on loopback.
+
+Each `/cert ...` line goes to the app as a signed slash-command request over HTTP, as
+Slack sends it; the console then waits until the app has finished the work it started
+after the ack, and prints what the bot answered (the ack, response URLs, messages,
+views) as text. Lines that are not commands are sent as a DM to the bot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, TextIO
+
+from bot.app import create_app
+from bot.console.inflight import TrackingExecutor
+from bot.console.loopback import LoopbackServer
+from bot.console.render import message_text
+from bot.console.sender import Sent, SlackSender
+from bot.console.slack_api import Call, FakeSlackApi
+from bot.settings import Settings
+from storage.db import Database
+
+DEFAULT_USER = "U0CONSOLE"
+CONSOLE_TOKEN = "xoxb-console"
+QUIET_METHODS = frozenset({"auth.test", "conversations.open", "users.info"})
+CONSOLE_HELP = (
+    "Type /cert ... as in Slack (try /cert help). Also: /home shows your App Home, "
+    "other text is sent as a DM to the bot, /quit leaves."
+)
+
+
+def console_settings(settings: Settings, api_url: str, user_id: str, admin: bool) -> Settings:
+    """The settings with Slack pointed at the stand-in, and the user made admin if asked."""
+    admins = settings.admins
+    if admin and user_id not in admins:
+        admins = (*admins, user_id)
+    return dataclasses.replace(
+        settings,
+        slack_bot_token=CONSOLE_TOKEN,
+        slack_app_token=None,
+        slack_signing_secret=secrets.token_hex(16),
+        slack_api_url=api_url,
+        admins=admins,
+    )
+
+
+class ConsoleSession:
+    """One running console: the stand-in, the app on loopback, and a signed sender."""
+
+    def __init__(
+        self,
+        api: FakeSlackApi,
+        app_url: str,
+        settings: Settings,
+        executor: TrackingExecutor,
+        user_id: str,
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.executor = executor
+        self.user_id = user_id
+        self.sender = SlackSender(app_url, settings.slack_signing_secret or "")
+
+    def settle(self) -> None:
+        self.executor.wait_idle(timeout=60)
+
+    def command(self, text: str) -> tuple[Sent, list[Call]]:
+        """Send `/cert TEXT`; returns the ack and every call the bot made because of it."""
+        since = self.api.mark()
+        sent = self.sender.command(text, user_id=self.user_id, response_url=self.api.response_url())
+        self.settle()
+        return sent, self.api.calls(since=since)
+
+    def dm(self, text: str) -> tuple[Sent, list[Call]]:
+        since = self.api.mark()
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D" + self.user_id[1:],
+            "user": self.user_id,
+            "text": text,
+            "ts": "1.000001",
+        }
+        sent = self.sender.event(event)
+        self.settle()
+        return sent, self.api.calls(since=since)
+
+    def open_home(self) -> tuple[Sent, list[Call]]:
+        since = self.api.mark()
+        sent = self.sender.event(
+            {
+                "type": "app_home_opened",
+                "user": self.user_id,
+                "tab": "home",
+                "channel": "D" + self.user_id[1:],
+            }
+        )
+        self.settle()
+        return sent, self.api.calls(since=since)
+
+    def handle_line(self, line: str) -> str | None:
+        """The text to print for one input line; None means: leave."""
+        line = line.strip()
+        if not line:
+            return ""
+        if line in {"/quit", "/exit", "quit", "exit"}:
+            return None
+        if line in {"/?", "/console"}:
+            return CONSOLE_HELP
+        if line == "/home":
+            sent, calls = self.open_home()
+            return render(sent, calls, show_home=True)
+        if line.startswith("/cert"):
+            sent, calls = self.command(line[len("/cert") :].strip())
+            return render(sent, calls)
+        if line.startswith("/"):
+            return f"Only /cert is a command here. {CONSOLE_HELP}"
+        sent, calls = self.dm(line)
+        return render(sent, calls)
+
+
+def _ack_text(sent: Sent) -> str:
+    if sent.status != 200:
+        return f"[error] the app answered HTTP {sent.status}"
+    if not sent.body:
+        return ""
+    try:
+        data: Any = json.loads(sent.body)
+    except ValueError:
+        return sent.body
+    if isinstance(data, dict):
+        return message_text(data.get("text"), data.get("blocks"))
+    return ""
+
+
+def render_call(call: Call, show_home: bool = False) -> str | None:
+    if call.method in QUIET_METHODS:
+        return None
+    if call.method == "response_url":
+        where = "in channel" if call.params.get("response_type") == "in_channel" else "only you"
+        return f"[{where}]\n" + message_text(call.params.get("text"), call.blocks)
+    if call.method == "chat.postMessage":
+        channel = str(call.params.get("channel", ""))
+        where = "DM" if channel.startswith("D") else f"#{channel}"
+        return f"[{where}]\n" + message_text(call.params.get("text"), call.blocks)
+    if call.method == "chat.postEphemeral":
+        return "[only you]\n" + message_text(call.params.get("text"), call.blocks)
+    if call.method == "views.publish":
+        if show_home:
+            return "[App Home]\n" + message_text(None, call.view.get("blocks"))
+        return "(your App Home was updated: /home shows it)"
+    if call.method in {"views.open", "views.update", "views.push"}:
+        title = (call.view.get("title") or {}).get("text", "")
+        return f"[form: {title}]\n" + message_text(None, call.view.get("blocks"))
+    return f"[{call.method}]"
+
+
+def render(sent: Sent, calls: list[Call], show_home: bool = False) -> str:
+    parts = [_ack_text(sent)]
+    parts += [text for call in calls if (text := render_call(call, show_home)) is not None]
+    return "\n\n".join(part for part in parts if part)
+
+
+@contextmanager
+def open_session(
+    settings: Settings,
+    *,
+    user_id: str = DEFAULT_USER,
+    admin: bool = False,
+    database: Database | None = None,
+) -> Iterator[ConsoleSession]:
+    """Start the stand-in and the app; stop both on exit."""
+    with ExitStack() as stack:
+        api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
+        settings = console_settings(settings, api.api_url, user_id, admin)
+        executor = TrackingExecutor()
+        stack.callback(executor.shutdown, wait=True)
+        app = create_app(settings, database=database, listener_executor=executor)
+        server = stack.enter_context(LoopbackServer(app))
+        yield ConsoleSession(api, server.url, settings, executor, user_id)
+
+
+def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool) -> int:
+    """Read lines until EOF or /quit, printing the bot's answers. Returns the exit code."""
+    if prompt:
+        stdout.write(CONSOLE_HELP + "\n")
+    while True:
+        if prompt:
+            stdout.write("> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            if prompt:
+                stdout.write("\n")
+            return 0
+        out = session.handle_line(line)
+        if out is None:
+            return 0
+        if out:
+            stdout.write(out + "\n")
+            stdout.flush()

@@ -1,0 +1,291 @@
+"""A stand-in for Slack's Web API on loopback, for console mode and the tests.
+
+It answers the methods the bot calls the way Slack does (`{"ok": true, ...}`, `ts`
+values, `{"ok": false, "error": ...}` for an unknown method or a bad token), serves the
+response URLs given to slash commands and interactions, and serves uploaded files
+behind the bot token (an HTML sign-in page otherwise, as Slack does). It records every
+call so that the console can print the bot's answers and tests can assert on them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+RESPONSE_PATH = "/response/"
+FILES_PATH = "/files-pri/"
+API_PATH = "/api/"
+SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+TEAM_ID = "T0CONSOLE"
+BOT_USER_ID = "U0CERTOPS"
+BOT_ID = "B0CERTOPS"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the bot made: a Web API method, or `response_url` for a response URL."""
+
+    method: str
+    params: dict[str, Any]
+    index: int
+    path: str = ""
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        blocks = self.params.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        return list(blocks)
+
+    @property
+    def view(self) -> dict[str, Any]:
+        view = self.params.get("view") or {}
+        if isinstance(view, str):
+            view = json.loads(view)
+        return dict(view)
+
+
+@dataclass
+class StoredFile:
+    info: dict[str, Any]
+    content: bytes
+
+
+@dataclass
+class _State:
+    calls: list[Call] = field(default_factory=list)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+
+def _decode_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
+    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
+    if not body:
+        return params
+    if "json" in content_type:
+        data = json.loads(body.decode("utf-8"))
+        if isinstance(data, dict):
+            params.update(data)
+        return params
+    params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()})
+    for key in ("blocks", "view", "attachments"):
+        value = params.get(key)
+        if isinstance(value, str) and value.startswith(("[", "{")):
+            params[key] = json.loads(value)
+    return params
+
+
+class FakeSlackApi:
+    """The stand-in server. Use as a context manager, or `start()` and `close()`."""
+
+    def __init__(self, bot_token: str = "xoxb-console", host: str = "127.0.0.1") -> None:
+        self.bot_token = bot_token
+        self._state = _State()
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle ----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        """What SLACK_API_URL is set to."""
+        return self.base_url + API_PATH
+
+    def start(self) -> FakeSlackApi:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-slack-api", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeSlackApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what tests and the console use --------------------------------------------------
+    def response_url(self) -> str:
+        """A fresh response URL, as Slack puts in a slash command or an interaction."""
+        return f"{self.base_url}{RESPONSE_PATH}{next(self._ids)}"
+
+    def add_file(
+        self, name: str, content: bytes, mimetype: str = "application/octet-stream"
+    ) -> dict[str, Any]:
+        """Store an upload; returns the file object as Slack puts it in events."""
+        file_id = f"F{next(self._ids):08d}"
+        url = f"{self.base_url}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
+        info = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "binary",
+            "size": len(content),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
+        with self._lock:
+            self._state.files[file_id] = StoredFile(info, content)
+        return dict(info)
+
+    def calls(self, method: str | None = None, since: int = 0) -> list[Call]:
+        """The recorded calls (optionally of one method), from index `since` on."""
+        with self._state.changed:
+            found = self._state.calls[since:]
+        return [call for call in found if method is None or call.method == method]
+
+    def mark(self) -> int:
+        """The index the next call will get: pass it as `since` to see only newer calls."""
+        with self._state.changed:
+            return len(self._state.calls)
+
+    def wait_for(
+        self, method: str, count: int = 1, since: int = 0, timeout: float = 10.0
+    ) -> list[Call]:
+        """Block until `count` calls of `method` arrived after `since`; return them."""
+        deadline = time.monotonic() + timeout
+        with self._state.changed:
+            while True:
+                found = [c for c in self._state.calls[since:] if c.method == method]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{count} call(s) of {method} did not arrive in {timeout}s")
+                self._state.changed.wait(left)
+
+    # --- the server side -----------------------------------------------------------------
+    def _record(self, method: str, params: dict[str, Any], path: str) -> Call:
+        with self._state.changed:
+            call = Call(method, params, len(self._state.calls), path)
+            self._state.calls.append(call)
+            self._state.changed.notify_all()
+            return call
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The JSON answer to one Web API call, as Slack gives it."""
+        channel = params.get("channel")
+        if method == "auth.test":
+            return 200, {
+                "ok": True,
+                "url": self.base_url + "/",
+                "team": "Console",
+                "user": "certops",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method in {"chat.postMessage", "chat.update"}:
+            ts = params.get("ts") if method == "chat.update" else self._next_ts()
+            message = {"text": params.get("text", ""), "ts": ts, "user": BOT_USER_ID}
+            if "blocks" in params:
+                message["blocks"] = params["blocks"]
+            return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return 200, {"ok": True, "message_ts": self._next_ts()}
+        if method in {"views.open", "views.update", "views.publish", "views.push"}:
+            view = dict(params.get("view") or {})
+            view.setdefault("id", params.get("view_id") or f"V{next(self._ids):08d}")
+            view.setdefault("team_id", TEAM_ID)
+            return 200, {"ok": True, "view": view}
+        if method == "conversations.open":
+            users = str(params.get("users", "")).split(",")[0]
+            return 200, {"ok": True, "channel": {"id": "D" + users.lstrip("UW")}}
+        if method == "users.info":
+            user = str(params.get("user", ""))
+            return 200, {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
+        if method == "files.info":
+            stored = self._state.files.get(str(params.get("file", "")))
+            if stored is None:
+                return 200, {"ok": False, "error": "file_not_found"}
+            return 200, {"ok": True, "file": dict(stored.info)}
+        return 404, {"ok": False, "error": "unknown_method"}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the calls are recorded, not logged."""
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, data: dict[str, Any]) -> None:
+                self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+            def _authorized(self, params: dict[str, Any]) -> bool:
+                header = self.headers.get("Authorization", "")
+                token = header.removeprefix("Bearer ").strip() or params.get("token", "")
+                return token == api.bot_token
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if url.path.startswith(FILES_PATH):
+                    self._file(url.path)
+                    return
+                self.do_POST()
+
+            def _file(self, path: str) -> None:
+                file_id = path[len(FILES_PATH) :].split("/")[0].split("-")[-1]
+                stored = api._state.files.get(file_id)
+                if stored is None:
+                    self._send(404, b"not found", "text/plain")
+                elif not self._authorized({}):
+                    self._send(200, SIGN_IN_PAGE, "text/html; charset=utf-8")
+                else:
+                    self._send(200, stored.content, stored.info["mimetype"])
+
+            def do_POST(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                params = _decode_params(self.headers.get("Content-Type", ""), body, url.query)
+                if url.path.startswith(RESPONSE_PATH):
+                    api._record("response_url", params, url.path)
+                    self._send(200, b"ok", "text/plain")
+                    return
+                if not url.path.startswith(API_PATH):
+                    self._json(404, {"ok": False, "error": "unknown_method"})
+                    return
+                method = url.path[len(API_PATH) :].strip("/")
+                if not self._authorized(params):
+                    api._record(method, params, url.path)
+                    self._json(200, {"ok": False, "error": "invalid_auth"})
+                    return
+                status, data = api.answer(method, params)
+                api._record(method, params, url.path)
+                self._json(status, data)
+
+        return Handler

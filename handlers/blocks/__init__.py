@@ -1,0 +1,1 @@
+"""Block Kit built by pure functions: every message and view is checked by slack_sdk.models."""

@@ -1,0 +1,111 @@
+"""The `/cert` slash command: parse, refuse or ack, then run the subcommand after the ack.
+
+Slack waits 3 seconds for the ack. Usage, help and refusals are answered in the ack
+itself (they need nothing slow); every other subcommand is acknowledged first and
+answered through the response URL once its service returns, so a slow database or DNS
+never shows as Slack's timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.services.actors import Actor
+from bot.services.errors import ServiceError
+from handlers import home
+from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.blocks.help import help_blocks, not_admin_blocks, problem_blocks, usage_blocks
+from handlers.command_parser import Command, UsageError, parse
+from handlers.deps import Deps
+from handlers.modals import open_assign_modal, open_validate_modal
+from handlers.replies import Reply
+from handlers.subcommands import SUBCOMMANDS
+
+log = logging.getLogger("certops.slack")
+
+COMMAND = "/cert"
+# Subcommands slow enough that the person should see that the work started.
+WORKING = {"dns": "Checking the DNS…", "assign": "Checking the DNS and assigning…"}
+NOT_YET = "`/cert {name}` is not available in this version yet."
+
+
+def register(app: App, deps: Deps) -> None:
+    app.command(COMMAND)(make_cert_command(deps))
+
+
+def make_cert_command(deps: Deps) -> Callable[..., None]:
+    def cert_command(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        actor: Actor = context["actor"]
+        try:
+            command = parse(str(body.get("text") or ""))
+        except UsageError as error:
+            ack(blocks=usage_blocks(error), text=str(error))
+            return
+        log.info("/cert %s by %s", command.name, actor.user_id)
+        early = early_answer(command, actor, deps, client, str(body.get("trigger_id") or ""))
+        if early is not None:
+            ack(blocks=early, text=fallback_text(early)) if early else ack()
+            return
+        working = WORKING.get(command.name)
+        ack(text=working) if working else ack()
+        reply = run(command, actor, deps)
+        respond(
+            blocks=reply.blocks,
+            text=reply.text,
+            response_type=reply.response_type,
+            replace_original=False,
+        )
+        follow_up(reply, actor, client, deps)
+
+    return cert_command
+
+
+def early_answer(
+    command: Command, actor: Actor, deps: Deps, client: WebClient, trigger_id: str
+) -> list[dict[str, Any]] | None:
+    """The answer that goes into the ack itself, or None when the work comes after it."""
+    if command.name == "help":
+        return help_blocks(actor.is_admin)
+    if command.admin_only and not actor.is_admin:
+        return not_admin_blocks(command.name, deps.admin_mentions())
+    opener = None
+    if command.name == "validate":
+        opener = open_validate_modal
+    elif command.name == "assign" and not command.args:
+        opener = open_assign_modal
+    if opener is not None:
+        hint = opener(client, trigger_id, actor.user_id, deps)
+        return checked_message([section(hint)]) if hint else []
+    if command.name not in SUBCOMMANDS:
+        return checked_message([section(NOT_YET.format(name=command.name))])
+    return None
+
+
+def run(command: Command, actor: Actor, deps: Deps) -> Reply:
+    """The subcommand's reply; a refusal by a service becomes its message."""
+    try:
+        return SUBCOMMANDS[command.name](command, actor, deps).checked()
+    except ServiceError as error:
+        log.info("/cert %s refused: %s", command.name, error.code)
+        if error.code == "not_admin":
+            return Reply(not_admin_blocks(command.name, deps.admin_mentions()))
+        return Reply(problem_blocks(error.message))
+
+
+def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None:
+    """After the answer: tell the people concerned, refresh the asker's App Home."""
+    for user, text in reply.notices:
+        if user != actor.user_id and user[:1] in {"U", "W"}:
+            channel = client.conversations_open(users=user)["channel"]["id"]
+            client.chat_postMessage(
+                channel=channel, text=text, blocks=checked_message([section(text)])
+            )
+    if reply.changed:
+        home.publish(client, actor, deps)

@@ -1,0 +1,24 @@
+"""What the handlers need from the composition root, passed explicitly (never a global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.services.context import ServiceContext
+from bot.settings import Settings
+from handlers.dedupe import RecentIds
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    # The services' context (database, clock, DNS options): handlers hand it to the
+    # services and never touch the database themselves.
+    services: ServiceContext
+    seen_events: RecentIds = field(default_factory=RecentIds)
+
+    def admin_mentions(self) -> str:
+        """The admins as Slack mentions, for the polite refusal of an admin-only command."""
+        if not self.settings.admins:
+            return "nobody yet (an operator sets CERTOPS_ADMINS)"
+        return ", ".join(f"<@{user}>" for user in self.settings.admins)

@@ -1,0 +1,37 @@
+"""The App Home: published when a person opens it, and again after they change the record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.services import certificates, environments
+from bot.services.actors import Actor
+from handlers.blocks.home import home_view
+from handlers.deps import Deps
+
+log = logging.getLogger("certops.slack")
+
+
+def register(app: App, deps: Deps) -> None:
+    def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab: nothing to publish
+        publish(client, context["actor"], deps)
+
+    app.event("app_home_opened")(app_home_opened)
+
+
+def build_view(actor: Actor, deps: Deps) -> dict[str, Any]:
+    envs = [e.to_dict() for e in environments.list_environments(deps.services)]
+    certs = [c.to_dict(with_report=False) for c in certificates.list_certificates(deps.services)]
+    return home_view(envs, certs, user_id=actor.user_id, is_admin=actor.is_admin)
+
+
+def publish(client: WebClient, actor: Actor, deps: Deps) -> None:
+    """Publish the Home tab of `actor` with the record as it is now."""
+    client.views_publish(user_id=actor.user_id, view=build_view(actor, deps))
+    log.info("home published for %s", actor.user_id)
