@@ -1,0 +1,98 @@
+"""The audit trail: every change leaves who, what, when, and the record before and after.
+
+Snapshots hold the public fields of a row only: never the certificate's PEM nor its
+report (large, and already stored), and a row never holds a secret in the first place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.services.actors import Actor
+from bot.services.context import ServiceContext
+from storage import queries
+from storage.models import AuditEvent
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a Z, as every JSON output of certops writes time."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def snapshot(row: Any) -> dict[str, Any]:
+    """The row's public columns as JSON-ready values (storage's rule of what to keep)."""
+    return queries.snapshot(row) or {}
+
+
+def record(
+    session: Session,
+    ctx: ServiceContext,
+    actor: Actor,
+    action: str,
+    entity: Any,
+    *,
+    before: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event in the caller's transaction; `after` is the entity as it is now."""
+    session.flush()  # the entity's id exists from here on
+    return queries.record_audit(
+        session, actor.user_id, action, entity, before=before, after=entity, at=ctx.now()
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: str | None
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "before": self.before,
+            "after": self.after,
+        }
+
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """The fields that differ between before and after."""
+        before, after = self.before or {}, self.after or {}
+        keys = [k for k in after if before.get(k) != after.get(k)]
+        keys += [k for k in before if k not in after]
+        return {k: (before.get(k), after.get(k)) for k in keys}
+
+
+def recent(ctx: ServiceContext, limit: int = 50) -> list[AuditEntry]:
+    """The latest audit events, newest first."""
+    with ctx.session() as session:
+        rows = queries.latest_audit(session, max(1, limit))
+        return [
+            AuditEntry(
+                id=row.id or 0,
+                at=iso(row.at),
+                actor=row.actor,
+                action=row.action,
+                entity_type=row.entity_type,
+                entity_id=row.entity_id,
+                before=row.before,
+                after=row.after,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,278 @@
+"""Certificates: submit (validate, then store public material), review, list, show.
+
+Submit is open to everyone; approve and reject are for admins. What is stored is the
+public certificate, its chain and the validation report, never a key or a password: the
+report is checked against this upload's secrets before it is written (see redaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from sqlmodel import col, select
+
+from bot.pipeline.hostnames import InvalidHostname, normalize
+from bot.pipeline.material import InputFile, Passwords
+from bot.pipeline.report import Report, fingerprint_sha256, serial_hex
+from bot.pipeline.validate import ValidateOptions, validate
+from bot.services import audit, lookups, redaction
+from bot.services.actors import Actor
+from bot.services.context import ServiceContext
+from bot.services.errors import ServiceError
+from bot.services.promotion import promote_due
+from bot.services.supersession import RenewalTarget, renewal_targets, supersede_unused
+from bot.services.views import CertificateView, certificate_view
+from storage import queries
+from storage.models import Certificate, CertificateStatus, SubmittedFormat
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 100
+ASSIGNABLE = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """A stored submission: the record, the report, and what renewing it offers."""
+
+    certificate: CertificateView
+    report: dict[str, Any]
+    manual: bool
+    renewal_targets: list[RenewalTarget] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "certificate": self.certificate.to_dict(with_report=False),
+            "status": self.certificate.status,
+            "manual": self.manual,
+            "report": self.report,
+            "renewal_offer": [t.to_dict() for t in self.renewal_targets],
+        }
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """An admin's decision; `submitter` and `reason` are for telling the submitter."""
+
+    certificate: CertificateView
+    decision: str  # "approved" | "rejected"
+    reviewer: str
+    submitter: str
+    reason: str | None
+    renewal_targets: list[RenewalTarget] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "certificate": self.certificate.to_dict(with_report=False),
+            "decision": self.decision,
+            "reviewer": self.reviewer,
+            "notify": {"user": self.submitter, "reason": self.reason},
+            "renewal_offer": [t.to_dict() for t in self.renewal_targets],
+        }
+
+
+def check_certificate_name(name: str) -> str:
+    text = name.strip()
+    if not text or len(text) > MAX_NAME or not text.isprintable():
+        raise ServiceError(
+            "invalid_input", f"the certificate name must be 1-{MAX_NAME} printable characters"
+        )
+    return text
+
+
+def _format_of(report: Report) -> SubmittedFormat:
+    kinds = {summary.kind for summary in report.inputs}
+    if "pkcs12" in kinds:
+        return SubmittedFormat.PFX
+    if "zip" in kinds:
+        return SubmittedFormat.ZIP
+    return SubmittedFormat.PEM
+
+
+def _domain_of(domain: str | None, report: Report) -> str:
+    if domain:
+        try:
+            return normalize(domain, allow_wildcard=True)
+        except InvalidHostname:
+            return domain.strip()
+    cert = report.certificate_dict()
+    sans = cert["sans"] if cert else []
+    return sans[0] if sans else ""
+
+
+def _fill_from_report(row: Certificate, report: Report) -> None:
+    """Copy the public facts of the chosen leaf and its chain into the row."""
+    leaf = report.leaf
+    if leaf is None:
+        return
+    info = report.certificate_dict() or {}
+    key = report.key
+    row.subject = leaf.subject.rfc4514_string()
+    row.issuer = leaf.issuer.rfc4514_string()
+    row.serial = serial_hex(leaf)
+    row.sans = list(info.get("sans", []))
+    row.not_before = leaf.not_valid_before_utc
+    row.not_after = leaf.not_valid_after_utc
+    row.fingerprint_sha256 = fingerprint_sha256(leaf)
+    row.key_type = key.type if key else None
+    row.key_bits = key.bits if key else None
+    row.certificate_pem = leaf.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    row.chain_pem = b"".join(
+        entry.cert.public_bytes(serialization.Encoding.PEM)
+        for entry in report.chain
+        if entry.source != "trust_store"
+    ).decode("ascii")
+
+
+def submit_certificate(
+    ctx: ServiceContext,
+    actor: Actor,
+    files: Sequence[InputFile],
+    passwords: Passwords,
+    *,
+    name: str,
+    domain: str | None = None,
+    manual: bool = False,
+    renews: str | None = None,
+    notes: str | None = None,
+) -> SubmitResult:
+    """Validate and store a certificate: `validated`, or `pending_manual` when asked.
+
+    An invalid certificate without `manual` is refused with code `certificate_invalid`
+    and the report in the details; a taken name is refused with `name_taken` before the
+    (costly) validation and again, by the database, when two arrive at the same moment.
+    """
+    clean = check_certificate_name(name)
+    if not files:
+        raise ServiceError("invalid_input", "give at least one certificate file")
+    with ctx.session() as session:
+        if lookups.name_exists(session, clean):
+            raise ServiceError(
+                "name_taken", f"the certificate name {clean!r} is already taken: choose another"
+            )
+        renews_id = lookups.certificate(session, renews).id if renews else None
+    options = ValidateOptions(
+        domain=domain, name=clean, extra_roots=tuple(ctx.extra_roots), now=ctx.now()
+    )
+    report = validate(files, passwords, options)
+    secrets = redaction.secrets_of(files, passwords)
+    report_dict = redaction.redact(report.to_dict(), secrets)
+    log.info(
+        "certificate %s submitted by %s: %s (%s)",
+        clean,
+        actor.user_id,
+        report.verdict,
+        ", ".join(report.codes) or "no findings",
+    )
+    if not report.valid and not manual:
+        raise ServiceError(
+            "certificate_invalid",
+            f"the certificate {clean!r} is invalid: "
+            + "; ".join(f["code"] for f in report_dict["findings"] if f["severity"] == "error")
+            + " (fix it, or submit it for manual validation)",
+            {"report": report_dict},
+        )
+    status = CertificateStatus.VALIDATED if report.valid else CertificateStatus.PENDING_MANUAL
+    row = Certificate(
+        name=clean,
+        domain=_domain_of(domain, report),
+        submitted_format=_format_of(report),
+        status=status,
+        report=report_dict,
+        notes=notes,
+        submitted_by=actor.user_id,
+        submitted_at=ctx.now(),
+        renews_id=renews_id,
+    )
+    _fill_from_report(row, report)
+    with ctx.session() as session:
+        queries.add_certificate(session, row)  # NameTaken decides simultaneous names
+        audit.record(session, ctx, actor, "certificate.submit", row)
+        targets: list[RenewalTarget] = []
+        if status is CertificateStatus.VALIDATED and renews_id is not None:
+            targets = renewal_targets(session, row)
+            supersede_unused(session, ctx, actor, [renews_id])
+        view = certificate_view(session, row, ctx.now())
+    return SubmitResult(view, report_dict, manual=not report.valid, renewal_targets=targets)
+
+
+def _review(
+    ctx: ServiceContext, actor: Actor, name: str, decision: CertificateStatus, reason: str | None
+) -> ReviewResult:
+    verb = "approve" if decision is CertificateStatus.APPROVED else "reject"
+    actor.require_admin(f"{verb} certificates")
+    with ctx.session() as session:
+        row = lookups.certificate(session, name)
+        if row.status is not CertificateStatus.PENDING_MANUAL:
+            raise ServiceError(
+                "invalid_transition",
+                f"{row.name!r} is {row.status.value}: only a certificate waiting for manual "
+                f"validation can be {decision.value}",
+            )
+        if decision is CertificateStatus.APPROVED and not row.certificate_pem:
+            raise ServiceError(
+                "certificate_unreadable",
+                f"{row.name!r} has no readable certificate: it cannot be approved, only rejected",
+            )
+        before = audit.snapshot(row)
+        row.status = decision
+        row.reviewed_by = actor.user_id
+        row.reviewed_at = ctx.now()
+        row.review_reason = reason
+        session.add(row)
+        audit.record(session, ctx, actor, f"certificate.{verb}", row, before=before)
+        targets: list[RenewalTarget] = []
+        if decision is CertificateStatus.APPROVED and row.renews_id is not None:
+            targets = renewal_targets(session, row)
+            supersede_unused(session, ctx, actor, [row.renews_id])
+        log.info("certificate %s %s by %s", row.name, decision.value, actor.user_id)
+        return ReviewResult(
+            certificate=certificate_view(session, row, ctx.now()),
+            decision=decision.value,
+            reviewer=actor.user_id,
+            submitter=row.submitted_by,
+            reason=reason,
+            renewal_targets=targets,
+        )
+
+
+def approve_certificate(
+    ctx: ServiceContext, actor: Actor, name: str, reason: str | None = None
+) -> ReviewResult:
+    """An admin accepts a certificate that failed validation: it becomes assignable."""
+    return _review(ctx, actor, name, CertificateStatus.APPROVED, reason)
+
+
+def reject_certificate(ctx: ServiceContext, actor: Actor, name: str, reason: str) -> ReviewResult:
+    """An admin refuses a certificate; the reason is for the submitter."""
+    if not reason or not reason.strip():
+        raise ServiceError("invalid_input", "a rejection needs a reason for the submitter")
+    return _review(ctx, actor, name, CertificateStatus.REJECTED, reason.strip())
+
+
+def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[CertificateView]:
+    query = select(Certificate).order_by(col(Certificate.name))
+    if status:
+        try:
+            wanted = CertificateStatus(status)
+        except ValueError:
+            choices = ", ".join(s.value for s in CertificateStatus)
+            raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
+        query = query.where(Certificate.status == wanted)
+    with ctx.session() as session:
+        return [
+            certificate_view(session, row, ctx.now(), full=False)
+            for row in session.exec(query).all()
+        ]
+
+
+def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
+    promote_due(ctx)
+    with ctx.session() as session:
+        return certificate_view(session, lookups.certificate(session, name), ctx.now())

@@ -1,0 +1,36 @@
+"""Time as a dependency: services ask a clock, so tests can move time instead of sleeping.
+
+A clock is any callable returning an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ManualClock:
+    """A clock that stands still until told to move (for tests and simulations)."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now = start or utc_now()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Databases may hand datetimes back naive (SQLite): read them as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)

@@ -1,0 +1,93 @@
+"""Environments: the OutSystems Cloud environments certificates are put on.
+
+Managing them is for admins. Reading them also promotes assignments whose five minutes
+of `updating` are over, so what people see is never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlmodel import col, select
+
+from bot.pipeline.hostnames import InvalidHostname, normalize
+from bot.services import audit, lookups
+from bot.services.actors import Actor
+from bot.services.context import ServiceContext
+from bot.services.errors import ServiceError
+from bot.services.promotion import promote_due
+from bot.services.views import EnvironmentView, environment_view
+from storage import queries
+from storage.models import Environment
+
+log = logging.getLogger(__name__)
+
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+_CHANNEL = re.compile(r"^[#@]?[A-Za-z0-9._-]{1,80}$")
+
+
+def check_name(name: str, kind: str = "environment") -> str:
+    """A record name people can type: letters, digits, space, dot, dash, underscore."""
+    text = name.strip()
+    if not _ENV_NAME.match(text):
+        raise ServiceError(
+            "invalid_input",
+            f"{kind} name {name!r} must be 1-64 letters, digits, spaces, dots, dashes or "
+            "underscores, starting with a letter or digit",
+        )
+    return text
+
+
+def add_environment(
+    ctx: ServiceContext,
+    actor: Actor,
+    name: str,
+    *,
+    default_host: str,
+    is_lifetime: bool = False,
+    channel: str | None = None,
+) -> EnvironmentView:
+    """Register an environment by its default `*.outsystemsenterprise.com` host."""
+    actor.require_admin("add environments")
+    clean = check_name(name)
+    try:
+        host = normalize(default_host)
+    except InvalidHostname as error:
+        raise ServiceError("invalid_input", f"default host: {error}") from None
+    if channel is not None and not _CHANNEL.match(channel.strip()):
+        raise ServiceError("invalid_input", f"channel {channel!r} is not a channel name or id")
+    with ctx.session() as session:
+        if session.exec(select(Environment.id).where(Environment.name == clean)).first():
+            raise ServiceError("environment_exists", f"an environment named {clean!r} exists")
+        if is_lifetime:
+            other = session.exec(select(Environment).where(col(Environment.is_lifetime))).first()
+            if other is not None:
+                raise ServiceError(
+                    "environment_exists",
+                    f"the LifeTime environment is already registered as {other.name!r}",
+                )
+        row = Environment(
+            name=clean,
+            default_host=host,
+            is_lifetime=is_lifetime,
+            channel=channel.strip() if channel else None,
+            created_at=ctx.now(),
+        )
+        queries.add_environment(session, row)  # NameTaken if added at the same moment
+        audit.record(session, ctx, actor, "environment.add", row)
+        log.info("environment %s added by %s", clean, actor.user_id)
+        return environment_view(session, row)
+
+
+def list_environments(ctx: ServiceContext) -> list[EnvironmentView]:
+    promote_due(ctx)
+    with ctx.session() as session:
+        rows = session.exec(select(Environment).order_by(col(Environment.name))).all()
+        return [environment_view(session, row) for row in rows]
+
+
+def show_environment(ctx: ServiceContext, name: str) -> EnvironmentView:
+    promote_due(ctx)
+    with ctx.session() as session:
+        return environment_view(session, lookups.environment(session, name))

@@ -1,0 +1,40 @@
+"""`updating` becomes `active` once the platform's five minutes are over.
+
+Called on every read and by the scheduler, so no background process is needed for the
+record to be right; several replicas may call it at once (the update is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import col, select
+
+from bot.services import audit
+from bot.services.actors import SYSTEM
+from bot.services.context import ServiceContext
+from bot.services.views import AssignmentView, assignment_view
+from storage.models import Assignment, AssignmentState
+
+log = logging.getLogger(__name__)
+
+
+def promote_due(ctx: ServiceContext) -> list[AssignmentView]:
+    """Mark every `updating` assignment whose time has come `active`; return them."""
+    now = ctx.now()
+    with ctx.session() as session:
+        due = session.exec(
+            select(Assignment)
+            .where(Assignment.state == AssignmentState.UPDATING)
+            .where(col(Assignment.active_at) <= now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        promoted = []
+        for row in due:
+            before = audit.snapshot(row)
+            row.state = AssignmentState.ACTIVE
+            session.add(row)
+            audit.record(session, ctx, SYSTEM, "assignment.active", row, before=before)
+            promoted.append(assignment_view(session, row))
+            log.info("assignment %s is now active", row.id)
+        return promoted

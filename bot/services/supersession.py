@@ -1,0 +1,97 @@
+"""How a renewal takes over: where the old certificate serves, and when it is done.
+
+The old certificate becomes `superseded` once a valid renewal of it exists and nothing
+uses it any more: no current assignment and no open LifeTime ticket. Checked after every
+change that can free it (a renewal validated or approved, an assignment replaced, a
+ticket done or cancelled).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.services import audit, lookups
+from bot.services.actors import Actor
+from bot.services.context import ServiceContext
+from storage.models import Certificate, CertificateStatus
+
+log = logging.getLogger(__name__)
+
+VALID_STATES = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
+
+
+@dataclass(frozen=True)
+class RenewalTarget:
+    """One place the old certificate serves, where the renewal can go in one step."""
+
+    environment: str
+    hostname: str
+    is_lifetime: bool
+    old_certificate: str
+
+    @property
+    def action(self) -> str:
+        return "ticket" if self.is_lifetime else "assign"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "hostname": self.hostname,
+            "is_lifetime": self.is_lifetime,
+            "old_certificate": self.old_certificate,
+            "action": self.action,
+        }
+
+
+def renewal_targets(session: Session, new: Certificate) -> list[RenewalTarget]:
+    """The environments (and hostnames) the certificate that `new` renews is on now."""
+    if new.renews_id is None:
+        return []
+    old = lookups.certificate_by_id(session, new.renews_id)
+    targets = []
+    for assignment in lookups.current_assignments_of(session, old.id or 0):
+        env = lookups.environment_by_id(session, assignment.environment_id)
+        targets.append(RenewalTarget(env.name, assignment.hostname, env.is_lifetime, old.name))
+    return targets
+
+
+def _has_valid_renewal(session: Session, cert_id: int) -> bool:
+    found = session.exec(
+        select(Certificate.id)
+        .where(Certificate.renews_id == cert_id)
+        .where(col(Certificate.status).in_(VALID_STATES))
+    ).first()
+    return found is not None
+
+
+def in_use(session: Session, cert_id: int) -> bool:
+    return bool(
+        lookups.current_assignments_of(session, cert_id)
+        or lookups.open_tickets_of(session, cert_id)
+    )
+
+
+def supersede_unused(
+    session: Session, ctx: ServiceContext, actor: Actor, cert_ids: Iterable[int]
+) -> list[str]:
+    """Mark each of these certificates superseded if renewed and unused; return the names."""
+    done = []
+    session.flush()
+    for cert_id in set(cert_ids):
+        row = lookups.certificate_by_id(session, cert_id)
+        if row.status is CertificateStatus.SUPERSEDED:
+            continue
+        if not _has_valid_renewal(session, cert_id) or in_use(session, cert_id):
+            continue
+        before = audit.snapshot(row)
+        row.status = CertificateStatus.SUPERSEDED
+        session.add(row)
+        audit.record(session, ctx, actor, "certificate.superseded", row, before=before)
+        log.info("certificate %s superseded", row.name)
+        done.append(row.name)
+    return done

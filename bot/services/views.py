@@ -1,0 +1,216 @@
+"""Plain read-only views of the records, with `to_dict()` for `--json` and the Slack layer.
+
+Views are detached from the database session, so a handler can render them after the
+transaction is over. They hold public data only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot.services import lookups
+from bot.services.audit import iso
+from storage.models import (
+    OPEN_TICKET_STATES,
+    Assignment,
+    Certificate,
+    Environment,
+    SupportTicket,
+)
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    id: int
+    certificate: str
+    environment: str
+    hostname: str
+    state: str
+    cname_confirmed: bool
+    assigned_by: str
+    assigned_at: str | None
+    active_at: str | None
+    replaced_at: str | None
+    dns_verdict: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TicketView:
+    id: int
+    certificate: str
+    environment: str
+    hostname: str
+    case_number: str | None
+    state: str
+    created_by: str
+    created_at: str | None
+    updated_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    name: str
+    default_host: str
+    is_lifetime: bool
+    channel: str | None
+    hostname: str | None
+    current: AssignmentView | None = None
+    open_tickets: list[TicketView] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "default_host": self.default_host,
+            "is_lifetime": self.is_lifetime,
+            "channel": self.channel,
+            "hostname": self.hostname,
+            "current": self.current.to_dict() if self.current else None,
+            "open_tickets": [t.to_dict() for t in self.open_tickets],
+        }
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    name: str
+    status: str
+    domain: str
+    submitted_format: str
+    subject: str | None
+    issuer: str | None
+    serial: str | None
+    sans: list[str]
+    not_before: str | None
+    not_after: str | None
+    days_left: int | None
+    fingerprint_sha256: str | None
+    key_type: str | None
+    key_bits: int | None
+    submitted_by: str
+    submitted_at: str | None
+    renews: str | None
+    renewed_by: list[str]
+    reviewed_by: str | None
+    reviewed_at: str | None
+    review_reason: str | None
+    assignments: list[AssignmentView] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    certificate_pem: str | None = None
+    chain_pem: str = ""
+
+    @property
+    def verdict(self) -> str | None:
+        return self.report.get("verdict") if self.report else None
+
+    def to_dict(self, *, with_report: bool = True) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k not in {"assignments", "report"}}
+        data["assignments"] = [a.to_dict() for a in self.assignments]
+        if with_report:
+            data["report"] = self.report
+        else:
+            data.pop("certificate_pem")
+            data.pop("chain_pem")
+        return data
+
+
+def _days_left(not_after: dt.datetime | None, now: dt.datetime) -> int | None:
+    if not_after is None:
+        return None
+    return (not_after - now).days
+
+
+def assignment_view(session: Session, row: Assignment) -> AssignmentView:
+    cert = lookups.certificate_by_id(session, row.certificate_id)
+    env = lookups.environment_by_id(session, row.environment_id)
+    verdict = row.dns_report.get("verdict") if row.dns_report else None
+    return AssignmentView(
+        id=row.id or 0,
+        certificate=cert.name,
+        environment=env.name,
+        hostname=row.hostname,
+        state=str(row.state.value),
+        cname_confirmed=row.cname_confirmed,
+        assigned_by=row.assigned_by,
+        assigned_at=iso(row.assigned_at),
+        active_at=iso(row.active_at),
+        replaced_at=iso(row.replaced_at),
+        dns_verdict=verdict,
+    )
+
+
+def ticket_view(session: Session, row: SupportTicket) -> TicketView:
+    cert = lookups.certificate_by_id(session, row.certificate_id)
+    env = lookups.environment_by_id(session, row.environment_id)
+    return TicketView(
+        id=row.id or 0,
+        certificate=cert.name,
+        environment=env.name,
+        hostname=row.hostname,
+        case_number=row.case_number,
+        state=str(row.state.value),
+        created_by=row.created_by,
+        created_at=iso(row.created_at),
+        updated_at=iso(row.updated_at),
+    )
+
+
+def environment_view(session: Session, row: Environment) -> EnvironmentView:
+    current = lookups.current_assignment(session, row.id or 0)
+    tickets = session.exec(
+        select(SupportTicket)
+        .where(SupportTicket.environment_id == row.id)
+        .where(col(SupportTicket.state).in_(OPEN_TICKET_STATES))
+        .order_by(col(SupportTicket.id))
+    ).all()
+    return EnvironmentView(
+        name=row.name,
+        default_host=row.default_host,
+        is_lifetime=row.is_lifetime,
+        channel=row.channel,
+        hostname=row.hostname,
+        current=assignment_view(session, current) if current else None,
+        open_tickets=[ticket_view(session, t) for t in tickets],
+    )
+
+
+def certificate_view(
+    session: Session, row: Certificate, now: dt.datetime, *, full: bool = True
+) -> CertificateView:
+    renews = lookups.certificate_by_id(session, row.renews_id).name if row.renews_id else None
+    assignments = lookups.assignments_of(session, row.id or 0) if full else []
+    return CertificateView(
+        name=row.name,
+        status=str(row.status.value),
+        domain=row.domain,
+        submitted_format=str(row.submitted_format.value),
+        subject=row.subject,
+        issuer=row.issuer,
+        serial=row.serial,
+        sans=list(row.sans or []),
+        not_before=iso(row.not_before),
+        not_after=iso(row.not_after),
+        days_left=_days_left(row.not_after, now),
+        fingerprint_sha256=row.fingerprint_sha256,
+        key_type=row.key_type,
+        key_bits=row.key_bits,
+        submitted_by=row.submitted_by,
+        submitted_at=iso(row.submitted_at),
+        renews=renews,
+        renewed_by=[r.name for r in lookups.renewals_of(session, row.id or 0)] if full else [],
+        reviewed_by=row.reviewed_by,
+        reviewed_at=iso(row.reviewed_at),
+        review_reason=row.review_reason,
+        assignments=[assignment_view(session, a) for a in assignments],
+        report=row.report if full else None,
+        certificate_pem=row.certificate_pem if full else None,
+        chain_pem=row.chain_pem if full else "",
+    )
