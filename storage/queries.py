@@ -38,7 +38,9 @@ Row = TypeVar("Row", bound=SQLModel)
 # Left out of audit snapshots: large public blobs that say nothing about who changed what.
 AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns_report"})
 # Never copied into an audit row, whatever a caller passes (defence in depth).
-SECRET_HINTS = ("password", "passphrase", "private", "secret", "token")
+SECRET_HINTS = ("password", "passphrase", "private", "secret", "token", "key", "pfx", "p12")
+# Public facts about a key that look like secrets by name but are not.
+PUBLIC_KEY_FIELDS = frozenset({"key_type", "key_bits"})
 
 
 def _insert_or(session: Session, row: Row, refused: Callable[[], Exception | None]) -> Row:
@@ -337,6 +339,8 @@ def _plain(value: Any) -> Any:
 
 def _is_secret(key: str) -> bool:
     lowered = key.lower()
+    if lowered in PUBLIC_KEY_FIELDS:
+        return False
     return any(hint in lowered for hint in SECRET_HINTS)
 
 
