@@ -1,0 +1,152 @@
+"""`certops dns HOSTNAME --target ENV_HOST`: the DNS check on the terminal.
+
+A thin shell around `bot.pipeline.dns_check.check_dns`, the same function the Slack
+commands call. Exit codes are the contract: 0 ok, 1 misconfigured, 3 unknown (no answer
+could be had: not a failure of the DNS), 2 for a usage error. Every usage error is one
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bot.pipeline.hostnames import InvalidHostname, normalize
+
+EXIT_OK = 0
+EXIT_MISCONFIGURED = 1
+EXIT_USAGE = 2
+EXIT_UNKNOWN = 3
+MAX_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = 5.0  # the same as bot.pipeline.dns_check.DEFAULT_TIMEOUT
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check that HOSTNAME is a CNAME whose first hop is the environment's "
+        "default host (ENV_HOST, e.g. acme-dev.outsystemsenterprise.com).",
+        epilog="Exit status: 0 ok, 1 misconfigured, 3 unknown (no nameserver answered), "
+        "2 usage error.",
+    )
+    parser.add_argument("hostname", metavar="HOSTNAME", help="the custom hostname to check")
+    parser.add_argument(
+        "--target",
+        required=True,
+        metavar="ENV_HOST",
+        help="the environment's default host the CNAME must point at",
+    )
+    parser.add_argument(
+        "--nameserver",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="an IP address to ask (repeatable; all are asked at once and compared); "
+        "default: the system resolver",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"budget for the whole check (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--cert",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="certificate file(s): also check that the certificate covers HOSTNAME",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _hostname(value: str, what: str) -> str:
+    try:
+        return normalize(value)
+    except InvalidHostname as exc:
+        raise _UsageError(f"invalid {what}: {exc}") from None
+
+
+def _certificate_names(paths: list[str], hostname: str) -> list[str]:
+    # Imported here: cryptography is only paid for when --cert is given.
+    from bot.pipeline.dns_certificate import certificate_names
+    from bot.pipeline.material import InputFile
+
+    files: list[InputFile] = []
+    for path in paths:
+        try:
+            files.append(InputFile(Path(path).name, Path(path).read_bytes()))
+        except OSError as exc:
+            raise _UsageError(f"cannot read --cert {path}: {exc.strerror or exc}") from None
+    try:
+        return certificate_names(files, hostname)
+    except ValueError as exc:
+        raise _UsageError(f"--cert: {exc}") from None
+
+
+def _load_balancer_patterns() -> tuple[str, ...]:
+    from bot import settings
+
+    return settings.load().load_balancer_patterns
+
+
+def _run(args: argparse.Namespace, started: float) -> int:
+    # dnspython costs about 0.1 s to import: imported here, inside the budget, which
+    # starts when the command starts, so that --timeout bounds the whole process.
+    from bot.pipeline.dns_check import check_dns, parse_nameserver
+    from bot.pipeline.dns_report import VERDICT_MISCONFIGURED, VERDICT_OK, render_text
+
+    hostname = _hostname(args.hostname, "hostname")
+    target = _hostname(args.target, "--target")
+    if hostname == target:
+        raise _UsageError(f"the hostname and --target are the same name ({hostname})")
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        raise _UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    try:
+        nameservers = [parse_nameserver(text) for text in args.nameserver]
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    names = _certificate_names(args.cert, hostname) if args.cert else None
+    report = check_dns(
+        hostname,
+        target,
+        nameservers=nameservers,
+        timeout=args.timeout,
+        load_balancer_patterns=_load_balancer_patterns(),
+        certificate_names=names,
+        started=started,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(report))
+    if report.verdict == VERDICT_OK:
+        return EXIT_OK
+    if report.verdict == VERDICT_MISCONFIGURED:
+        return EXIT_MISCONFIGURED
+    return EXIT_UNKNOWN
+
+
+def main(argv: list[str], prog: str = "certops dns", command: str = "dns") -> int:
+    del command
+    started = time.monotonic()
+    parser = _parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage line already
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return _run(args, started)
+    except _UsageError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_USAGE

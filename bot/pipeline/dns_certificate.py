@@ -1,0 +1,93 @@
+"""The certificate names for `certops dns --cert FILE...`: read the files, pick the leaf.
+
+The DNS check itself only takes a list of names (the Slack commands have them from the
+database); this is the terminal's way to get them. Files are read with the shared readers
+(`bot.pipeline.readers.read_inputs`) when that module is present, so every format
+`certops validate` accepts works here too; until then PEM and DER certificates are read
+with cryptography directly. Matching the names against the hostname is left to
+`bot.pipeline.hostnames`, like everywhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from bot.pipeline.hostnames import covers
+from bot.pipeline.material import InputFile, Passwords
+
+
+def _with_readers(files: Sequence[InputFile]) -> list[x509.Certificate] | None:
+    """Certificates via the shared readers, or None when that module does not exist yet."""
+    try:
+        readers = importlib.import_module("bot.pipeline.readers")
+    except ImportError:
+        return None
+    read_inputs = getattr(readers, "read_inputs", None)
+    if read_inputs is None:
+        return None
+    material = read_inputs(list(files), Passwords())
+    return [item.cert for item in material.certificates]
+
+
+def _pem_or_der(data: bytes) -> list[x509.Certificate]:
+    """The fallback reader: PEM blocks (keys skipped), else one DER certificate."""
+    if b"-----BEGIN" in data:
+        try:
+            return list(x509.load_pem_x509_certificates(data))
+        except ValueError:
+            return []
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        return []
+
+
+def read_certificates(files: Sequence[InputFile]) -> list[x509.Certificate]:
+    found = _with_readers(files)
+    if found is not None:
+        return found
+    return [cert for item in files for cert in _pem_or_der(item.data)]
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+def dns_names(cert: x509.Certificate) -> list[str]:
+    """The certificate's subjectAltName DNS names (the common name is not a host name)."""
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    return [str(name) for name in sans.get_values_for_type(x509.DNSName)]
+
+
+def pick_leaf(certs: Sequence[x509.Certificate], hostname: str) -> x509.Certificate | None:
+    """The leaf among uploaded certificates: a non-CA one, preferring one naming `hostname`.
+
+    A bundle often carries the intermediates too, and a renewal folder may hold two
+    leaves; the one that covers the hostname is the one the question is about.
+    """
+    leaves = [c for c in certs if not _is_ca(c)]
+    for cert in leaves:
+        if covers(dns_names(cert), hostname):
+            return cert
+    return leaves[0] if leaves else None
+
+
+def certificate_names(files: Sequence[InputFile], hostname: str) -> list[str]:
+    """The leaf's DNS names; ValueError with a sentence when there is no usable leaf."""
+    certs = read_certificates(files)
+    shown = ", ".join(f.name for f in files)
+    if not certs:
+        raise ValueError(f"no certificate found in {shown}")
+    leaf = pick_leaf(certs, hostname)
+    if leaf is None:
+        raise ValueError(f"{shown} holds only CA certificates, no certificate for a host")
+    return dns_names(leaf)
