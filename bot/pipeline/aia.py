@@ -1,0 +1,234 @@
+"""Fetching a missing issuer from the URL its child names (AIA caIssuers).
+
+Browsers quietly fetch a missing intermediate; many servers and API clients do not, so a
+chain that works in Chrome can fail elsewhere. The bot fetches the issuer so that it can
+say exactly what is missing and hand back the completed chain.
+
+The URL comes from an uploaded certificate, i.e. from whoever uploaded it, so the fetch is
+fenced in: http and https only (also after a redirect), a few redirects at most, a time
+budget for the whole fetch, a size cap on the body, and by default no loopback,
+link-local or otherwise special addresses (a bot must not become a probe of its own host
+or of a cloud metadata service). Private networks (10/8, 192.168/16, ...) are allowed:
+that is where a company's own PKI publishes its certificates.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.client import HTTPMessage
+from typing import IO, Protocol
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+from bot.pipeline.trust import certificates_from_pem
+
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_MAX_BYTES = 1 << 20
+ALLOWED_SCHEMES = ("http", "https")
+
+
+class FetchError(Exception):
+    """A fetch that gave no certificate; the message is shown to the person as the
+    reason (no traceback, no internals)."""
+
+
+class IssuerFetcher(Protocol):
+    """Fetch the certificates published at a caIssuers URL.
+
+    Returns every certificate the body holds (a PKCS#7 bundle may hold several); the
+    chain builder picks the one that signed the certificate. Raises `FetchError` with a
+    human reason on any failure.
+    """
+
+    def __call__(self, url: str) -> Sequence[x509.Certificate]: ...
+
+
+def ca_issuers_urls(cert: x509.Certificate) -> list[str]:
+    """The caIssuers URLs of a certificate's AIA extension, in order (may be empty)."""
+    try:
+        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    if not isinstance(aia, x509.AuthorityInformationAccess):
+        return []
+    return [
+        desc.access_location.value
+        for desc in aia
+        if desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(desc.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def parse_issuer_body(data: bytes) -> list[x509.Certificate]:
+    """Certificates from a body as CAs serve them: DER, PEM, or PKCS#7 (DER or PEM)."""
+    stripped = data.strip()
+    with warnings.catch_warnings():
+        # openssl crl2pkcs7 output loads with a BER-fallback UserWarning.
+        warnings.simplefilter("ignore")
+        if stripped.startswith(b"-----BEGIN"):
+            if b"-----BEGIN PKCS7-----" in stripped:
+                try:
+                    return list(pkcs7.load_pem_pkcs7_certificates(stripped))
+                except ValueError:
+                    return []
+            return certificates_from_pem(stripped)
+        try:
+            return [x509.load_der_x509_certificate(stripped)]
+        except ValueError:
+            pass
+        try:
+            return list(pkcs7.load_der_pkcs7_certificates(stripped))
+        except ValueError:
+            return []
+
+
+def _check_url(url: str, allow_local: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise FetchError(f"only http and https URLs are fetched, not {parts.scheme or url!r}")
+    if not parts.hostname:
+        raise FetchError(f"the URL {url} names no host")
+    if allow_local:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"the host {parts.hostname} could not be resolved") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if (
+            address.is_loopback
+            or address.is_link_local
+            or address.is_multicast
+            or address.is_unspecified
+            or address.is_reserved
+        ):
+            raise FetchError(f"the host {parts.hostname} is a local address ({address})")
+
+
+class _FencedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a few redirects, never to another scheme or a forbidden address."""
+
+    max_redirections = 3
+
+    def __init__(self, allow_local: bool) -> None:
+        super().__init__()
+        self.allow_local = allow_local
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        _check_url(newurl, self.allow_local)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+@dataclass(frozen=True)
+class HttpIssuerFetcher:
+    """The real fetcher: urllib, fenced (see the module docstring).
+
+    `allow_local=True` permits loopback and link-local hosts (tests with a server on
+    127.0.0.1; a workstation-local PKI).
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = DEFAULT_MAX_BYTES
+    allow_local: bool = False
+
+    def _opener(self, host: str) -> urllib.request.OpenerDirector:
+        local = host in {"localhost"} or _is_loopback_literal(host)
+        handlers: list[urllib.request.BaseHandler] = [
+            # No proxy for loopback; the environment's proxy settings otherwise.
+            urllib.request.ProxyHandler({} if local else None),
+            urllib.request.HTTPHandler(),
+            urllib.request.HTTPSHandler(),
+            _FencedRedirects(self.allow_local),
+            urllib.request.HTTPDefaultErrorHandler(),
+            urllib.request.HTTPErrorProcessor(),
+        ]
+        opener = urllib.request.OpenerDirector()
+        for handler in handlers:
+            opener.add_handler(handler)
+        return opener
+
+    def fetch_bytes(self, url: str) -> bytes:
+        """The body at `url`, within the time and size limits."""
+        _check_url(url, self.allow_local)
+        deadline = time.monotonic() + self.timeout
+        request = urllib.request.Request(
+            url,
+            headers={
+                "User-Agent": "certops-aia-fetch",
+                "Accept": "application/pkix-cert, application/pkcs7-mime, */*",
+            },
+        )
+        host = urlsplit(url).hostname or ""
+        try:
+            with self._opener(host).open(request, timeout=self.timeout) as response:
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise FetchError(f"the answer is larger than {_size(self.max_bytes)}")
+                return self._read_capped(response, deadline)
+        except FetchError:
+            raise
+        except urllib.error.HTTPError as exc:
+            raise FetchError(f"the server answered HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            raise FetchError(f"the server could not be reached ({_reason(exc.reason)})") from None
+        except TimeoutError:
+            raise FetchError(f"no answer within {self.timeout:g} s") from None
+        except OSError as exc:
+            raise FetchError(f"the fetch failed ({_reason(exc)})") from None
+
+    def _read_capped(self, response: IO[bytes], deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            if time.monotonic() > deadline:
+                raise FetchError(f"no complete answer within {self.timeout:g} s")
+            chunk = response.read(65536)
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise FetchError(f"the answer is larger than {_size(self.max_bytes)}")
+            chunks.append(chunk)
+
+    def __call__(self, url: str) -> list[x509.Certificate]:
+        certs = parse_issuer_body(self.fetch_bytes(url))
+        if not certs:
+            raise FetchError("the answer is not a certificate (DER, PEM or PKCS#7)")
+        return certs
+
+
+def _is_loopback_literal(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _reason(reason: object) -> str:
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "timed out"
+    text = str(reason) or type(reason).__name__
+    return text[:200]
+
+
+def _size(n: int) -> str:
+    return f"{n // (1 << 20)} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n} bytes"
