@@ -63,6 +63,7 @@ class SourcedKey:
 INPUT_KINDS = (
     "certificate",  # one or more X.509 certificates (PEM/DER/TRUSTED CERTIFICATE)
     "private_key",
+    "bundle",  # certificates and a private key in one PEM/DER file
     "pkcs7",
     "pkcs12",
     "zip",

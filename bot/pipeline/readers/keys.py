@@ -1,0 +1,86 @@
+"""Loading private keys cheaply, telling a missing password from a wrong one.
+
+Keys are always loaded with `unsafe_skip_rsa_key_validation=True`: full validation costs
+seconds for an 8192-bit key, and the checks prove possession themselves (public-key
+equality and a sign/verify probe), so the key size is known before anything expensive.
+
+cryptography's password semantics: `TypeError` when an encrypted key gets no password
+(`b""` counts as none) or a plain key gets one; `ValueError` for a wrong password or
+undecodable data. A plain key is therefore always tried without a password first, so a
+password given to an unencrypted key is simply ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import (
+    load_der_private_key,
+    load_pem_private_key,
+)
+
+
+class KeyStatus(Enum):
+    LOADED = "loaded"
+    PASSWORD_REQUIRED = "password_required"
+    WRONG_PASSWORD = "wrong_password"
+    UNSUPPORTED = "unsupported"  # parsed as a key, but an algorithm cryptography lacks
+    INVALID = "invalid"  # not a key at all
+
+
+@dataclass(frozen=True)
+class KeyLoad:
+    status: KeyStatus
+    key: PrivateKeyTypes | None = field(default=None, repr=False)
+    encrypted: bool = False
+
+
+Loader = Callable[..., PrivateKeyTypes]
+
+
+def load_pem_key(pem: bytes, password: bytes | None) -> KeyLoad:
+    return _load(load_pem_private_key, pem, password)
+
+
+def load_der_key(der: bytes, password: bytes | None) -> KeyLoad:
+    return _load(load_der_private_key, der, password)
+
+
+def _load(loader: Loader, data: bytes, password: bytes | None) -> KeyLoad:
+    try:
+        return KeyLoad(KeyStatus.LOADED, _call(loader, data, None))
+    except TypeError:
+        pass  # encrypted: needs a password
+    except UnsupportedAlgorithm:
+        return KeyLoad(KeyStatus.UNSUPPORTED)
+    except ValueError:
+        return KeyLoad(KeyStatus.INVALID)
+    if not password:
+        return KeyLoad(KeyStatus.PASSWORD_REQUIRED, encrypted=True)
+    try:
+        return KeyLoad(KeyStatus.LOADED, _call(loader, data, password), encrypted=True)
+    except ValueError:
+        return KeyLoad(KeyStatus.WRONG_PASSWORD, encrypted=True)
+    except UnsupportedAlgorithm:
+        return KeyLoad(KeyStatus.UNSUPPORTED, encrypted=True)
+    except TypeError:
+        return KeyLoad(KeyStatus.INVALID, encrypted=True)
+
+
+def _call(loader: Loader, data: bytes, password: bytes | None) -> PrivateKeyTypes:
+    return loader(data, password, unsafe_skip_rsa_key_validation=True)
+
+
+def key_problem(status: KeyStatus, what: str) -> tuple[str, str]:
+    """The finding code and message for a key that did not load (`what` names it)."""
+    if status is KeyStatus.PASSWORD_REQUIRED:
+        return "password_required", f"{what} is encrypted and no password was given"
+    if status is KeyStatus.WRONG_PASSWORD:
+        return "wrong_password", f"the password does not open {what}"
+    if status is KeyStatus.UNSUPPORTED:
+        return "unrecognized_file", f"{what} uses an algorithm or cipher that is not supported"
+    return "unrecognized_file", f"{what} could not be read (damaged or not a key)"

@@ -1,0 +1,190 @@
+"""PKCS#12 (.pfx/.p12) files, legacy (RC2/3DES) and modern (AES), without paying for keys.
+
+The walk: parse the PFX with asn1crypto (is it a PFX at all?), check the MAC with the
+password (missing or wrong?), open the key bag cheaply (`unsafe_skip_rsa_key_validation`:
+its type and size are known at once), and decrypt the certificates by giving
+`load_pkcs12` a rebuilt PFX that holds no key, so OpenSSL never validates the key. An
+8192-bit key is therefore read in milliseconds and the checks reject it at once.
+
+One case still calls `load_pkcs12` on the whole file: a key in an encrypted bag under an
+empty password (cryptography cannot decrypt a key with an empty password by itself), or
+a key stored inside the encrypted certificate bags. Then the key is validated, which
+costs time for large keys; these files are rare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asn1crypto import cms
+from asn1crypto import pkcs12 as asn1_pkcs12
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from bot.pipeline.findings import Severity
+from bot.pipeline.material import Passwords
+from bot.pipeline.readers.keys import KeyLoad, KeyStatus, key_problem, load_der_key
+from bot.pipeline.readers.outcome import FileOutcome
+from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
+
+LARGEST_KEY_BITS = 4096  # above this, never let OpenSSL validate the key
+
+
+def parse_pfx(data: bytes) -> asn1_pkcs12.Pfx | None:
+    """The PFX structure if `data` is one (version 3, data or signed content)."""
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data, strict=True)
+        if pfx["version"].native != "v3":
+            return None
+        if pfx["auth_safe"]["content_type"].native != "data":
+            return None
+        pfx.authenticated_safe  # noqa: B018 - parses the contents, or raises
+    except Exception:  # asn1crypto raises ValueError, TypeError, KeyError... on junk
+        return None
+    return pfx
+
+
+@dataclass
+class _Walk:
+    """What the unencrypted parts of a PFX revealed."""
+
+    certificates: list[x509.Certificate] = field(default_factory=list)
+    keys: list[KeyLoad] = field(default_factory=list)
+    locked_keys: int = 0  # shrouded keys that need load_pkcs12 (empty password)
+    encrypted_contents: int = 0  # EncryptedData blocks (usually the certificates)
+    keyless: list[cms.ContentInfo] = field(default_factory=list)  # the encrypted blocks
+
+
+def read_pfx(outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords) -> None:
+    """Read a parsed PFX into `outcome` (certificates, key, password findings)."""
+    outcome.container = "pkcs12"
+    given = passwords.key or None
+    password, verdict = _resolve_password(pfx, given)
+    if verdict is MacCheck.MISMATCH:
+        outcome.saw_key = True
+        if given:
+            outcome.add_finding("wrong_password", "the password does not open this PKCS#12 file")
+        else:
+            outcome.add_finding(
+                "password_required", "this PKCS#12 file is protected and no password was given"
+            )
+        return
+    try:
+        walk = _walk(pfx, password)
+    except Exception:
+        outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
+        return
+    outcome.certificates.extend(walk.certificates)
+    if not _take_keys(outcome, walk.keys, given):
+        return
+    if walk.locked_keys:
+        _load_whole(outcome, data, password, given)
+    elif walk.encrypted_contents:
+        _load_keyless(outcome, walk, password)
+    if not outcome.certificates and not outcome.saw_key and not outcome.findings:
+        outcome.add_finding("unrecognized_file", "this PKCS#12 file holds no certificate or key")
+
+
+def _resolve_password(pfx: asn1_pkcs12.Pfx, given: bytes | None) -> tuple[bytes | None, MacCheck]:
+    """The password that opens the PFX: the given one, else an empty one."""
+    verdict = check_mac(pfx, given)
+    if verdict is MacCheck.MISMATCH and given and check_mac(pfx, None) is MacCheck.OK:
+        return None, MacCheck.OK  # a password given to an unprotected file: ignore it
+    return given, verdict
+
+
+def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None) -> _Walk:
+    walk = _Walk()
+    for info in pfx.authenticated_safe:
+        if info["content_type"].native != "data":
+            walk.encrypted_contents += 1
+            walk.keyless.append(info)
+            continue
+        for bag in asn1_pkcs12.SafeContents.load(info["content"].native):
+            bag_id = bag["bag_id"].native
+            if bag_id == "cert_bag":
+                _cert_bag(walk, bag)
+            elif bag_id == "key_bag":
+                walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), None))
+            elif bag_id == "pkcs8_shrouded_key_bag":
+                if password:
+                    walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), password))
+                else:
+                    walk.locked_keys += 1
+    return walk
+
+
+def _cert_bag(walk: _Walk, bag: asn1_pkcs12.SafeBag) -> None:
+    value = bag["bag_value"]
+    if value["cert_id"].native != "x509":
+        return
+    der = value["cert_value"].parsed.dump()
+    walk.certificates.append(x509.load_der_x509_certificate(der))
+
+
+def _take_keys(outcome: FileOutcome, loads: list[KeyLoad], given: bytes | None) -> bool:
+    """Add the loaded keys; False (stop) when one could not be opened."""
+    for loaded in loads:
+        if loaded.status is KeyStatus.LOADED and loaded.key is not None:
+            outcome.add_key(loaded.key)
+            continue
+        outcome.saw_key = True
+        status = loaded.status
+        if status is KeyStatus.INVALID and given:
+            status = KeyStatus.WRONG_PASSWORD  # no MAC to ask: the key did not decrypt
+        code, message = key_problem(status, "the private key in this PKCS#12 file")
+        outcome.add_finding(code, message)
+        return False
+    return True
+
+
+def _load_keyless(outcome: FileOutcome, walk: _Walk, password: bytes | None) -> None:
+    """Decrypt the certificates through OpenSSL without handing it any key."""
+    try:
+        loaded = pkcs12.load_pkcs12(build_pfx(walk.keyless, password), password)
+    except Exception:
+        if _is_large(outcome.keys):
+            outcome.add_finding(
+                "unrecognized_file",
+                "the certificates in this PKCS#12 file could not be decrypted; its key was read",
+                severity=Severity.WARNING,
+            )
+            return
+        if password or walk.keys:
+            outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
+        else:
+            outcome.add_finding(
+                "password_required", "this PKCS#12 file is protected and no password was given"
+            )
+        return
+    _take_loaded(outcome, loaded)
+
+
+def _load_whole(
+    outcome: FileOutcome, data: bytes, password: bytes | None, given: bytes | None
+) -> None:
+    try:
+        loaded = pkcs12.load_pkcs12(data, password)
+    except Exception:
+        if given:
+            outcome.add_finding("wrong_password", "the password does not open this PKCS#12 file")
+        else:
+            outcome.add_finding(
+                "password_required", "this PKCS#12 file is protected and no password was given"
+            )
+        return
+    outcome.certificates.clear()  # load_pkcs12 returns every certificate again
+    _take_loaded(outcome, loaded)
+
+
+def _take_loaded(outcome: FileOutcome, loaded: pkcs12.PKCS12KeyAndCertificates) -> None:
+    certs = ([loaded.cert] if loaded.cert else []) + list(loaded.additional_certs)
+    outcome.certificates.extend(item.certificate for item in certs)
+    if loaded.key is not None:
+        outcome.add_key(loaded.key)
+
+
+def _is_large(keys: list[PrivateKeyTypes]) -> bool:
+    return any(isinstance(k, rsa.RSAPrivateKey) and k.key_size > LARGEST_KEY_BITS for k in keys)
