@@ -3,8 +3,12 @@
 Our readers must not only grade what our own library (`cryptography`) produced, so these
 fixtures come from the tool most certificates and keys in the wild come from.
 
-Usage: import the `openssl_pki` session fixture into a test module
-(`from tests.openssl_pki import openssl_pki  # noqa: F401`), or build one directly::
+Usage: a session fixture in the test module, built once per test session::
+
+    @pytest.fixture(scope="session")
+    def openssl_pki(tmp_path_factory): return session_pki(tmp_path_factory)
+
+(or import the ready-made `openssl_pki` fixture), or build one directly::
 
     from tests.openssl_pki import OpenSSLPKI
     pki = OpenSSLPKI(tmp_path_factory.mktemp("openssl"))
@@ -241,10 +245,15 @@ class OpenSSLPKI:
 _BUILT: dict[Path, OpenSSLPKI] = {}
 
 
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    """The session's OpenSSLPKI, built once even when several modules import this fixture."""
+def session_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
+    """The session's OpenSSLPKI, built once however many modules ask for it."""
     base = tmp_path_factory.getbasetemp()
     if base not in _BUILT:
         _BUILT[base] = OpenSSLPKI(tmp_path_factory.mktemp("openssl-pki"))
     return _BUILT[base]
+
+
+@pytest.fixture(scope="session")
+def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
+    """Importable fixture (`from tests.openssl_pki import openssl_pki  # noqa: F401, F811`)."""
+    return session_pki(tmp_path_factory)

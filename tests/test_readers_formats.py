@@ -11,16 +11,21 @@ from bot.pipeline.findings import Severity
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import input_kind, read_inputs
 from tests import pki
-from tests.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401
+from tests.openssl_pki import OpenSSLPKI, session_pki
 
 PW = Passwords(key=OpenSSLPKI.password)
 
 
-def read_one(name: str, data: bytes, passwords: Passwords = Passwords()) -> Material:
-    return read_inputs([InputFile(name, data)], passwords)
+@pytest.fixture(scope="session")
+def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
+    return session_pki(tmp_path_factory)
 
 
-def read_fixture(pki_: OpenSSLPKI, name: str, passwords: Passwords = Passwords()) -> Material:
+def read_one(name: str, data: bytes, passwords: Passwords | None = None) -> Material:
+    return read_inputs([InputFile(name, data)], passwords or Passwords())
+
+
+def read_fixture(pki_: OpenSSLPKI, name: str, passwords: Passwords | None = None) -> Material:
     # A neutral display name: the readers must not look at the extension.
     return read_one("upload.bin", pki_.read(name), passwords)
 
@@ -44,8 +49,10 @@ def public_der(key: object) -> bytes:
 
 
 def leaf_key_spki(pki_: OpenSSLPKI) -> bytes:
-    return leaf(pki_).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        leaf(pki_)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 
@@ -269,7 +276,9 @@ def test_damaged_key_block_is_named(openssl_pki: OpenSSLPKI) -> None:
 
 
 def test_damaged_certificate_block_is_named(openssl_pki: OpenSSLPKI) -> None:
-    data = openssl_pki.leaf_pem.replace(b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN CERTIFICATE-----\nAAAA")
+    data = openssl_pki.leaf_pem.replace(
+        b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN CERTIFICATE-----\nAAAA"
+    )
     material = read_one("leaf.pem", data)
     assert codes(material) == ["unrecognized_file"]
     assert "block 1 (CERTIFICATE)" in material.findings[0].message
