@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -55,6 +55,42 @@ def reason(error: BaseException) -> str:
     first = re.sub(r"(password\s*[=:]\s*)\S+", r"\1***", first, flags=re.IGNORECASE)
     first = re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
     return first.strip().rstrip(".")
+
+
+def schema_missing(error: BaseException) -> bool:
+    """Whether a driver error says a table or column does not exist (not migrated yet)."""
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in {"42P01", "42703"}:  # undefined_table, undefined_column
+        return True
+    text_ = str(original or error)
+    return text_.startswith(("no such table", "no such column")) or "has no column named" in text_
+
+
+# SQLite reports bad SQL as OperationalError too: only these messages mean the file
+# cannot be used (as opposed to a bug in a query, which must stay loud).
+SQLITE_UNAVAILABLE = (
+    "unable to open database file",
+    "database is locked",
+    "disk i/o error",
+    "attempt to write a readonly database",
+    "database or disk is full",
+    "file is not a database",
+    "database disk image is malformed",
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a driver error means the database cannot be reached or used at all."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    original = getattr(error, "orig", None)
+    if type(original).__module__.startswith("sqlite3"):
+        message = str(original).lower()
+        return any(marker in message for marker in SQLITE_UNAVAILABLE)
+    return True
 
 
 def unavailable(url: URL, error: BaseException) -> DatabaseUnavailable:
@@ -171,8 +207,15 @@ class Database:
         try:
             yield session
             session.commit()
-        except (OperationalError, InterfaceError) as error:
+        except (OperationalError, InterfaceError, ProgrammingError) as error:
             session.rollback()
+            if schema_missing(error):
+                raise DatabaseUnavailable(
+                    f"database {describe(self.url)} has no certops schema, or an older one "
+                    f"({reason(error)}): run 'certops db upgrade'"
+                ) from None
+            if not is_unavailable(error):
+                raise
             raise unavailable(self.url, error) from None
         except BaseException:
             session.rollback()

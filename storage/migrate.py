@@ -20,10 +20,10 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage import migrations as migrations_package
-from storage.db import build_engine, normalize_url, unavailable
+from storage.db import build_engine, describe, is_unavailable, normalize_url, reason, unavailable
 from storage.errors import MigrationError
 
 # A filesystem path, not "package:folder": the package-resource form breaks when `storage`
@@ -66,7 +66,13 @@ def _connection(url: str | URL) -> Iterator[Connection]:
         with engine.connect() as connection:
             yield connection
     except (OperationalError, InterfaceError) as error:
+        if not is_unavailable(error):
+            raise MigrationError(
+                f"migration failed on {describe(parsed)}: {reason(error)}"
+            ) from None
         raise unavailable(parsed, error) from None
+    except DBAPIError as error:
+        raise MigrationError(f"migration failed on {describe(parsed)}: {reason(error)}") from None
     finally:
         engine.dispose()
 
