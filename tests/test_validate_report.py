@@ -186,7 +186,7 @@ def test_no_leaf_gives_null_certificate_and_empty_pem() -> None:
     assert text.startswith("INVALID") and "no_certificate" in text
 
 
-def test_chain_pem_is_leaf_then_uploaded_chain_without_trust_store_root(
+def test_chain_pem_is_leaf_then_chain_without_self_signed_root(
     pki: tuple[CA, CA],
 ) -> None:
     root, inter = pki
@@ -196,7 +196,7 @@ def test_chain_pem_is_leaf_then_uploaded_chain_without_trust_store_root(
     assert b"PRIVATE" not in report.chain_pem()
     private = Report([], leaf=leaf, chain=[ChainEntry(inter.cert, "uploaded"),
                                            ChainEntry(root.cert, "uploaded")])  # fmt: skip
-    assert x509.load_pem_x509_certificates(private.chain_pem()) == [leaf, inter.cert, root.cert]
+    assert x509.load_pem_x509_certificates(private.chain_pem()) == [leaf, inter.cert]
 
 
 def test_render_text(pki: tuple[CA, CA]) -> None:

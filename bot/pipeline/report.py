@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from bot.pipeline.findings import Finding, Severity, has_errors
 from bot.pipeline.keys import KeyDescription, describe_certificate_key
-from bot.pipeline.leaf import days_left, dns_names
+from bot.pipeline.leaf import days_left, dns_names, signs_itself
 from bot.pipeline.material import InputSummary
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -128,12 +128,12 @@ class Report:
     def chain_pem(self) -> bytes:
         """The leaf and its chain in order, as PEM: what the upload form wants.
 
-        Roots that came from the trust store are left out (servers need not send them);
-        an uploaded private root and a fetched issuer stay in.
+        Self-signed roots are left out, uploaded or not (clients never use a root a
+        server sends); fetched issuers stay in.
         """
         if self.leaf is None:
             return b""
-        certs = [self.leaf] + [e.cert for e in self.chain if e.source != "trust_store"]
+        certs = [self.leaf] + [e.cert for e in self.chain if not signs_itself(e.cert)]
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
