@@ -17,6 +17,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.cli.run", "run the bot (Slack, or console mode without tokens)"),
     "console": ("bot.cli.console", "talk to the bot from a terminal (/cert ... as in Slack)"),
     "db": ("bot.cli.db", "migrate the database schema (upgrade) or show its revision (current)"),
+    "env": ("bot.cli.record", "environments: add, list, show"),
+    "cert": ("bot.cli.record", "certificates: submit, list, show, approve, reject, renew"),
+    "assign": ("bot.cli.record", "put a certificate and hostname on an environment"),
+    "ticket": ("bot.cli.record", "LifeTime support tickets: open, update, list"),
+    "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
 }
 
 USAGE_EXIT = 2

@@ -66,8 +66,7 @@ class NotAdmin(ServiceError):
 
 
 class DatabaseDown(ServiceError):
-    def __init__(self, reason: str = "") -> None:
-        text = "the database is unavailable"
-        if reason:
-            text += f": {reason}"
-        super().__init__("database_unavailable", text)
+    """The database cannot be used; the message is storage's one line (no credentials)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__("database_unavailable", message or "the database is unavailable")

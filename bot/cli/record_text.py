@@ -1,0 +1,208 @@
+"""Text renderings of the services' results for `certops env|cert|assign|ticket|audit`.
+
+Short and scannable: the outcome first, then what to do next, then the reminders. The
+JSON form (`--json`) is the services' `to_dict()` and holds everything.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from bot.services.assignments import AssignResult
+from bot.services.audit import AuditEntry
+from bot.services.certificates import ReviewResult, SubmitResult
+from bot.services.errors import ServiceError
+from bot.services.renewals import RenewalResult
+from bot.services.supersession import RenewalTarget
+from bot.services.tickets import TicketResult
+from bot.services.views import AssignmentView, CertificateView, EnvironmentView, TicketView
+
+
+def _findings(report: dict[str, Any] | None, indent: str = "  ") -> list[str]:
+    lines = []
+    for f in (report or {}).get("findings", []):
+        lines.append(f"{indent}{f['severity'].upper():<7} {f['code']}: {f['message']}")
+        if f.get("hint"):
+            lines.append(f"{indent}        -> {f['hint']}")
+    for number, fix in enumerate((report or {}).get("fixes", []), 1):
+        lines.append(f"{indent}fix {number}. {fix}")
+    return lines
+
+
+def print_refusal(prog: str, error: ServiceError) -> None:
+    """One clear line, then the report that explains it (if any), on stderr."""
+    print(f"{prog}: refused ({error.code}): {error.message}", file=sys.stderr)
+    for key in ("report", "dns_report"):
+        lines = _findings(error.details.get(key))
+        if lines:
+            print("\n".join(lines), file=sys.stderr)
+
+
+def _assignment_line(a: AssignmentView) -> str:
+    return (
+        f"{a.environment}: {a.hostname} <- {a.certificate} ({a.state}, active from {a.active_at})"
+    )
+
+
+def _environment(e: EnvironmentView) -> str:
+    kind = " [LifeTime]" if e.is_lifetime else ""
+    lines = [f"{e.name}{kind}  default host {e.default_host}"]
+    lines.append(f"  hostname:    {e.hostname or '(none)'}")
+    if e.current:
+        c = e.current
+        lines.append(f"  certificate: {c.certificate} ({c.state}, active from {c.active_at})")
+    if e.channel:
+        lines.append(f"  channel:     {e.channel}")
+    for t in e.open_tickets:
+        lines.append(f"  ticket {t.id}: {t.certificate} for {t.hostname} ({t.state})")
+    return "\n".join(lines)
+
+
+def _certificate(c: CertificateView) -> str:
+    lines = [f"{c.name}  {c.status}  {c.domain or ''}".rstrip()]
+    lines.append(f"  names:       {', '.join(c.sans) or '(none)'}")
+    lines.append(f"  valid until: {c.not_after or '?'} ({c.days_left} days left)")
+    lines.append(f"  key:         {c.key_type or '?'} {c.key_bits or ''}".rstrip())
+    lines.append(f"  issuer:      {c.issuer or '?'}")
+    lines.append(f"  SHA-256:     {c.fingerprint_sha256 or '?'}")
+    lines.append(f"  submitted:   {c.submitted_by} at {c.submitted_at} ({c.submitted_format})")
+    if c.renews:
+        lines.append(f"  renews:      {c.renews}")
+    if c.renewed_by:
+        lines.append(f"  renewed by:  {', '.join(c.renewed_by)}")
+    if c.reviewed_by:
+        reason = f": {c.review_reason}" if c.review_reason else ""
+        lines.append(f"  reviewed:    by {c.reviewed_by} at {c.reviewed_at}{reason}")
+    for a in c.assignments:
+        lines.append(f"  on {_assignment_line(a)}")
+    if c.report:
+        lines.append(f"  validation:  {c.report.get('verdict')}")
+        lines += _findings(c.report, "    ")
+    return "\n".join(lines)
+
+
+def _certificate_line(c: CertificateView) -> str:
+    return (
+        f"{c.name:<24} {c.status:<15} {', '.join(c.sans)[:50]:<50} until {c.not_after} "
+        f"({c.days_left} days)"
+    )
+
+
+def _offer(targets: list[RenewalTarget], name: str) -> list[str]:
+    if not targets:
+        return []
+    lines = ["", f"It renews a certificate in use; put {name} on all of them in one step:"]
+    for t in targets:
+        how = "a new LifeTime ticket" if t.is_lifetime else "assign"
+        lines.append(f"  {t.environment}: {t.hostname} ({how})")
+    lines.append(f"  certops cert renew {name} --cname-confirmed")
+    return lines
+
+
+def _submit(r: SubmitResult) -> str:
+    c = r.certificate
+    if r.manual:
+        head = f"Stored {c.name} as pending_manual: an admin must approve it before it is assigned."
+    else:
+        head = f"Stored {c.name} as validated: it can be assigned."
+    lines = [head, f"  names: {', '.join(c.sans) or '(none)'}; valid until {c.not_after}"]
+    lines += _findings(r.report)
+    lines += _offer(r.renewal_targets, c.name)
+    return "\n".join(lines)
+
+
+def _review(r: ReviewResult) -> str:
+    lines = [f"{r.certificate.name} is {r.decision} by {r.reviewer}; tell {r.submitter}."]
+    if r.reason:
+        lines.append(f"  reason: {r.reason}")
+    lines += _offer(r.renewal_targets, r.certificate.name)
+    return "\n".join(lines)
+
+
+def _reminders(items: list[str]) -> list[str]:
+    return ["", "Remember:"] + [f"  - {item}" for item in items] if items else []
+
+
+def _assign(r: AssignResult) -> str:
+    a = r.assignment
+    lines = [
+        f"Assigned {a.certificate} to {a.environment} as {a.hostname}: {a.state} until "
+        f"{a.active_at} (about 5 minutes), then active."
+    ]
+    if r.replaced:
+        lines.append(f"  replaced: {r.replaced.certificate} ({r.replaced.hostname})")
+    if r.superseded:
+        lines.append(f"  superseded: {', '.join(r.superseded)}")
+    lines.append(f"  DNS check: {a.dns_verdict}")
+    lines += [f"  WARNING: {w}" for w in r.warnings]
+    lines += _reminders(r.reminders)
+    return "\n".join(lines)
+
+
+def _ticket_result(r: TicketResult) -> str:
+    t = r.ticket
+    lines = [f"Ticket {t.id}: {t.certificate} for {t.hostname} on {t.environment} ({t.state})"]
+    lines.append(r.message)
+    if r.dns_report:
+        lines.append(f"  DNS check: {r.dns_report.get('verdict')}")
+    lines += [f"  WARNING: {w}" for w in r.warnings]
+    if r.support_text:
+        lines += ["", "----- paste into the support case -----", r.support_text, "-----"]
+    lines += _reminders(r.reminders)
+    return "\n".join(lines)
+
+
+def _ticket(t: TicketView) -> str:
+    case = f", case {t.case_number}" if t.case_number else ""
+    return f"{t.id}  {t.state:<15} {t.certificate} for {t.hostname} on {t.environment}{case}"
+
+
+def _renewal(r: RenewalResult) -> str:
+    lines = [f"Renewal {r.certificate} (renews {r.renews}):"]
+    for o in r.outcomes:
+        t = o.target
+        if o.ok:
+            what = "ticket opened" if t.is_lifetime else "assigned"
+            lines.append(f"  {t.environment}: {t.hostname}: {what}")
+        else:
+            lines.append(
+                f"  {t.environment}: {t.hostname}: refused ({o.result.get('code')}): "
+                f"{o.result.get('message')}"
+            )
+    first = next((o.result for o in r.outcomes if o.ok and o.result.get("reminders")), None)
+    if first:
+        lines += _reminders(first["reminders"])
+    return "\n".join(lines)
+
+
+def _audit(e: AuditEntry) -> str:
+    changes = e.changes()
+    shown = ", ".join(f"{k}: {b!r} -> {a!r}" for k, (b, a) in list(changes.items())[:4])
+    return f"{e.at}  {e.actor:<10} {e.action:<24} {e.entity_type} {e.entity_id}  {shown}"
+
+
+def render(result: Any) -> str:
+    """The text for any service result or list of views."""
+    if isinstance(result, list):
+        if not result:
+            return "(none)"
+        if all(isinstance(item, CertificateView) and item.report is None for item in result):
+            return "\n".join(_certificate_line(item) for item in result)
+        return "\n".join(render(item) for item in result)
+    renderers: list[tuple[type, Any]] = [
+        (SubmitResult, _submit),
+        (ReviewResult, _review),
+        (AssignResult, _assign),
+        (TicketResult, _ticket_result),
+        (RenewalResult, _renewal),
+        (EnvironmentView, _environment),
+        (CertificateView, _certificate),
+        (TicketView, _ticket),
+        (AssignmentView, _assignment_line),
+        (AuditEntry, _audit),
+    ]
+    for kind, renderer in renderers:
+        if isinstance(result, kind):
+            return str(renderer(result))
+    return str(result)
