@@ -88,6 +88,7 @@ class DnsServer:
         self.queries: list[tuple[str, str]] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
+        self._port = int(self._sock.getsockname()[1])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="test-dns", daemon=True)
 
@@ -95,7 +96,7 @@ class DnsServer:
 
     @property
     def port(self) -> int:
-        return int(self._sock.getsockname()[1])
+        return self._port
 
     @property
     def address(self) -> tuple[str, int]:
@@ -212,3 +213,54 @@ class DnsServer:
             soa = self._rrset(zone, "SOA")
             if soa is not None:
                 response.authority.append(soa)
+
+
+# --- the records the DNS tests and the benchmark serve ----------------------------------
+
+TARGET = "acme-dev.outsystemsenterprise.com"
+LOAD_BALANCER = "acme-lb-1.us-east-1.elb.amazonaws.com"
+ZONES = ("example.com", "example.net", "example.org", "outsystemsenterprise.com", "amazonaws.com")
+
+
+def standard_records() -> dict[str, list[Record]]:
+    """One name per situation the DNS check must recognise (see tests/test_dns_check.py)."""
+    records: dict[str, list[Record]] = {
+        # the environment's default host, itself an alias of the load balancer
+        TARGET: [("CNAME", f"{LOAD_BALANCER}.", 60)],
+        LOAD_BALANCER: [
+            ("A", "192.0.2.10", 60),
+            ("A", "192.0.2.11", 60),
+            ("AAAA", "2001:db8::10", 60),
+        ],
+        "other-dev.outsystemsenterprise.com": [("A", "192.0.2.20", 60)],
+        # cname_ok
+        "ok.example.com": [("CNAME", f"{TARGET}.", 300)],
+        "xn--bcher-kva.example.com": [("CNAME", f"{TARGET}.", 300)],  # bücher.example.com
+        # cname_to_load_balancer
+        "lb.example.com": [("CNAME", f"{LOAD_BALANCER}.", 300)],
+        # cname_wrong_target
+        "wrong.example.com": [("CNAME", "other-dev.outsystemsenterprise.com.", 300)],
+        "via.example.com": [("CNAME", "cdn.example.net.", 300)],
+        "cdn.example.net": [("CNAME", f"{TARGET}.", 300)],
+        # a_record_instead_of_cname
+        "a.example.com": [("A", "192.0.2.30", 120), ("A", "192.0.2.31", 120)],
+        "aaaa.example.com": [("AAAA", "2001:db8::30", 120)],
+        # apex_domain: example.com itself (zone apex with an A record); example.org bare
+        "example.com": [("A", "192.0.2.1", 3600)],
+        # no_record: NXDOMAIN for missing.example.com; NODATA here
+        "txt.example.com": [("TXT", '"v=spf1 -all"', 300)],
+        # dangling_cname
+        "dangling.example.com": [("CNAME", "gone.example.net.", 300)],
+        "dangling-nodata.example.com": [("CNAME", "txt-only.example.net.", 300)],
+        "txt-only.example.net": [("TXT", '"nothing here"', 300)],
+        "broken.example.com": [("CNAME", "broken-dev.outsystemsenterprise.com.", 300)],
+        # cname_loop
+        "loop1.example.com": [("CNAME", "loop2.example.com.", 300)],
+        "loop2.example.com": [("CNAME", "loop1.example.com.", 300)],
+        "self.example.com": [("CNAME", "self.example.com.", 300)],
+        # a long chain: long0 -> long1 -> ... -> long9 -> 192.0.2.40
+        "long9.example.com": [("A", "192.0.2.40", 300)],
+    }
+    for i in range(9):
+        records[f"long{i}.example.com"] = [("CNAME", f"long{i + 1}.example.com.", 300)]
+    return records
