@@ -33,7 +33,9 @@ SYNOPSES: tuple[tuple[str, str, str], ...] = (
 
 # Subcommands that change what the whole team relies on; the services enforce the same
 # rule, this list only lets the handler refuse politely before doing any work.
-ADMIN_ONLY = frozenset({"approve", "reject", "env add", "assign", "ticket update"})
+ADMIN_ONLY = frozenset(
+    {"approve", "reject", "env add", "assign", "renew", "ticket open", "ticket update"}
+)
 
 GROUPS = {"env": ("add", "list"), "ticket": ("open", "update", "list")}
 DEFAULT_EXPIRING_DAYS = 30

@@ -19,18 +19,19 @@ from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from handlers import home
 from handlers.blocks.base import checked_message, fallback_text, section
-from handlers.blocks.help import help_blocks, not_admin_blocks, problem_blocks, usage_blocks
+from handlers.blocks.help import help_blocks, not_admin_blocks, usage_blocks
 from handlers.command_parser import Command, UsageError, parse
 from handlers.deps import Deps
 from handlers.modals import open_assign_modal, open_validate_modal
 from handlers.replies import Reply
+from handlers.service_errors import refusal
 from handlers.subcommands import SUBCOMMANDS
 
 log = logging.getLogger("certops.slack")
 
 COMMAND = "/cert"
 # Subcommands slow enough that the person should see that the work started.
-WORKING = {"dns": "Checking the DNS…", "assign": "Checking the DNS and assigning…"}
+WORKING = {"dns": "Checking the DNS…"}
 NOT_YET = "`/cert {name}` is not available in this version yet."
 
 
@@ -93,10 +94,7 @@ def run(command: Command, actor: Actor, deps: Deps) -> Reply:
     try:
         return SUBCOMMANDS[command.name](command, actor, deps).checked()
     except ServiceError as error:
-        log.info("/cert %s refused: %s", command.name, error.code)
-        if error.code == "not_admin":
-            return Reply(not_admin_blocks(command.name, deps.admin_mentions()))
-        return Reply(problem_blocks(error.message))
+        return refusal(error, deps, command.name)
 
 
 def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None:

@@ -2,21 +2,29 @@
 
 Every function takes the parsed Command, the Actor and the Deps and returns a Reply;
 a refusal from a service (ServiceError) is turned into a short answer by the caller.
+Assign and renew change what serves production, so the command first shows what will
+happen with a confirmation button (the "I have created the CNAME" of LifeTime's
+wizard); the click runs the service (handlers/confirmations.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.services import certificates, environments
+from bot.services import certificates, dns, environments, renewals, tickets
 from bot.services.actors import Actor
-from handlers.blocks import records
+from bot.services.errors import ServiceError
+from handlers.blocks import confirm, records
 from handlers.blocks.base import escape, section
+from handlers.blocks.dns import dns_blocks
 from handlers.command_parser import Command
 from handlers.deps import Deps
 from handlers.replies import Reply
 
 Subcommand = Callable[[Command, Actor, Deps], Reply]
+
+# Certificates that no longer matter for expiry: replaced or refused.
+NOT_WATCHED = frozenset({"superseded", "rejected"})
 
 
 def cert_list(command: Command, actor: Actor, deps: Deps) -> Reply:
@@ -27,6 +35,17 @@ def cert_list(command: Command, actor: Actor, deps: Deps) -> Reply:
 def cert_show(command: Command, actor: Actor, deps: Deps) -> Reply:
     view = certificates.show_certificate(deps.services, command.text("name"))
     return Reply(records.certificate_blocks(view.to_dict(with_report=False)))
+
+
+def expiring(command: Command, actor: Actor, deps: Deps) -> Reply:
+    days = int(command.args.get("days") or 0)
+    views = certificates.list_certificates(deps.services)
+    soon = [
+        v.to_dict(with_report=False)
+        for v in views
+        if v.days_left is not None and v.days_left <= days and v.status not in NOT_WATCHED
+    ]
+    return Reply(records.certificate_list_blocks(soon, f"Expiring within {days} days"))
 
 
 def env_add(command: Command, actor: Actor, deps: Deps) -> Reply:
@@ -48,13 +67,12 @@ def env_list(command: Command, actor: Actor, deps: Deps) -> Reply:
 
 def approve(command: Command, actor: Actor, deps: Deps) -> Reply:
     result = certificates.approve_certificate(deps.services, actor, command.text("name"))
-    cert = result.certificate.to_dict(with_report=False)
+    name = escape(result.certificate.name)
     text = (
-        f":white_check_mark: {records.mention(actor.user_id)} approved certificate "
-        f"*{escape(cert['name'])}* (submitted by {records.mention(result.submitter)}): "
-        "it can now be assigned."
+        f":white_check_mark: {records.mention(actor.user_id)} approved certificate *{name}* "
+        f"(submitted by {records.mention(result.submitter)}): it can now be assigned."
     )
-    notice = f"Your certificate *{escape(cert['name'])}* was approved: it can now be assigned."
+    notice = f"Your certificate *{name}* was approved: it can now be assigned."
     return Reply(
         [section(text)], in_channel=True, changed=True, notices=((result.submitter, notice),)
     )
@@ -64,23 +82,123 @@ def reject(command: Command, actor: Actor, deps: Deps) -> Reply:
     result = certificates.reject_certificate(
         deps.services, actor, command.text("name"), command.text("reason")
     )
-    cert = result.certificate.to_dict(with_report=False)
-    text = (
-        f":x: Certificate *{escape(cert['name'])}* rejected. "
-        f"Reason given to {records.mention(result.submitter)}: {escape(result.reason or '')}"
-    )
-    notice = (
-        f"Your certificate *{escape(cert['name'])}* was rejected by {records.mention(actor.user_id)}: "
-        f"{escape(result.reason or '')}"
-    )
+    name = escape(result.certificate.name)
+    reason = escape(result.reason or "")
+    text = f":x: Certificate *{name}* rejected. {records.mention(result.submitter)} is told why: {reason}"
+    notice = f"Your certificate *{name}* was rejected by {records.mention(actor.user_id)}: {reason}"
     return Reply([section(text)], changed=True, notices=((result.submitter, notice),))
+
+
+def dns_check(command: Command, actor: Actor, deps: Deps) -> Reply:
+    """`/cert dns HOSTNAME [ENV]`: the report either way (misconfigured is not an error here)."""
+    hostname = command.text("hostname")
+    env = _environment_for(hostname, command.text("environment") or None, deps)
+    try:
+        report = dns.run_check(
+            deps.services, hostname, env.default_host, nameservers=None, timeout=None
+        ).to_dict()
+    except ServiceError as error:
+        if error.code != "dns_misconfigured" or "dns_report" not in error.details:
+            raise
+        report = error.details["dns_report"]
+    return Reply(dns_blocks(report, env.name))
+
+
+def _environment_for(hostname: str, name: str | None, deps: Deps) -> environments.EnvironmentView:
+    """The environment named, or the one this hostname serves, or the only one there is."""
+    if name:
+        return environments.show_environment(deps.services, name)
+    envs = environments.list_environments(deps.services)
+    serving = [e for e in envs if (e.hostname or "").lower() == hostname.lower()]
+    if len(serving) == 1:
+        return serving[0]
+    if len(envs) == 1:
+        return envs[0]
+    if not envs:
+        raise ServiceError(
+            "not_found", "no environment is recorded yet: an admin adds one with /cert env add"
+        )
+    names = ", ".join(e.name for e in envs)
+    raise ServiceError(
+        "invalid_input",
+        f"say which environment {hostname} is for: /cert dns {hostname} ENV (one of {names})",
+    )
+
+
+def assign(command: Command, actor: Actor, deps: Deps) -> Reply:
+    """Show what will be assigned and ask for the CNAME confirmation."""
+    cert = certificates.show_certificate(deps.services, command.text("certificate"))
+    env = environments.show_environment(deps.services, command.text("environment"))
+    return Reply(
+        confirm.assign_prompt_blocks(
+            certificate=cert.name,
+            environment=env.name,
+            hostname=command.text("hostname"),
+            default_host=env.default_host,
+            is_lifetime=env.is_lifetime,
+        )
+    )
+
+
+def renew(command: Command, actor: Actor, deps: Deps) -> Reply:
+    """Show where the renewal goes and ask for the confirmation."""
+    name = command.text("name")
+    targets = renewals.renewal_offer(deps.services, name)
+    if not targets:
+        raise ServiceError(
+            "nothing_to_renew",
+            f"{name!r} renews no certificate that serves an environment: use /cert assign",
+        )
+    return Reply(confirm.renew_prompt_blocks(name, [t.to_dict() for t in targets]))
+
+
+def ticket_open(command: Command, actor: Actor, deps: Deps) -> Reply:
+    result = tickets.open_ticket(
+        deps.services, actor, command.text("certificate"), command.text("hostname")
+    )
+    headline = f":memo: {escape(result.message)}"
+    blocks = records.ticket_blocks(result.ticket.to_dict(), headline, result.support_text)
+    return Reply(blocks, changed=True)
+
+
+def ticket_update(command: Command, actor: Actor, deps: Deps) -> Reply:
+    raw_id = command.text("id").lstrip("#")
+    if not raw_id.isdigit():
+        raise ServiceError(
+            "invalid_input", f"the ticket id is a number, not {command.text('id')!r}"
+        )
+    result = tickets.update_ticket(
+        deps.services,
+        actor,
+        int(raw_id),
+        command.text("state"),
+        case_number=command.text("case") or None,
+    )
+    headline = f"{records.mention(actor.user_id)}: {escape(result.message)}"
+    blocks = records.ticket_blocks(result.ticket.to_dict(), headline)
+    blocks += [section(f":warning: {escape(w)}") for w in result.warnings]
+    if result.reminders:
+        blocks.append(confirm.reminders_block(result.reminders))
+    return Reply(blocks, in_channel=True, changed=True)
+
+
+def ticket_list(command: Command, actor: Actor, deps: Deps) -> Reply:
+    views = tickets.list_tickets(deps.services)
+    return Reply(records.ticket_list_blocks([t.to_dict() for t in views]))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "list": cert_list,
     "show": cert_show,
+    "expiring": expiring,
     "env add": env_add,
     "env list": env_list,
     "approve": approve,
     "reject": reject,
+    "dns": dns_check,
+    "assign": assign,
+    "renew": renew,
+    "ticket open": ticket_open,
+    "ticket update": ticket_update,
+    "ticket list": ticket_list,
 }

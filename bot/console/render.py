@@ -9,7 +9,7 @@ from typing import Any
 _USER = re.compile(r"<@([A-Z0-9]+)>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
-_EMOJI = re.compile(r":[a-z0-9_+-]+:\s?")
+_EMOJI = re.compile(r":[a-z][a-z_+-]*:\s?")
 
 
 def mrkdwn(text: str) -> str:

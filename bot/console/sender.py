@@ -34,7 +34,13 @@ class Sent:
     elapsed: float
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        """The body as JSON; a plain-text ack (Bolt's `ack(text)`) as {"text": ...}."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return {"text": self.body}
 
 
 class SlackSender:
