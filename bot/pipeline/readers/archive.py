@@ -31,6 +31,8 @@ MATERIAL_SUFFIXES = (
     ".ca-bundle", ".bundle", ".chain", ".csr", ".zip",
 )  # fmt: skip
 OFFICE_MARKERS = ("[Content_Types].xml",)
+PASSWORD_CODES = ("password_required", "wrong_password")
+ZIP_PASSWORD_HINT = "Give the ZIP password (--zip-password-file or the prompt)."
 
 ReadMember = Callable[[InputFile, Passwords, "ArchiveBudget", int], Material]
 
@@ -89,11 +91,15 @@ def read_zip(
             members = _plan(name, archive.infolist(), limits)
             if _is_office_document(archive.namelist()):
                 return _unrecognized(name, "this is an Office document, not a certificate archive")
+            locked = False  # after one password failure, the other encrypted members agree
             for member in members:
                 material.findings += member.findings
+                if locked and member.info.flag_bits & 0x1:
+                    continue
                 content = _read_member(archive, member, passwords, budget)
                 if isinstance(content, Finding):
                     material.findings.append(content)
+                    locked = locked or content.code in PASSWORD_CODES
                     continue
                 member_material = read_member(
                     InputFile(member.label, content), passwords, budget, depth + 1
@@ -162,7 +168,8 @@ def _read_member(
     if encrypted and not password:
         return finding(
             "password_required",
-            f"{member.label}: this member is encrypted and no ZIP password was given",
+            f"{member.label}: the archive is encrypted and no ZIP password was given",
+            hint=ZIP_PASSWORD_HINT,
         )
     try:
         return _inflate(archive, info, member.label, password, budget)
@@ -205,7 +212,9 @@ def _inflate(
 
 def _wrong_zip_password(label: str, passwords: Passwords) -> Finding:
     tried = "the ZIP password" if passwords.zip else "the key password (no ZIP password given)"
-    return finding("wrong_password", f"{label}: {tried} does not open this member")
+    return finding(
+        "wrong_password", f"{label}: {tried} does not open the archive", hint=ZIP_PASSWORD_HINT
+    )
 
 
 def is_unsafe_path(path: str) -> bool:

@@ -108,7 +108,9 @@ def read_pem(outcome: FileOutcome, text: str, passwords: Passwords) -> None:
     ignored: list[PemBlock] = []
     for block in blocks:
         if not block.complete:
-            outcome.add_finding("unrecognized_file", f"{block.what} is cut off (no END line): the file is truncated")
+            outcome.add_finding(
+                "unrecognized_file", f"{block.what} is cut off (no END line): the file is truncated"
+            )
         elif block.label in CERTIFICATE_LABELS or block.label == TRUSTED_LABEL:
             _read_certificate(outcome, block)
         elif block.label in REQUEST_LABELS:
