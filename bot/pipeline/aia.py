@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from http.client import HTTPMessage
 from typing import IO, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
@@ -187,6 +187,8 @@ class HttpIssuerFetcher:
         except FetchError:
             raise
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                raise FetchError(_redirect_refusal(exc, self.allow_local)) from None
             raise FetchError(f"the server answered HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
             raise FetchError(f"the server could not be reached ({_reason(exc.reason)})") from None
@@ -232,3 +234,16 @@ def _reason(reason: object) -> str:
 
 def _size(n: int) -> str:
     return f"{n // (1 << 20)} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n} bytes"
+
+
+def _redirect_refusal(error: urllib.error.HTTPError, allow_local: bool) -> str:
+    """Why a redirect was not followed (urllib refuses other schemes before asking us)."""
+    location = error.headers.get("Location") if error.headers else None
+    if not location:
+        return f"the server answered HTTP {error.code} without a usable Location"
+    location = urljoin(error.geturl() or "", location)
+    try:
+        _check_url(location, allow_local)
+    except FetchError as refusal:
+        return f"the redirect to {location[:200]} was refused: {refusal}"
+    return "too many redirects"

@@ -318,7 +318,7 @@ def build_chain(
         if anchor != ANCHOR_NONE:
             verdict = _verify(links, now=now)
             reported = {kind for kind, _ in problems}
-            if verdict is not None and verdict[0] not in reported | {"validity", "weak"}:
+            if verdict is not None and verdict[0] not in reported:
                 findings.append(_verifier_finding(verdict, links))
             trusted = not problems and verdict is None
 
@@ -503,14 +503,17 @@ _CA_ANY_EKU = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
 )
 
 
-def _verification_time(leaf: x509.Certificate, now: dt.datetime) -> dt.datetime:
-    """`now`, or the nearest moment inside the leaf's validity: the leaf's dates are
-    the leaf checks' to report, and must not hide what is wrong above it."""
-    if now < leaf.not_valid_before_utc:
-        return leaf.not_valid_before_utc
-    if now > leaf.not_valid_after_utc:
-        return leaf.not_valid_after_utc
-    return now
+def _verification_time(links: list[ChainLink], now: dt.datetime) -> dt.datetime:
+    """`now` when every certificate is valid then; else the nearest moment when all are
+    (or at least the leaf is): the leaf's dates are the leaf checks' to report, and the
+    CAs' dates are checked at `now` by `_check_cas`, so neither may hide what else is
+    wrong with the path."""
+    certs = [link.cert for link in links]
+    start = max(c.not_valid_before_utc for c in certs)
+    end = min(c.not_valid_after_utc for c in certs)
+    if start > end:
+        start, end = certs[0].not_valid_before_utc, certs[0].not_valid_after_utc
+    return min(max(now, start), end)
 
 
 def _server_subjects(leaf: x509.Certificate) -> list[x509.DNSName | x509.IPAddress]:
@@ -541,19 +544,21 @@ def _verify(links: list[ChainLink], *, now: dt.datetime) -> tuple[str, str] | No
     verifier's error is about this path and nothing else."""
     if len(links) < 2:
         return None
+    when = _verification_time(links, now)
+    if not _weak_hash(links[0].cert):
+        verdict = _verify_path(links, when)
+        if verdict is None or verdict[0] != "validity" or when == now:
+            return verdict
+    # A SHA-1/MD5 leaf (refused outright), or a leaf whose dates cannot be fitted with
+    # its CAs': check the CA part, from the first intermediate up, at `now`.
+    return _verify_ca_part(links, now)
+
+
+def _verify_path(links: list[ChainLink], when: dt.datetime) -> tuple[str, str] | None:
     leaf, anchor = links[0].cert, links[-1].cert
     intermediates = [link.cert for link in links[1:-1]]
-    builder = _builder(anchor, _verification_time(leaf, now))
+    builder = _builder(anchor, when)
     try:
-        if _weak_hash(leaf):
-            # The verifier refuses a SHA-1/MD5 leaf outright (the leaf checks report it):
-            # verify the CA part, from the first intermediate up.
-            if not intermediates:
-                return None
-            first, rest = intermediates[0], intermediates[1:]
-            client = builder.extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
-            client.build_client_verifier().verify(first, rest)
-            return None
         for subject in _server_subjects(leaf):
             try:
                 server = builder.extension_policies(
@@ -566,6 +571,18 @@ def _verify(links: list[ChainLink], *, now: dt.datetime) -> tuple[str, str] | No
         # No usable SAN (the leaf checks report it): verify without a server name.
         client = builder.extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
         client.build_client_verifier().verify(leaf, intermediates)
+    except verification.VerificationError as exc:
+        return _classify(str(exc))
+    return None
+
+
+def _verify_ca_part(links: list[ChainLink], now: dt.datetime) -> tuple[str, str] | None:
+    if len(links) < 3:
+        return None  # the leaf hangs directly from the anchor: nothing above to check
+    first, rest, anchor = links[1].cert, [link.cert for link in links[2:-1]], links[-1].cert
+    client = _builder(anchor, now).extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
+    try:
+        client.build_client_verifier().verify(first, rest)
     except verification.VerificationError as exc:
         return _classify(str(exc))
     return None

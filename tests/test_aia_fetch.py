@@ -1,0 +1,283 @@
+"""Completing a chain from AIA caIssuers URLs, against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from bot.pipeline.aia import FetchError, HttpIssuerFetcher, ca_issuers_urls, parse_issuer_body
+from bot.pipeline.chain import ChainResult, build_chain
+from bot.pipeline.trust import TrustStore
+from tests.pki import CA, NOW, ec_key, pem_bundle
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/pkix-cert"
+    location: str | None = None
+    delay: float = 0.0
+    send_length: bool = True
+
+
+@dataclass
+class Site:
+    base: str
+    routes: dict[str, Route]
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            site.hits[self.path] = site.hits.get(self.path, 0) + 1
+            route = site.routes.get(self.path, Route(404, b"not found", "text/plain"))
+            if route.delay:
+                time.sleep(route.delay)
+            self.send_response(route.status)
+            self.send_header("Content-Type", route.content_type)
+            if route.location:
+                self.send_header("Location", route.location)
+            if route.send_length:
+                self.send_header("Content-Length", str(len(route.body)))
+            else:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(route.body)
+            if not route.send_length:
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:
+            del format, args
+
+    return Handler
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    routes: dict[str, Route] = {}
+    holder = Site("", routes)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(holder))
+    server.daemon_threads = True
+    holder.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield holder
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def pki() -> dict[str, CA]:
+    root = CA.root("AIA Root", key=ec_key("P-256", 401))
+    inter = root.intermediate("AIA Intermediate", key=ec_key("P-256", 402))
+    return {"root": root, "inter": inter}
+
+
+FETCH = HttpIssuerFetcher(allow_local=True)
+
+
+def codes(result: ChainResult) -> list[str]:
+    return [f.code for f in result.findings]
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def p7b(tmp_path: Path, certs: list[x509.Certificate], outform: str) -> bytes:
+    """A PKCS#7 bundle made by openssl, as CAs serve them."""
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pem_bundle(*certs))
+    out = subprocess.run(
+        ["openssl", "crl2pkcs7", "-nocrl", "-certfile", str(bundle), "-outform", outform],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    return out.stdout
+
+
+def complete(leaf: x509.Certificate, roots: list[CA], **kwargs: object) -> ChainResult:
+    return build_chain(
+        leaf,
+        [],
+        trust=TrustStore([r.cert for r in roots], include_certifi=False),
+        now=NOW,
+        fetch_missing=True,
+        fetcher=kwargs.pop("fetcher", FETCH),  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("form", ["der", "pem", "p7b-der", "p7b-pem"])
+def test_missing_issuer_is_fetched_in_every_served_form(
+    site: Site, pki: dict[str, CA], tmp_path: Path, form: str
+) -> None:
+    inter, root = pki["inter"], pki["root"]
+    other = CA.root("AIA Bundle Neighbour", key=ec_key("P-256", 403))
+    bodies = {
+        "der": der(inter.cert),
+        "pem": pem_bundle(inter.cert),
+        # A bundle with another certificate first: the issuer is picked by signature.
+        "p7b-der": p7b(tmp_path, [other.cert, inter.cert], "DER"),
+        "p7b-pem": p7b(tmp_path, [other.cert, inter.cert], "PEM"),
+    }
+    site.routes[f"/{form}"] = Route(body=bodies[form])
+    leaf = inter.leaf(sans=[f"{form}.example.com"], aia_url=site.url(f"/{form}"))
+    result = complete(leaf.cert, [root])
+    assert result.trusted
+    assert [link.source for link in result.links] == ["uploaded", "fetched", "trust_store"]
+    assert result.links[1].cert == inter.cert
+    assert result.fetched == [inter.cert]
+    assert codes(result) == ["chain_completed"]
+    assert site.url(f"/{form}") in result.findings[0].message
+    assert "AIA Intermediate" in result.findings[0].message
+    assert result.served_chain() == [leaf.cert, inter.cert]
+
+
+def test_two_levels_are_fetched(site: Site, pki: dict[str, CA]) -> None:
+    root = pki["root"]
+    upper = root.intermediate(
+        "AIA Upper", key=ec_key("P-256", 404), aia_url=site.url("/root-is-trusted")
+    )
+    lower = upper.intermediate("AIA Lower", key=ec_key("P-256", 405), aia_url=site.url("/upper"))
+    site.routes["/upper"] = Route(body=der(upper.cert))
+    site.routes["/lower"] = Route(body=der(lower.cert))
+    leaf = lower.leaf(sans=["twolevels.example.com"], aia_url=site.url("/lower"))
+    result = complete(leaf.cert, [root])
+    assert result.trusted
+    assert result.fetched == [lower.cert, upper.cert]
+    assert codes(result) == ["chain_completed", "chain_completed"]
+    assert "/root-is-trusted" not in site.hits  # the root came from the trust store
+
+
+def _failure(result: ChainResult) -> str:
+    assert not result.trusted
+    assert result.fetched == []
+    assert codes(result) == ["chain_incomplete"]
+    return result.findings[0].message
+
+
+def test_404_keeps_chain_incomplete_with_the_reason(site: Site, pki: dict[str, CA]) -> None:
+    leaf = pki["inter"].leaf(sans=["gone.example.com"], aia_url=site.url("/gone"))
+    message = _failure(complete(leaf.cert, [pki["root"]]))
+    assert "HTTP 404" in message and site.url("/gone") in message
+    assert "CN=AIA Intermediate" in message
+
+
+@pytest.mark.parametrize("send_length", [True, False], ids=["declared", "streamed"])
+def test_oversize_body_is_refused(site: Site, pki: dict[str, CA], send_length: bool) -> None:
+    path = f"/big-{send_length}"
+    site.routes[path] = Route(body=b"\x30" * (2 << 20), send_length=send_length)
+    leaf = pki["inter"].leaf(sans=["big.example.com"], aia_url=site.url(path))
+    message = _failure(complete(leaf.cert, [pki["root"]]))
+    assert "larger than 1 MiB" in message
+
+
+def test_wrong_certificate_is_refused(site: Site, pki: dict[str, CA]) -> None:
+    stranger = CA.root("AIA Stranger", key=ec_key("P-256", 406))
+    site.routes["/wrong"] = Route(body=der(stranger.cert))
+    leaf = pki["inter"].leaf(sans=["wrong.example.com"], aia_url=site.url("/wrong"))
+    message = _failure(complete(leaf.cert, [pki["root"]]))
+    assert "AIA Stranger" in message and "did not issue" in message
+
+
+def test_a_page_that_is_not_a_certificate(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/html"] = Route(body=b"<html>sign in</html>", content_type="text/html")
+    leaf = pki["inter"].leaf(sans=["html.example.com"], aia_url=site.url("/html"))
+    assert "not a certificate" in _failure(complete(leaf.cert, [pki["root"]]))
+
+
+def test_redirect_to_another_scheme_is_refused(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/to-file"] = Route(302, location="file:///etc/passwd")
+    leaf = pki["inter"].leaf(sans=["file.example.com"], aia_url=site.url("/to-file"))
+    assert "only http and https" in _failure(complete(leaf.cert, [pki["root"]]))
+
+
+def test_http_redirect_is_followed(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/moved"] = Route(301, location=site.url("/der-target"))
+    site.routes["/der-target"] = Route(body=der(pki["inter"].cert))
+    leaf = pki["inter"].leaf(sans=["moved.example.com"], aia_url=site.url("/moved"))
+    assert complete(leaf.cert, [pki["root"]]).trusted
+
+
+def test_slow_server_times_out(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/slow"] = Route(body=der(pki["inter"].cert), delay=1.0)
+    leaf = pki["inter"].leaf(sans=["slow.example.com"], aia_url=site.url("/slow"))
+    started = time.monotonic()
+    result = complete(leaf.cert, [pki["root"]], fetcher=HttpIssuerFetcher(0.2, allow_local=True))
+    assert time.monotonic() - started < 0.9
+    assert "0.2 s" in _failure(result) or "timed out" in _failure(result)
+
+
+def test_non_http_aia_url_is_not_fetched(pki: dict[str, CA]) -> None:
+    leaf = pki["inter"].leaf(sans=["ldap.example.com"], aia_url="ldap://ldap.example/cn=ca")
+    assert "only http and https" in _failure(complete(leaf.cert, [pki["root"]]))
+
+
+def test_no_aia_url_says_so(pki: dict[str, CA]) -> None:
+    leaf = pki["inter"].leaf(sans=["noaia.example.com"])
+    assert "names no CA issuers URL" in _failure(complete(leaf.cert, [pki["root"]]))
+
+
+def test_fetched_root_that_is_not_trusted_is_incomplete(site: Site) -> None:
+    lone_root = CA.root("AIA Untrusted Root", key=ec_key("P-256", 407))
+    inter = lone_root.intermediate(
+        "AIA Untrusted Int", key=ec_key("P-256", 408), aia_url=site.url("/untrusted-root")
+    )
+    site.routes["/untrusted-int"] = Route(body=der(inter.cert))
+    site.routes["/untrusted-root"] = Route(body=der(lone_root.cert))
+    leaf = inter.leaf(sans=["untrusted.example.com"], aia_url=site.url("/untrusted-int"))
+    result = complete(leaf.cert, [])
+    assert not result.trusted and result.anchor == "none"
+    assert "chain_incomplete" in codes(result)
+    incomplete = next(f for f in result.findings if f.code == "chain_incomplete")
+    assert (
+        "AIA Untrusted Root" in incomplete.message
+        and "not in the trust store" in incomplete.message
+    )
+
+
+def test_nothing_is_fetched_without_fetch_missing(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/not-asked"] = Route(body=der(pki["inter"].cert))
+    leaf = pki["inter"].leaf(sans=["notasked.example.com"], aia_url=site.url("/not-asked"))
+    result = build_chain(
+        leaf.cert, [], trust=TrustStore([pki["root"].cert], include_certifi=False), now=NOW
+    )
+    assert codes(result) == ["chain_incomplete"]
+    assert "/not-asked" not in site.hits
+
+
+def test_default_fetcher_refuses_loopback(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/local"] = Route(body=der(pki["inter"].cert))
+    with pytest.raises(FetchError, match="local address"):
+        HttpIssuerFetcher()(site.url("/local"))
+    assert "/local" not in site.hits
+
+
+def test_default_fetcher_refuses_localhost_by_name() -> None:
+    fetcher = HttpIssuerFetcher()
+    with pytest.raises(FetchError, match="local address"):
+        fetcher.fetch_bytes("http://localhost:1/x")
+
+
+def test_ca_issuers_urls_and_body_parsing(pki: dict[str, CA]) -> None:
+    leaf = pki["inter"].leaf(sans=["urls.example.com"], aia_url="http://ca.example/i.crt")
+    assert ca_issuers_urls(leaf.cert) == ["http://ca.example/i.crt"]
+    assert ca_issuers_urls(pki["root"].cert) == []
+    assert parse_issuer_body(b"  " + der(pki["inter"].cert)) == [pki["inter"].cert]
+    assert parse_issuer_body(b"garbage") == []
