@@ -63,6 +63,7 @@ FILES: dict[str, str] = {
     "3des.pfx": "PKCS#12, -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-RC2-40, password",
     "modern.pfx": "PKCS#12, AES-256-CBC (PBES2) for key and certs, password",
     "nopass.pfx": "PKCS#12 with an empty password (-passout pass:)",
+    "nopass-legacy.pfx": "PKCS#12, -legacy, empty password",
     "plain.pfx": "PKCS#12, -keypbe NONE -certpbe NONE, empty password",
     "nomac.pfx": "PKCS#12, -keypbe NONE -certpbe NONE -nomac",
     "ec.pfx": "PKCS#12 of the EC leaf and key, AES, password",
@@ -220,6 +221,7 @@ class OpenSSLPKI:
         o(*export, "-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC", "-passout", pw,
           "-out", "modern.pfx")  # fmt: skip
         o(*export, "-passout", "pass:", "-out", "nopass.pfx")
+        o(*export, "-legacy", "-passout", "pass:", "-out", "nopass-legacy.pfx")
         o(*export, "-keypbe", "NONE", "-certpbe", "NONE", "-passout", "pass:",
           "-out", "plain.pfx")  # fmt: skip
         o(*export, "-keypbe", "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:",

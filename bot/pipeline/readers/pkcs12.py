@@ -27,6 +27,7 @@ from bot.pipeline.findings import Severity
 from bot.pipeline.material import Passwords
 from bot.pipeline.readers.keys import KeyLoad, KeyStatus, key_problem, load_der_key
 from bot.pipeline.readers.outcome import FileOutcome
+from bot.pipeline.readers.pbe import decrypt_empty_password
 from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
 
 LARGEST_KEY_BITS = 4096  # above this, never let OpenSSL validate the key
@@ -109,11 +110,20 @@ def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None) -> _Walk:
             elif bag_id == "key_bag":
                 walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), None))
             elif bag_id == "pkcs8_shrouded_key_bag":
-                if password:
-                    walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), password))
-                else:
-                    walk.locked_keys += 1
+                _shrouded_key(walk, bag["bag_value"].untag().dump(), password)
     return walk
+
+
+def _shrouded_key(walk: _Walk, der: bytes, password: bytes | None) -> None:
+    if password:
+        walk.keys.append(load_der_key(der, password))
+        return
+    for candidate in decrypt_empty_password(der):  # cryptography refuses b"" passwords
+        loaded = load_der_key(candidate, None)
+        if loaded.status is KeyStatus.LOADED:
+            walk.keys.append(loaded)
+            return
+    walk.locked_keys += 1
 
 
 def _cert_bag(walk: _Walk, bag: asn1_pkcs12.SafeBag) -> None:
