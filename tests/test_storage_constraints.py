@@ -163,11 +163,13 @@ def test_duplicate_environment_name_raises_name_taken(database: Database) -> Non
         assert len(session.exec(select(Environment)).all()) == 1
 
 
-def _race(url: str, name: str, count: int = 2) -> list[str]:
+def _race(url: str, name: str, count: int = 2, *, read_first: bool = True) -> list[str]:
     """`count` threads, each on its own connection, insert one name at the same moment.
 
-    Each thread first reads (the name is free for all of them), then waits at a barrier,
-    then inserts and commits: the database alone decides who wins.
+    With `read_first`, each thread first reads (the name is free for all of them), then
+    waits at a barrier, then inserts and commits: the database alone decides who wins.
+    (SQLite takes its write lock at BEGIN, so there the threads meet at the barrier
+    before their sessions start and queue on the lock instead.)
     """
     barrier = threading.Barrier(count, timeout=20)
     outcomes: list[str] = []
@@ -176,9 +178,12 @@ def _race(url: str, name: str, count: int = 2) -> list[str]:
 
     def submit(index: int) -> None:
         try:
-            with database.session() as session:
-                assert queries.certificate_by_name(session, name) is None
+            if not read_first:
                 barrier.wait()
+            with database.session() as session:
+                if read_first:
+                    assert queries.certificate_by_name(session, name) is None
+                    barrier.wait()
                 queries.add_certificate(session, make_certificate(name, submitted_by=f"U{index}"))
             result = "won"
         except NameTaken:
@@ -207,3 +212,7 @@ def test_concurrent_inserts_of_one_name_on_postgres(pg_url: str) -> None:
 
 def test_many_concurrent_inserts_of_one_name_on_postgres(pg_url: str) -> None:
     assert _race(pg_url, "acme-crowd", count=6) == ["name_taken"] * 5 + ["won"]
+
+
+def test_concurrent_inserts_of_one_name_on_sqlite(sqlite_url: str) -> None:
+    assert _race(sqlite_url, "acme-race", count=4, read_first=False) == ["name_taken"] * 3 + ["won"]
