@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.pipeline.dns_check import (
     check_dns,
     matching_load_balancer,
     parse_nameserver,
+    system_nameserver,
 )
 from bot.pipeline.dns_report import (
     STATUS_ANSWERED,
@@ -212,6 +214,8 @@ def test_a_silent_nameserver_beside_a_good_one_does_not_hide_the_answer(
     assert report.codes == ["cname_ok", "dns_unreachable"]
     assert "1 of 2" in report.findings[1].message
     assert len(report.hops) == 2
+    assert report.answered_by == normal.nameserver
+    assert f"(as answered by {normal.nameserver}; each one below)" in render_text(report)
 
 
 def test_servfail_is_unknown_with_the_reason(servfail: DnsServer) -> None:
@@ -311,7 +315,7 @@ def test_the_report_has_a_stable_json_shape(normal: DnsServer) -> None:
     data = json.loads(json.dumps(_check(normal, "lb.example.com").to_dict()))
     assert set(data) == {
         "verdict", "hostname", "target", "expected", "findings", "hops", "addresses",
-        "nameservers", "fixes", "cache", "certificate", "timeout", "elapsed",
+        "answered_by", "nameservers", "fixes", "cache", "certificate", "timeout", "elapsed",
     }  # fmt: skip
     assert data["expected"] == {"name": "lb.example.com", "type": "CNAME", "target": TARGET}
     assert data["findings"][0]["code"] == "cname_to_load_balancer"
@@ -371,3 +375,20 @@ def test_load_balancer_patterns_span_several_labels() -> None:
 )
 def test_durations_read_like_a_person_writes_them(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_the_default_is_the_system_resolver_from_resolv_conf() -> None:
+    conf = Path("/etc/resolv.conf")
+    listed = (
+        [line.split()[1] for line in conf.read_text().splitlines() if line.startswith("nameserver")]
+        if conf.exists()
+        else []
+    )
+    system = system_nameserver()
+    if not listed:
+        assert system is None
+        return
+    assert system is not None
+    assert [address for address, _ in system.addresses] == listed
+    assert all(port == 53 for _, port in system.addresses)
+    assert system.label.startswith("system resolver (")

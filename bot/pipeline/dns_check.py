@@ -295,9 +295,13 @@ class _Probe:
                 continue
             owner = _canon(reply.rrset.name)
             kind = dns.rdatatype.to_text(rdtype)
-            answer.addresses += [
-                Address(owner, kind, rdata.address, int(reply.rrset.ttl)) for rdata in reply.rrset
-            ]
+            answer.addresses += sorted(
+                (
+                    Address(owner, kind, rdata.address, int(reply.rrset.ttl))
+                    for rdata in reply.rrset
+                ),
+                key=lambda a: ipaddress.ip_address(a.address),
+            )
         answer.end = END_ADDRESSES if answer.addresses else END_NODATA
         if not answer.addresses:
             answer.negative_ttl = negative
@@ -698,4 +702,5 @@ def check_dns(
         timeout=timeout,
         elapsed=time.monotonic() - started,
         certificate=coverage,
+        answered_by=primary.nameserver if primary else "",
     )

@@ -155,6 +155,13 @@ class DnsReport:
     timeout: float
     elapsed: float
     certificate: CertificateCoverage | None = None
+    # The nameserver whose answer `hops` and `addresses` show: the first that answered
+    # fully, else the first that said anything ("" when none did).
+    answered_by: str = ""
+
+    @property
+    def primary(self) -> NameserverAnswer | None:
+        return next((n for n in self.nameservers if n.nameserver == self.answered_by), None)
 
     @property
     def ok(self) -> bool:
@@ -178,6 +185,7 @@ class DnsReport:
             "findings": [f.to_dict() for f in self.findings],
             "hops": [h.to_dict() for h in self.hops],
             "addresses": [a.to_dict() for a in self.addresses],
+            "answered_by": self.answered_by or None,
             "nameservers": [n.to_dict() for n in self.nameservers],
             "fixes": list(self.fixes),
             "cache": {"max_ttl": self.cache_seconds, "note": self.cache_note},
@@ -233,7 +241,7 @@ def _expected_and_found(report: DnsReport) -> tuple[str, list[str]]:
     expected = (report.hostname, "CNAME", report.target, "")
     rows = _record_rows(report)
     width = [max(len(r[i]) for r in [expected, *rows]) for i in range(3)]
-    primary = next((n for n in report.nameservers if n.learned_anything), None)
+    primary = report.primary
     found = _table(rows, width)
     if primary is None:
         found.append("(no answer)")
@@ -254,6 +262,8 @@ def render_text(report: DnsReport) -> str:
     out.append(f"  expected  {expected}")
     out.append(f"  found     {found[0]}")
     out += [f"            {line}" for line in found[1:]]
+    if len(report.nameservers) > 1 and report.answered_by:
+        out.append(f"            (as answered by {report.answered_by}; each one below)")
     out.append("")
     out.append("Nameservers")
     width = max(len(n.nameserver) for n in report.nameservers) if report.nameservers else 0
