@@ -41,7 +41,8 @@ def parse_pfx(data: bytes) -> asn1_pkcs12.Pfx | None:
             return None
         if pfx["auth_safe"]["content_type"].native != "data":
             return None
-        pfx.authenticated_safe  # noqa: B018 - parses the contents, or raises
+        pfx.native  # noqa: B018 - asn1crypto parses lazily: parse it all now, or raise
+        pfx.authenticated_safe  # noqa: B018
     except Exception:  # asn1crypto raises ValueError, TypeError, KeyError... on junk
         return None
     return pfx
@@ -61,6 +62,15 @@ class _Walk:
 def read_pfx(outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords) -> None:
     """Read a parsed PFX into `outcome` (certificates, key, password findings)."""
     outcome.container = "pkcs12"
+    try:
+        _read_pfx(outcome, pfx, data, passwords)
+    except Exception:  # a structure that parsed but is inconsistent deeper down
+        outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
+
+
+def _read_pfx(
+    outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords
+) -> None:
     given = passwords.key or None
     password, verdict = _resolve_password(pfx, given)
     if verdict is MacCheck.MISMATCH:
