@@ -16,7 +16,7 @@ LT_HOST = "acme-lt.outsystemsenterprise.com"
 
 
 @dataclass
-class TestPki:
+class PkiSet:
     root: CA
     intermediate: CA
     shop: Issued  # shop.example.com, www.example.com
@@ -24,11 +24,11 @@ class TestPki:
     shop_renewal: Issued
 
 
-def make_pki() -> TestPki:
+def make_pki() -> PkiSet:
     root = CA.root("Slack Test Root")
     inter = root.intermediate("Slack Test Intermediate")
     key = rsa_key(2048, 0)
-    return TestPki(
+    return PkiSet(
         root=root,
         intermediate=inter,
         shop=inter.leaf(sans=["shop.example.com", "www.example.com"], key=key),
@@ -46,7 +46,7 @@ def files_of(issued: Issued, inter: CA) -> list[InputFile]:
 
 def submit(
     ctx: ServiceContext,
-    pki: TestPki,
+    pki: PkiSet,
     name: str,
     issued: Issued | None = None,
     *,

@@ -1,7 +1,9 @@
 """Serving the Bolt app over HTTP on a loopback port, with waitress, in a thread.
 
 The same WSGI adapter and server as `certops run --http`, so the console and the tests
-go through request parsing and signature checks as Slack's requests do.
+go through request parsing and signature checks as Slack's requests do. The accept loop
+runs in short rounds so that `close()` stops it from its own thread (closing waitress's
+sockets under a running select() fails with EBADF).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
 from waitress.server import create_server
 
 DEFAULT_THREADS = 8
+LOOP_SECONDS = 0.05
 
 
 class LoopbackServer:
@@ -22,19 +26,29 @@ class LoopbackServer:
         self._server = create_server(
             SlackRequestHandler(app), host=host, port=port, threads=threads, ident="certops"
         )
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self._server.effective_host}:{self._server.effective_port}"
 
+    def _serve(self) -> None:
+        socket_map = self._server._map
+        try:
+            while not self._stop.is_set():
+                wasyncore.loop(timeout=LOOP_SECONDS, map=socket_map, count=1)
+        finally:
+            self._server.task_dispatcher.shutdown()
+            wasyncore.close_all(socket_map)
+
     def start(self) -> LoopbackServer:
-        self._thread = threading.Thread(target=self._server.run, name="certops-http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="certops-http", daemon=True)
         self._thread.start()
         return self
 
     def close(self) -> None:
-        self._server.close()
+        self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -109,7 +109,7 @@ class FakeSlackApi:
 
     def start(self) -> FakeSlackApi:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-slack-api", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="fake-slack-api", daemon=True
         )
         self._thread.start()
         return self
@@ -215,7 +215,7 @@ class FakeSlackApi:
             return 200, {"ok": True, "view": view}
         if method == "conversations.open":
             users = str(params.get("users", "")).split(",")[0]
-            return 200, {"ok": True, "channel": {"id": "D" + users.lstrip("UW")}}
+            return 200, {"ok": True, "channel": {"id": "D" + users[1:]}}
         if method == "users.info":
             user = str(params.get("user", ""))
             return 200, {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
