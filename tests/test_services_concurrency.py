@@ -1,0 +1,90 @@
+"""Two submissions of one name at the same moment on PostgreSQL: one wins, one is told."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.pipeline.material import Passwords
+from bot.services import certificates, lookups
+from bot.services.context import ServiceContext
+from bot.services.errors import ServiceError
+from storage import queries
+from storage.db import Database
+from storage.models import Certificate
+from tests import test_services_support as support
+from tests.test_services_support import ADMIN, KEY_PASSWORD, Pki, pem_upload
+
+pki = support.pki  # fixture
+
+
+def _race(url: str, pki: Pki, names: list[str]) -> list[Any]:
+    """Submit concurrently from threads, each with its own Database; return the outcomes."""
+    outcomes: list[Any] = [None] * len(names)
+    issued = [pki.app, pki.wildcard]
+
+    def run(index: int) -> None:
+        database = Database(url)
+        try:
+            ctx = ServiceContext(database, extra_roots=[pki.root.cert])
+            outcomes[index] = certificates.submit_certificate(
+                ctx,
+                ADMIN,
+                pem_upload(issued[index % 2], pki.inter),
+                Passwords(key=KEY_PASSWORD),
+                name=names[index],
+            )
+        except ServiceError as error:
+            outcomes[index] = error
+        finally:
+            database.dispose()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(names))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def _count(url: str, name: str) -> int:
+    database = Database(url)
+    try:
+        with database.session() as session:
+            return len(session.exec(select(Certificate).where(Certificate.name == name)).all())
+    finally:
+        database.dispose()
+
+
+def test_simultaneous_inserts_of_one_name_one_wins(
+    pg_url: str, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both pass the early check (patched away), then meet at the insert itself."""
+    monkeypatch.setattr(lookups, "name_exists", lambda session, name: False)
+    barrier = threading.Barrier(2, timeout=20)
+    original: Callable[..., Certificate] = queries.add_certificate
+
+    def insert_together(session: Any, row: Certificate) -> Certificate:
+        barrier.wait()  # both transactions are open and about to insert
+        return original(session, row)
+
+    monkeypatch.setattr(queries, "add_certificate", insert_together)
+    outcomes = _race(pg_url, pki, ["same-name", "same-name"])
+    winners = [o for o in outcomes if isinstance(o, certificates.SubmitResult)]
+    losers = [o for o in outcomes if isinstance(o, ServiceError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert losers[0].code == "name_taken"
+    assert "same-name" in losers[0].message and "taken" in losers[0].message
+    assert _count(pg_url, "same-name") == 1
+
+
+def test_simultaneous_submissions_unpatched(pg_url: str, pki: Pki) -> None:
+    """The whole service, started together: whichever path catches it, the code is the same."""
+    outcomes = _race(pg_url, pki, ["twin", "twin"])
+    codes = sorted(o.code if isinstance(o, ServiceError) else "ok" for o in outcomes)
+    assert codes == ["name_taken", "ok"]
+    assert _count(pg_url, "twin") == 1
