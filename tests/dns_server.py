@@ -77,7 +77,7 @@ class DnsServer:
         self.records: dict[str, list[tuple[str, str, int]]] = {}
         for name, items in (records or {}).items():
             for item in items:
-                ttl = item[2] if len(item) == 3 else DEFAULT_TTL  # type: ignore[misc]
+                ttl = item[2] if len(item) == 3 else DEFAULT_TTL
                 self.records.setdefault(_canon(name), []).append(
                     (item[0].upper(), item[1], int(ttl))
                 )

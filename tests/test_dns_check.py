@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from bot.pipeline.dns_report import (
     STATUS_FAILED,
     STATUS_INCOMPLETE,
     STATUS_NO_ANSWER,
+    DnsReport,
     format_duration,
     render_text,
 )
@@ -56,8 +58,8 @@ def servfail() -> Iterator[DnsServer]:
         yield server
 
 
-def _check(server: DnsServer, host: str, target: str = TARGET, **kwargs: object):  # type: ignore[no-untyped-def]
-    return check_dns(host, target, nameservers=[server.address], timeout=3.0, **kwargs)  # type: ignore[arg-type]
+def _check(server: DnsServer, host: str, target: str = TARGET, **kwargs: Any) -> DnsReport:
+    return check_dns(host, target, nameservers=[server.address], timeout=3.0, **kwargs)
 
 
 # host -> (verdict, codes); every DNS code of the catalog but the multi-server ones.
@@ -152,9 +154,9 @@ def test_load_balancer_patterns_come_from_the_caller(normal: DnsServer) -> None:
 
 
 def test_three_nameservers_that_disagree_are_each_reported() -> None:
-    records = standard_records()
-    new = {**records, "moved.example.com": [("CNAME", f"{TARGET}.", 300)]}
-    old = {**records, "moved.example.com": [("CNAME", "old-dev.outsystemsenterprise.com.", 3600)]}
+    records, new, old = standard_records(), standard_records(), standard_records()
+    new["moved.example.com"] = [("CNAME", f"{TARGET}.", 300)]
+    old["moved.example.com"] = [("CNAME", "old-dev.outsystemsenterprise.com.", 3600)]
     with (
         DnsServer(new, zones=ZONES) as one,
         DnsServer(old, zones=ZONES) as two,

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[DnsServer]:
-    records = {**standard_records(), "custom.example.com": [("CNAME", "x.lb.example.net.", 300)]}
+    records = standard_records()
+    records["custom.example.com"] = [("CNAME", "x.lb.example.net.", 300)]
     records["x.lb.example.net"] = [("A", "192.0.2.50", 60)]
     with DnsServer(records, zones=ZONES) as running:
         yield running
