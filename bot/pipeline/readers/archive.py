@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers.limits import ArchiveLimits
 
 CHUNK = 64 * 1024
+EOCD_MAGIC = b"PK\x05\x06"
+EOCD_SEARCH = 22 + 65535  # the record, and a comment of at most 64 KiB
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 JUNK_PREFIXES = ("__MACOSX/",)
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", ".gitkeep"}
@@ -87,6 +90,8 @@ def read_zip(
             )
         if depth > limits.max_depth:
             raise ArchiveTooLarge(f"{name}: archives nested more than {limits.max_depth} deep")
+        if declared_entries(data) > limits.max_members:  # before parsing every entry
+            raise ArchiveTooLarge(f"{name}: the archive has more than {limits.max_members} entries")
         with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
             members = _plan(name, archive.infolist(), limits)
             if _is_office_document(archive.namelist()):
@@ -111,6 +116,14 @@ def read_zip(
     except Exception:  # BadZipFile, NotImplementedError, zlib.error, OSError, ...
         return _unrecognized(name, "this ZIP archive is damaged or uses an unsupported format")
     return material
+
+
+def declared_entries(data: bytes) -> int:
+    """The entry count in the end-of-central-directory record (0 when not found)."""
+    end = data.rfind(EOCD_MAGIC, max(0, len(data) - EOCD_SEARCH))
+    if end < 0 or end + 12 > len(data):
+        return 0
+    return int(struct.unpack_from("<H", data, end + 10)[0])
 
 
 def _plan(name: str, infos: list[pyzipper.ZipInfo], limits: ArchiveLimits) -> list[_Member]:

@@ -1,0 +1,179 @@
+"""How fast the readers let the checks reject what must be rejected.
+
+    .venv/bin/python bench/bench_rejects.py [--runs N] [--skip-slow]
+
+Prints, for an 8192-bit RSA key made once by `openssl` (cached under
+~/.cache/certops-bench, generation takes from seconds to a minute):
+  - `read_inputs` time for the key as PEM and inside PKCS#12 (modern and legacy), plus
+    the key-size test the checks apply (`key_size > 4096`), median of N runs;
+  - for comparison, the same key loaded with full validation and through `load_pkcs12`.
+And for zip bombs built on the fly (1 GiB of zeros with honest headers, the same with
+lying headers, 10 000 entries, a nested bomb): the time to `archive_too_large` and the
+peak memory, measured in a fresh subprocess (tracemalloc peak and max RSS growth).
+Targets: every rejection under 1 s, every bomb under 100 MiB peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12  # noqa: E402
+
+from bot.pipeline.material import InputFile, Passwords  # noqa: E402
+from bot.pipeline.readers import read_inputs  # noqa: E402
+from tests.openssl_pki import OpenSSLPKI, run  # noqa: E402
+from tests.test_readers_archive import RawMember, raw_zip, zeros_deflated  # noqa: E402
+
+MIB = 1024 * 1024
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "certops-bench"
+
+
+def big_key(work: Path) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached = CACHE / "rsa8192.key"
+    if not cached.exists():
+        print("generating an 8192-bit RSA key with openssl (once)...", flush=True)
+        started = time.perf_counter()
+        run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:8192",
+            "-out", str(cached), cwd=work)  # fmt: skip
+        print(f"  took {time.perf_counter() - started:.1f} s")
+    target = work / "big.key"
+    target.write_bytes(cached.read_bytes())
+    return target
+
+
+def median_ms(action: object, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()  # type: ignore[operator]
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def reject(name: str, data: bytes, password: bytes | None) -> None:
+    material = read_inputs([InputFile(name, data)], Passwords(key=password))
+    assert material.keys, material.findings
+    assert material.keys[0].key.key_size > 4096  # type: ignore[union-attr]
+
+
+def bench_keys(runs: int, skip_slow: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pki = OpenSSLPKI(work)
+        key = big_key(work)
+        cert = pki.make_leaf(["big.example.com"], key=key, name="big")
+        pw = pki.password
+        export = ("pkcs12", "-export", "-inkey", str(key), "-in", str(cert),
+                  "-certfile", "inter.pem", "-passout", f"pass:{pw.decode()}")  # fmt: skip
+        pki.openssl(*export, "-out", "big-modern.pfx")
+        pki.openssl(*export, "-legacy", "-out", "big-legacy.pfx")
+        cases = [
+            ("PEM (PKCS#8)", key.read_bytes(), None),
+            ("PFX modern (AES-256)", pki.read("big-modern.pfx"), pw),
+            ("PFX legacy (3DES/RC2)", pki.read("big-legacy.pfx"), pw),
+        ]
+        print(f"\nRSA-8192 rejection: read_inputs + key-size test, median of {runs} runs")
+        for label, data, password in cases:
+            ms = median_ms(lambda d=data, p=password: reject("big", d, p), runs)
+            print(f"  {label:24s} {ms:8.2f} ms   {'OK' if ms < 1000 else 'OVER 1 s'}")
+        if skip_slow:
+            return
+        print("for comparison, one run each of what the readers avoid:")
+        started = time.perf_counter()
+        load_pem_private_key(key.read_bytes(), None)
+        print(f"  load_pem_private_key with validation  {time.perf_counter() - started:8.2f} s")
+        started = time.perf_counter()
+        pkcs12.load_pkcs12(pki.read("big-modern.pfx"), pw)
+        print(f"  pkcs12.load_pkcs12                     {time.perf_counter() - started:8.2f} s")
+
+
+# --- zip bombs ---------------------------------------------------------------------------
+CHILD = """
+import json, resource, sys, time, tracemalloc
+from pathlib import Path
+from bot.pipeline.material import InputFile
+from bot.pipeline.readers import read_inputs
+data = Path(sys.argv[1]).read_bytes()
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+started = time.perf_counter()
+material = read_inputs([InputFile("bomb.zip", data)])
+elapsed = time.perf_counter() - started
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "tracemalloc_peak": peak,
+                  "rss_growth_kib": rss_after - rss_before, "rss_kib": rss_after,
+                  "codes": [f.code for f in material.findings]}))
+"""
+
+
+def bombs(work: Path) -> dict[str, Path]:
+    gib, crc = zeros_deflated(1024)
+    small, small_crc = zeros_deflated(64)
+    inner = raw_zip([RawMember("z.pem", small, small_crc, 1000)])
+    made = {
+        "1 GiB, honest headers": raw_zip([RawMember("zeros.pem", gib, crc, 1024 * MIB)]),
+        "1 GiB, lying headers": raw_zip([RawMember("zeros.pem", gib, crc, 1000)]),
+        "10 000 entries": raw_zip(
+            [RawMember(f"f{i}.pem", b"", 0, 0, method=0) for i in range(10_000)]
+        ),
+        "nested, lying inner": raw_zip(
+            [
+                RawMember(f"inner{i}.zip", inner, zlib.crc32(inner), len(inner), method=0)
+                for i in range(16)
+            ]
+        ),
+    }
+    paths = {}
+    for index, (label, data) in enumerate(made.items()):
+        paths[label] = work / f"bomb{index}.zip"
+        paths[label].write_bytes(data)
+    return paths
+
+
+def bench_bombs() -> None:
+    print("\nZip bombs: time to archive_too_large and peak memory (fresh subprocess each)")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, path in bombs(Path(tmp)).items():
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path)],
+                capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+            )  # fmt: skip
+            result = json.loads(out.stdout)
+            peak_mib = result["tracemalloc_peak"] / MIB
+            growth_mib = result["rss_growth_kib"] / 1024
+            ok = result["seconds"] < 1 and peak_mib < 100 and growth_mib < 100
+            print(
+                f"  {label:24s} {result['seconds'] * 1000:8.1f} ms  "
+                f"tracemalloc peak {peak_mib:6.1f} MiB  RSS growth {growth_mib:6.1f} MiB "
+                f"(process {result['rss_kib'] / 1024:.0f} MiB)  "
+                f"{sorted(set(result['codes']))}  {'OK' if ok else 'OVER TARGET'}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--skip-slow", action="store_true", help="skip the comparison loads")
+    args = parser.parse_args()
+    bench_keys(args.runs, args.skip_slow)
+    bench_bombs()
+
+
+if __name__ == "__main__":
+    main()
