@@ -313,3 +313,18 @@ def test_lets_encrypt_folder(openssl_pki: OpenSSLPKI) -> None:
         "fullchain.pem",
     ]
     assert [k.source for k in material.keys] == ["privkey.pem"]
+
+
+def test_der_with_trailing_newline(openssl_pki: OpenSSLPKI) -> None:
+    material = read_one("leaf.cer", openssl_pki.read("leaf.der") + b"\r\n")
+    assert material.findings == [] and len(material.certificates) == 1
+
+
+def test_base64_without_pem_lines(openssl_pki: OpenSSLPKI) -> None:
+    import base64
+
+    for name in ("leaf.der", "leaf.pkcs8.der"):
+        text = base64.encodebytes(openssl_pki.read(name))
+        material = read_one("pasted.txt", text)
+        assert material.findings == [], name
+        assert len(material.certificates) + len(material.keys) == 1

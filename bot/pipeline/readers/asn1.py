@@ -1,6 +1,12 @@
-"""Just enough DER to find where the first element ends."""
+"""Just enough DER (and base64) to find where a certificate or key really is."""
 
 from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def first_element_length(der: bytes) -> int | None:
@@ -21,3 +27,23 @@ def first_element_length(der: bytes) -> int | None:
         header, length = 2 + count, int.from_bytes(der[2 : 2 + count], "big")
     total = header + length
     return total if total <= len(der) else None
+
+
+def strip_trailing_padding(der: bytes) -> bytes:
+    """DER with the newlines or zero bytes some tools append after it removed."""
+    length = first_element_length(der)
+    if length and length < len(der) and not der[length:].strip(b"\r\n\t \x00"):
+        return der[:length]
+    return der
+
+
+def bare_base64(text: str) -> bytes | None:
+    """The DER inside base64 text that has lost its BEGIN/END lines, if it is that."""
+    compact = "".join(text.split())
+    if len(compact) < 64 or not BASE64.fullmatch(compact):
+        return None
+    try:
+        der = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return der if der[:1] == b"\x30" else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.pipeline.findings import finding
 from bot.pipeline.material import InputFile, InputSummary, Material, Passwords
 from bot.pipeline.readers.archive import ArchiveBudget, is_zip, read_zip
+from bot.pipeline.readers.asn1 import bare_base64, strip_trailing_padding
 from bot.pipeline.readers.der import read_der
 from bot.pipeline.readers.outcome import FileOutcome
 from bot.pipeline.readers.pem import has_pem_block, read_pem
@@ -59,6 +60,9 @@ def _read(file: InputFile, passwords: Passwords, budget: ArchiveBudget, depth: i
         else:
             read_pem(outcome, text, passwords)
         return outcome.to_material()
+    if text is not None and (der := bare_base64(text)) is not None:
+        data = der  # base64 pasted without its BEGIN/END lines
+    data = strip_trailing_padding(data)
     pfx = parse_pfx(data)
     if pfx is not None:
         read_pfx(outcome, pfx, data, passwords)
