@@ -11,10 +11,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.services import certificates
 from bot.services.actors import Actor
-from handlers import home
-from handlers.blocks import records
+from handlers import home, subcommands
 from handlers.blocks.base import checked_message, section
 from handlers.blocks.help import help_blocks
 from handlers.blocks.home import (
@@ -24,6 +22,7 @@ from handlers.blocks.home import (
     ACTION_REFRESH,
     ACTION_VALIDATE,
 )
+from handlers.command_parser import Command
 from handlers.deps import Deps
 from handlers.modals import open_assign_modal, open_validate_modal
 
@@ -57,16 +56,8 @@ def register(app: App, deps: Deps) -> None:
     def expiring(ack: Ack, client: WebClient, context: BoltContext) -> None:
         ack()
         actor: Actor = context["actor"]
-        views = certificates.list_certificates(deps.services)
-        soon = [
-            v.to_dict(with_report=False)
-            for v in views
-            if v.days_left is not None and v.days_left <= EXPIRING_DAYS
-        ]
-        title = f"Expiring within {EXPIRING_DAYS} days"
-        send_dm(
-            client, actor.user_id, checked_message(records.certificate_list_blocks(soon, title))
-        )
+        reply = subcommands.expiring(Command("expiring", {"days": EXPIRING_DAYS}), actor, deps)
+        send_dm(client, actor.user_id, checked_message(reply.blocks))
 
     app.action(ACTION_REFRESH)(refresh)
     app.action(ACTION_HELP)(show_help)

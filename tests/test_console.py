@@ -1,0 +1,131 @@
+"""Console mode driven through its input and output: the loop with text streams, and
+`certops console` / `certops run` as subprocesses with stdin."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.console.session import loop, open_session
+from bot.settings import Settings
+
+EXE = str(Path(sys.executable).with_name("certops"))
+
+
+def run_cli(
+    args: list[str], tmp_path: Path, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
+    }
+    environ.update(
+        {
+            "SLACK_BOT_TOKEN": "",
+            "SLACK_APP_TOKEN": "",
+            "SLACK_SIGNING_SECRET": "",
+            "DATABASE_URL": "",
+            "CERTOPS_DATA_DIR": str(tmp_path / "data"),
+            **env,
+        }
+    )
+    return subprocess.run(
+        [EXE, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environ,
+        timeout=60,
+    )
+
+
+def test_the_console_loop_runs_the_real_app(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url)
+    lines = (
+        "\n".join(
+            [
+                "/cert env add dev acme-dev.outsystemsenterprise.com",
+                "/cert env list",
+                "/cert frobnicate",
+                "/home",
+                "hello bot",
+                "/quit",
+                "/cert list",  # never read: /quit ended the loop
+            ]
+        )
+        + "\n"
+    )
+    out = io.StringIO()
+    with open_session(settings, user_id="U0ME", admin=True) as session:
+        assert loop(session, io.StringIO(lines), out, prompt=False) == 0
+        commands = session.api.calls("response_url")
+    text = out.getvalue()
+    assert "Environment *dev* recorded" in text
+    assert "== Environments (1) ==" in text and "acme-dev.outsystemsenterprise.com" in text
+    assert "I don't know `/cert frobnicate`" in text
+    assert "[App Home]" in text and "Hi @U0ME. You are an admin." in text
+    assert "[DM]" in text and "Send me certificate files here" in text
+    assert "Certificates*: none" not in text
+    assert len(commands) == 2  # env add and env list answered through response URLs
+
+
+def test_a_non_admin_console_user_is_refused_politely(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, admins=("UBOSS",))
+    out = io.StringIO()
+    with open_session(settings, user_id="U0ME") as session:
+        loop(session, io.StringIO("/cert approve x\n"), out, prompt=False)
+    assert "for admins only" in out.getvalue() and "@UBOSS" in out.getvalue()
+
+
+def test_certops_console_subprocess(tmp_path: Path) -> None:
+    done = run_cli(
+        ["console", "--admin", "--user", "U0TERM"],
+        tmp_path,
+        stdin="/cert env add qa acme-qa.outsystemsenterprise.com\n/cert env list\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "== Environments (1) ==" in done.stdout and "*qa*" in done.stdout
+    assert (tmp_path / "data" / "certops.db").is_file()  # the embedded SQLite default
+    assert "Traceback" not in done.stderr
+
+
+def test_run_without_tokens_says_so_and_ends_on_empty_stdin(tmp_path: Path) -> None:
+    done = run_cli(["run"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0].startswith("No Slack tokens")
+    assert "console mode" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    done = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="not-a-bot-token")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip().count("\n") == 0
+        and "SLACK_BOT_TOKEN must be a bot token" in done.stderr
+    )
+
+
+def test_http_mode_needs_the_signing_secret(tmp_path: Path) -> None:
+    done = run_cli(["run", "--http", "--port", "3999"], tmp_path, SLACK_BOT_TOKEN="xoxb-1")
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip()
+        == "certops run: HTTP mode needs SLACK_SIGNING_SECRET (the app's Signing Secret)"
+    )
+
+
+def test_socket_mode_needs_the_app_token(tmp_path: Path) -> None:
+    done = run_cli(["run"], tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s")
+    assert done.returncode == 1 and "Socket Mode needs SLACK_APP_TOKEN" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    done = run_cli(["run"], tmp_path, DATABASE_URL="postgresql://certops@127.0.0.1:1/none")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("certops run:") and "127.0.0.1" in last

@@ -1,0 +1,225 @@
+"""The HTTP surface as Slack uses it: signatures, retries, events, buttons, the error
+handler, the App Home, and acknowledging before slow work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dns.message
+import pytest
+from slack_bolt import Ack
+
+from bot.services import environments
+from tests.dns_server import DnsServer
+from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
+from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+
+
+@pytest.fixture(scope="module")
+def pki() -> PkiSet:
+    return make_pki()
+
+
+@pytest.fixture
+def slack(sqlite_url: str, pki: PkiSet) -> Iterator[SlackHarness]:
+    with slack_harness(sqlite_url, extra_roots=[pki.root.cert]) as h:
+        yield h
+
+
+def env_add_body(slack: SlackHarness) -> str:
+    return slack.sender.command_body(
+        f"env add dev {ENV_HOST}", user_id=ADMIN, response_url=slack.api.response_url()
+    )
+
+
+def test_a_forged_signature_gets_401_and_changes_nothing(slack: SlackHarness) -> None:
+    body = env_add_body(slack)
+    sent = slack.sender.post(body, "application/x-www-form-urlencoded", signature="v0=" + "0" * 64)
+    slack.settle()
+    assert sent.status == 401
+    assert slack.api.calls() == []
+    assert environments.list_environments(slack.deps.services) == []
+
+
+def test_a_stale_timestamp_gets_401_and_changes_nothing(slack: SlackHarness) -> None:
+    body = env_add_body(slack)
+    ten_minutes_ago = int(time.time()) - 600
+    sent = slack.sender.post(body, "application/x-www-form-urlencoded", timestamp=ten_minutes_ago)
+    slack.settle()
+    assert sent.status == 401
+    assert slack.api.calls() == []
+    assert environments.list_environments(slack.deps.services) == []
+
+
+def test_a_correctly_signed_request_goes_through(slack: SlackHarness) -> None:
+    sent = slack.sender.post(env_add_body(slack), "application/x-www-form-urlencoded")
+    slack.settle()
+    assert sent.status == 200
+    assert [e.name for e in environments.list_environments(slack.deps.services)] == ["dev"]
+
+
+def test_a_retried_event_is_processed_once(slack: SlackHarness) -> None:
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "DUSER0001",
+        "user": USER,
+        "text": "hello",
+        "ts": "1700000000.000200",
+    }
+    first = slack.event(event, event_id="Ev0RETRY01")
+    retry = slack.event(event, event_id="Ev0RETRY01", retry_num=1)
+    assert first.sent.status == 200 and retry.sent.status == 200
+    assert len(first.of("chat.postMessage")) == 1
+    assert retry.of("chat.postMessage") == []
+    other = slack.event(event, event_id="Ev0OTHER01")
+    assert len(other.of("chat.postMessage")) == 1
+
+
+def test_a_dm_gets_a_hint_and_other_messages_are_acknowledged_quietly(slack: SlackHarness) -> None:
+    dm = slack.dm("hi there")
+    assert "Send me certificate files here" in dm.texts("chat.postMessage")[0]
+    assert dm.of("chat.postMessage")[0].params["channel"] == "DUSER0001"
+    edited = slack.dm("hi", subtype="message_changed")
+    assert edited.sent.status == 200 and edited.of("chat.postMessage") == []
+    in_channel = slack.event(
+        {
+            "type": "message",
+            "channel_type": "channel",
+            "channel": "C1",
+            "user": USER,
+            "text": "x",
+            "ts": "1.2",
+        }
+    )
+    assert in_channel.sent.status == 200 and in_channel.of("chat.postMessage") == []
+
+
+def test_files_shared_in_a_dm_are_answered(slack: SlackHarness) -> None:
+    file = slack.api.add_file("cert.pem", b"-----BEGIN CERTIFICATE-----\n")
+    ex = slack.dm("", subtype="file_share", files=[file])
+    assert ex.sent.status == 200
+    assert "can't read uploads yet" in ex.texts("chat.postMessage")[0]
+
+
+def test_app_home_is_published_with_the_record(slack: SlackHarness, pki: PkiSet) -> None:
+    submit(slack.deps.services, pki, "shop")
+    add_env(slack.deps.services)
+    ex = slack.open_home(USER)
+    (published,) = ex.of("views.publish")
+    assert published.params["user_id"] == USER
+    text = ex.all_text
+    assert "*dev*" in text and ENV_HOST in text and "*shop*" in text and "days left" in text
+    messages_tab = slack.event({"type": "app_home_opened", "user": USER, "tab": "messages"})
+    assert messages_tab.of("views.publish") == []
+
+
+def test_home_buttons(slack: SlackHarness, pki: PkiSet) -> None:
+    soon = pki.intermediate.leaf(sans=["soon.example.com"], key=pki.shop.key, days=20)
+    submit(slack.deps.services, pki, "shop")
+    submit(slack.deps.services, pki, "soon", soon)
+    refresh = slack.click("home_refresh", USER, in_message=False)
+    assert refresh.sent.status == 200 and refresh.of("views.publish")
+    help_dm = slack.click("home_help", USER, in_message=False)
+    assert "/cert dns HOSTNAME [ENV]" in help_dm.texts("chat.postMessage")[0]
+    validate = slack.click("home_validate", USER, in_message=False)
+    assert "Send me the certificate files" in validate.texts("chat.postMessage")[0]
+    assign = slack.click("home_assign", USER, in_message=False)
+    assert "/cert assign CERT ENV HOSTNAME" in assign.texts("chat.postMessage")[0]
+    expiring = slack.click("home_expiring", USER, in_message=False)
+    listed = expiring.texts("chat.postMessage")[0]
+    assert "*soon*" in listed and "*shop*" not in listed
+
+
+def test_every_manifest_event_is_handled_not_404(slack: SlackHarness) -> None:
+    for event in (
+        {"type": "app_home_opened", "user": USER, "tab": "home"},
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "DUSER0001",
+            "user": USER,
+            "text": "x",
+            "ts": "1.1",
+        },
+    ):
+        assert slack.event(event).sent.status == 200
+
+
+def test_the_error_handler_answers_the_user(slack: SlackHarness) -> None:
+    def boom_after_ack(ack: Ack) -> None:
+        ack()
+        raise RuntimeError("secret internal detail")
+
+    def boom_before_ack(body: dict[str, Any]) -> None:
+        raise RuntimeError("secret internal detail")
+
+    slack.app.command("/boom")(boom_after_ack)
+    slack.app.command("/boom-early")(boom_before_ack)
+    for command in ("/boom", "/boom-early"):
+        ex = slack.command("now", USER, command=command)
+        assert ex.sent.status == 200, command  # never Slack's "failed with operation_timeout"
+        (answer,) = ex.responses
+        text = ex.texts()[0]
+        assert f"something went wrong while handling `{command} now`" in text
+        assert "Reference `" in text and "secret internal detail" not in text
+        assert answer.params["response_type"] == "ephemeral"
+
+
+def test_a_failing_event_listener_tells_the_user_in_a_dm(slack: SlackHarness) -> None:
+    def boom(event: dict[str, Any]) -> None:
+        raise RuntimeError("nope")
+
+    slack.app.event("reaction_added")(boom)
+    ex = slack.event(
+        {
+            "type": "reaction_added",
+            "user": USER,
+            "reaction": "x",
+            "item": {"type": "message", "channel": "C1", "ts": "1.1"},
+        },
+        event_id="Ev0BOOM001",
+    )
+    assert ex.sent.status == 200
+    (dm,) = ex.of("chat.postMessage")
+    assert dm.params["channel"] == "DUSER0001"
+    assert "Reference `Ev0BOOM001`" in ex.texts("chat.postMessage")[0]
+
+
+class GatedDnsServer(DnsServer):
+    """Holds every answer until the test opens the gate: slow DNS, without a clock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+
+    def respond(self, query: dns.message.Message) -> dns.message.Message:
+        self.gate.wait(timeout=20)
+        return super().respond(query)
+
+
+def test_the_ack_comes_before_the_slow_work(sqlite_url: str, pki: PkiSet) -> None:
+    records = {
+        "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],
+        ENV_HOST: [("A", "192.0.2.1", 60)],
+    }
+    with (
+        GatedDnsServer(records, zones=["example.com"]) as server,
+        slack_harness(sqlite_url, nameservers=[server.address], dns_timeout=25) as slack,
+    ):
+        add_env(slack.deps.services)
+        since = slack.api.mark()
+        sent = slack.sender.command(
+            "dns shop.example.com", user_id=USER, response_url=slack.api.response_url()
+        )
+        # The HTTP answer (the ack) is here while the DNS server still holds its answer.
+        assert sent.status == 200 and "Checking the DNS" in sent.body
+        assert slack.api.calls("response_url", since=since) == []
+        assert slack.executor.pending >= 1
+        server.gate.set()
+        slack.settle()
+        (answer,) = slack.api.calls("response_url", since=since)
+        assert "shop.example.com" in answer.params["text"]
