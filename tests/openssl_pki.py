@@ -66,6 +66,7 @@ FILES: dict[str, str] = {
     "nopass-legacy.pfx": "PKCS#12, -legacy, empty password",
     "plain.pfx": "PKCS#12, -keypbe NONE -certpbe NONE, empty password",
     "nomac.pfx": "PKCS#12, -keypbe NONE -certpbe NONE -nomac",
+    "nomac-enc.pfx": "PKCS#12, AES-encrypted key and certificates, no MAC, password",
     "ec.pfx": "PKCS#12 of the EC leaf and key, AES, password",
     "leaf.trusted.pem": "the leaf as `TRUSTED CERTIFICATE` (x509 -trustout)",
     "leaf.csr.pem": "a CSR for the leaf key, PEM",
@@ -226,6 +227,7 @@ class OpenSSLPKI:
           "-out", "plain.pfx")  # fmt: skip
         o(*export, "-keypbe", "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:",
           "-out", "nomac.pfx")  # fmt: skip
+        o(*export, "-nomac", "-passout", pw, "-out", "nomac-enc.pfx")
         o("pkcs12", "-export", "-inkey", "ec.key", "-in", "ec-leaf.pem", "-certfile", "inter.pem",
           "-passout", pw, "-out", "ec.pfx")  # fmt: skip
         o("pkcs12", "-in", "modern.pfx", "-nodes", "-passin", pw, "-out", "bag.pem")

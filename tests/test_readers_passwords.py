@@ -17,6 +17,7 @@ ENCRYPTED = [
     ("3des.pfx", "pkcs12"),
     ("modern.pfx", "pkcs12"),
     ("ec.pfx", "pkcs12"),
+    ("nomac-enc.pfx", "pkcs12"),  # no MAC: the key itself tells the password is wrong
 ]
 UNENCRYPTED = ["leaf.key", "leaf.pkcs1.der", "ec.key", "nopass.pfx", "plain.pfx", "nomac.pfx"]
 

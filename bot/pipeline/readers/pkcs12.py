@@ -75,12 +75,7 @@ def _read_pfx(
     password, verdict = _resolve_password(pfx, given)
     if verdict is MacCheck.MISMATCH:
         outcome.saw_key = True
-        if given:
-            outcome.add_finding("wrong_password", "the password does not open this PKCS#12 file")
-        else:
-            outcome.add_finding(
-                "password_required", "this PKCS#12 file is protected and no password was given"
-            )
+        _password_problem(outcome, given)
         return
     try:
         walk = _walk(pfx, password)
@@ -90,10 +85,11 @@ def _read_pfx(
     outcome.certificates.extend(walk.certificates)
     if not _take_keys(outcome, walk.keys, given):
         return
+    verified = verdict is MacCheck.OK
     if walk.locked_keys:
-        _load_whole(outcome, data, password, given)
+        _load_whole(outcome, data, password, given, verified)
     elif walk.encrypted_contents:
-        _load_keyless(outcome, walk, password)
+        _load_keyless(outcome, walk, password, given, verified)
     if not outcome.certificates and not outcome.saw_key and not outcome.findings:
         outcome.add_finding("unrecognized_file", "this PKCS#12 file holds no certificate or key")
 
@@ -160,7 +156,13 @@ def _take_keys(outcome: FileOutcome, loads: list[KeyLoad], given: bytes | None) 
     return True
 
 
-def _load_keyless(outcome: FileOutcome, walk: _Walk, password: bytes | None) -> None:
+def _load_keyless(
+    outcome: FileOutcome,
+    walk: _Walk,
+    password: bytes | None,
+    given: bytes | None,
+    verified: bool,
+) -> None:
     """Decrypt the certificates through OpenSSL without handing it any key."""
     try:
         loaded = pkcs12.load_pkcs12(build_pfx(walk.keyless, password), password)
@@ -172,28 +174,23 @@ def _load_keyless(outcome: FileOutcome, walk: _Walk, password: bytes | None) -> 
                 severity=Severity.WARNING,
             )
             return
-        if password or walk.keys:
-            outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
-        else:
-            outcome.add_finding(
-                "password_required", "this PKCS#12 file is protected and no password was given"
-            )
+        _failed(outcome, given, verified)
         return
     _take_loaded(outcome, loaded)
 
 
 def _load_whole(
-    outcome: FileOutcome, data: bytes, password: bytes | None, given: bytes | None
+    outcome: FileOutcome,
+    data: bytes,
+    password: bytes | None,
+    given: bytes | None,
+    verified: bool,
 ) -> None:
+    """The rare case OpenSSL must read whole (it validates the key: slow for large ones)."""
     try:
         loaded = pkcs12.load_pkcs12(data, password)
     except Exception:
-        if given:
-            outcome.add_finding("wrong_password", "the password does not open this PKCS#12 file")
-        else:
-            outcome.add_finding(
-                "password_required", "this PKCS#12 file is protected and no password was given"
-            )
+        _failed(outcome, given, verified)
         return
     outcome.certificates.clear()  # load_pkcs12 returns every certificate again
     _take_loaded(outcome, loaded)
@@ -204,6 +201,23 @@ def _take_loaded(outcome: FileOutcome, loaded: pkcs12.PKCS12KeyAndCertificates) 
     outcome.certificates.extend(item.certificate for item in certs)
     if loaded.key is not None:
         outcome.add_key(loaded.key)
+
+
+def _failed(outcome: FileOutcome, given: bytes | None, verified: bool) -> None:
+    """OpenSSL refused the file: damaged if the MAC proved the password, else the password."""
+    if verified:
+        outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
+    else:
+        _password_problem(outcome, given)
+
+
+def _password_problem(outcome: FileOutcome, given: bytes | None) -> None:
+    if given:
+        outcome.add_finding("wrong_password", "the password does not open this PKCS#12 file")
+    else:
+        outcome.add_finding(
+            "password_required", "this PKCS#12 file is protected and no password was given"
+        )
 
 
 def _is_large(keys: list[PrivateKeyTypes]) -> bool:
