@@ -281,3 +281,15 @@ def test_ca_issuers_urls_and_body_parsing(pki: dict[str, CA]) -> None:
     assert ca_issuers_urls(pki["root"].cert) == []
     assert parse_issuer_body(b"  " + der(pki["inter"].cert)) == [pki["inter"].cert]
     assert parse_issuer_body(b"garbage") == []
+
+
+def test_der_ending_in_whitespace_bytes_is_not_stripped(pki: dict[str, CA]) -> None:
+    """DER may end in 0x20/0x0a: the body is tried as served before any stripping."""
+    for index in range(2000):
+        ca = pki["root"].intermediate(f"Trailing {index}", key=ec_key("P-256", 402))
+        body = der(ca.cert)
+        if body[-1:].isspace():
+            assert parse_issuer_body(body) == [ca.cert]
+            assert parse_issuer_body(body + b"\n") == [ca.cert]  # added by a server
+            return
+    pytest.fail("no DER ending in a whitespace byte was produced")  # p ≈ 1e-10

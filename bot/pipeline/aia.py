@@ -82,14 +82,34 @@ def parse_issuer_body(data: bytes) -> list[x509.Certificate]:
                 except ValueError:
                     return []
             return certificates_from_pem(stripped)
-        try:
-            return [x509.load_der_x509_certificate(stripped)]
-        except ValueError:
-            pass
-        try:
-            return list(pkcs7.load_der_pkcs7_certificates(stripped))
-        except ValueError:
-            return []
+        # DER: cut at the length its header declares, so trailing bytes a server added
+        # are ignored without stripping the DER's own last bytes (0x20, 0x0a happen).
+        return _der_certificates(_der_element(data.lstrip()))
+
+
+def _der_element(data: bytes) -> bytes:
+    """The first DER element of `data` (all of `data` when its header is unreadable)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return data
+    first = data[1]
+    if first < 0x80:
+        return data[: 2 + first]
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return data  # indefinite (BER) or absurd lengths: let the parser decide
+    length = int.from_bytes(data[2 : 2 + count], "big")
+    return data[: 2 + count + length]
+
+
+def _der_certificates(body: bytes) -> list[x509.Certificate]:
+    try:
+        return [x509.load_der_x509_certificate(body)]
+    except ValueError:
+        pass
+    try:
+        return list(pkcs7.load_der_pkcs7_certificates(body))
+    except ValueError:
+        return []
 
 
 def _check_url(url: str, allow_local: bool) -> None:
