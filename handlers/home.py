@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 
 from bot.services import certificates, environments
 from bot.services.actors import Actor
-from handlers.blocks.home import home_view
+from bot.services.errors import ServiceError
+from handlers.blocks.home import home_view, unavailable_view
 from handlers.deps import Deps
 
 log = logging.getLogger("certops.slack")
@@ -32,6 +33,15 @@ def build_view(actor: Actor, deps: Deps) -> dict[str, Any]:
 
 
 def publish(client: WebClient, actor: Actor, deps: Deps) -> None:
-    """Publish the Home tab of `actor` with the record as it is now."""
-    client.views_publish(user_id=actor.user_id, view=build_view(actor, deps))
+    """Publish the Home tab of `actor` with the record as it is now.
+
+    When the record cannot be read (the database is down), the tab says so instead of
+    keeping a stale view without a word.
+    """
+    try:
+        view = build_view(actor, deps)
+    except ServiceError as error:
+        log.warning("home for %s not built: %s", actor.user_id, error.code)
+        view = unavailable_view(error.message)
+    client.views_publish(user_id=actor.user_id, view=view)
     log.info("home published for %s", actor.user_id)

@@ -3,16 +3,20 @@ handler, the App Home, and acknowledging before slow work."""
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import dns.message
 import pytest
 from slack_bolt import Ack
 
 from bot.services import environments
+from handlers.request_context import RequestIdFilter
 from tests.dns_server import DnsServer
 from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
 from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
@@ -223,3 +227,35 @@ def test_the_ack_comes_before_the_slow_work(sqlite_url: str, pki: PkiSet) -> Non
         slack.settle()
         (answer,) = slack.api.calls("response_url", since=since)
         assert "shop.example.com" in answer.params["text"]
+
+
+def test_a_database_that_is_down_is_said_in_words() -> None:
+    with slack_harness("postgresql://certops@127.0.0.1:1/none") as slack:
+        ex = slack.command("list", USER)
+        assert ex.sent.status == 200
+        assert "database unavailable" in ex.texts()[0].lower()
+        assert "Traceback" not in ex.all_text and "something went wrong" not in ex.all_text
+        home = slack.open_home(USER)
+        assert "I can't show the record right now" in home.all_text
+
+
+def test_log_lines_carry_the_request_id(slack: SlackHarness) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(logging.Formatter("[%(request_id)s] %(message)s"))
+    logger = logging.getLogger("certops.slack")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        body = slack.sender.command_body(
+            "list", user_id=USER, response_url=slack.api.response_url()
+        )
+        trigger_id = dict(part.split("=", 1) for part in body.split("&"))["trigger_id"]
+        slack.sender.post(body, "application/x-www-form-urlencoded")
+        slack.settle()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert f"[{unquote(trigger_id)}] /cert list by {USER}" in stream.getvalue()

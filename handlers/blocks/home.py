@@ -81,3 +81,17 @@ def home_view(
     else:
         blocks.append(section("None open."))
     return checked_view({"type": "home", "blocks": blocks})
+
+
+def unavailable_view(problem: str) -> dict[str, Any]:
+    """The Home tab when the record cannot be read: what is wrong, and a way to retry."""
+    return checked_view(
+        {
+            "type": "home",
+            "blocks": [
+                header("certops"),
+                section(f":warning: I can't show the record right now: {problem}."),
+                actions(button("Refresh", ACTION_REFRESH), block_id="home_actions"),
+            ],
+        }
+    )

@@ -1,0 +1,104 @@
+"""`certops run --http` as a real process: waitress, Bolt's WSGI adapter on /slack/events,
+signatures checked, the database upgraded at start, SLACK_API_URL honoured."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.console.sender import SlackSender
+from bot.console.slack_api import FakeSlackApi
+
+EXE = str(Path(sys.executable).with_name("certops"))
+SECRET = "run-test-signing-secret"
+TOKEN = "xoxb-run-test"
+ADMIN = "UADMINRUN"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"certops run exited: {process.communicate()[1]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("certops run --http did not start listening")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[FakeSlackApi, SlackSender, Path]]:
+    port = free_port()
+    with FakeSlackApi(bot_token=TOKEN) as api:
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
+        }
+        environ.update(
+            {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_APP_TOKEN": "",
+                "SLACK_API_URL": api.api_url,
+                "DATABASE_URL": "",
+                "CERTOPS_DATA_DIR": str(tmp_path / "data"),
+                "CERTOPS_ADMINS": ADMIN,
+            }
+        )
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=tmp_path,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_listening(port, process)
+            yield api, SlackSender(f"http://127.0.0.1:{port}", SECRET), tmp_path
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            if process.stdout:
+                process.stdout.close()
+            if process.stderr:
+                process.stderr.close()
+
+
+def test_http_mode_serves_signed_commands(served: tuple[FakeSlackApi, SlackSender, Path]) -> None:
+    api, sender, tmp_path = served
+    assert (tmp_path / "data" / "certops.db").is_file()  # upgraded before serving
+    forged = sender.post(
+        "command=/cert&text=help", "application/x-www-form-urlencoded", signature="v0=" + "1" * 64
+    )
+    assert forged.status == 401
+    sent = sender.command(
+        "env add dev acme-dev.outsystemsenterprise.com",
+        user_id=ADMIN,
+        response_url=api.response_url(),
+    )
+    assert sent.status == 200
+    (answer,) = api.wait_for("response_url", timeout=20)
+    assert "Environment *dev* recorded" in answer.params["text"]
+    assert api.calls("auth.test"), "the bot token was checked against SLACK_API_URL"
+    since = api.mark()
+    sender.command("env list", user_id="USOMEONE", response_url=api.response_url())
+    (listed,) = api.wait_for("response_url", since=since, timeout=20)
+    assert any("*dev*" in b.get("text", {}).get("text", "") for b in listed.blocks)
