@@ -253,3 +253,23 @@ def test_a_real_process_upgrades_an_empty_database(empty_sqlite_url: str, tmp_pa
         [*command, "assign"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
     )
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_a_needed_password_is_prompted_for_on_a_terminal(
+    run: Run, files: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli import record
+
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return KEY_PASSWORD.decode()
+
+    monkeypatch.setattr(record, "_is_tty", lambda: True)
+    argv = ["submit", files["app.pem"], files["app.key"], "--name", "app", "--json"]
+    argv += ["--trust-store", files["root.pem"]]
+    code = record.main(argv, "certops cert", "cert", ask=ask)
+    out = run.capsys.readouterr().out
+    assert code == 0 and json.loads(out)["status"] == "validated"
+    assert asked == ["Key/PFX password: "]

@@ -88,3 +88,64 @@ def test_simultaneous_submissions_unpatched(pg_url: str, pki: Pki) -> None:
     codes = sorted(o.code if isinstance(o, ServiceError) else "ok" for o in outcomes)
     assert codes == ["name_taken", "ok"]
     assert _count(pg_url, "twin") == 1
+
+
+def test_simultaneous_assignments_to_one_environment(pg_url: str, pki: Pki) -> None:
+    """Two admins assign to one environment at once: one wins, one hears of the race."""
+    from bot.services.assignments import assign_certificate
+    from bot.services.environments import add_environment
+    from tests.dns_server import DnsServer
+    from tests.test_services_support import DEV_HOST, dns_records
+
+    setup_db = Database(pg_url)
+    ctx = ServiceContext(setup_db, extra_roots=[pki.root.cert])
+    add_environment(ctx, ADMIN, "dev", default_host=DEV_HOST)
+    for name, issued in (("a", pki.app), ("b", pki.wildcard)):
+        certificates.submit_certificate(
+            ctx, ADMIN, pem_upload(issued, pki.inter), Passwords(key=KEY_PASSWORD), name=name
+        )
+    setup_db.dispose()
+    barrier = threading.Barrier(2, timeout=20)
+    original = queries.mark_replaced
+
+    def replace_together(session: Any, environment_id: int, at: Any = None) -> Any:
+        barrier.wait()  # both read "no current assignment" and are about to write
+        return original(session, environment_id, at)
+
+    outcomes: list[Any] = [None, None]
+    with DnsServer(dns_records()) as server, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queries, "mark_replaced", replace_together)
+
+        def run(index: int, cert: str) -> None:
+            database = Database(pg_url)
+            try:
+                outcomes[index] = assign_certificate(
+                    ServiceContext(database),
+                    ADMIN,
+                    cert,
+                    "dev",
+                    "app.example.com",
+                    cname_confirmed=True,
+                    nameservers=[server.address],
+                    timeout=2,
+                )
+            except ServiceError as error:
+                outcomes[index] = error
+            finally:
+                database.dispose()
+
+        threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate("ab")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    codes = sorted(o.code if isinstance(o, ServiceError) else "ok" for o in outcomes)
+    assert codes == ["concurrent_change", "ok"], outcomes
+    check = Database(pg_url)
+    try:
+        with check.session() as session:
+            from storage.models import Assignment
+
+            assert len(session.exec(select(Assignment)).all()) == 1
+    finally:
+        check.dispose()
