@@ -1,0 +1,132 @@
+"""The record's service calls, timed: submit (PEM with an encrypted key, and a PFX),
+assign (with a DNS check against a loopback nameserver), a list, and the promotion pass.
+
+On a SQLite file, and on PostgreSQL when one answers at CERTOPS_TEST_POSTGRES_URL
+(default postgresql://postgres@127.0.0.1:5432/postgres; a scratch database is created and
+dropped). Prints the median and the worst of N rounds per call.
+
+    .venv/bin/python bench/bench_record.py [--rounds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.pipeline.material import Passwords
+from bot.services import assignments, certificates, environments
+from bot.services.actors import terminal_actor
+from bot.services.context import ServiceContext
+from bot.services.promotion import promote_due
+from storage import migrate
+from storage.db import Database
+from tests.dns_server import DnsServer
+from tests.pki import CA, rsa_key
+from tests.test_services_support import (
+    DEV_HOST,
+    KEY_PASSWORD,
+    PFX_PASSWORD,
+    dns_records,
+    pem_upload,
+    pfx_upload,
+)
+
+
+def _timed(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), max(times)
+
+
+def bench(url: str, label: str, rounds: int, server: DnsServer) -> None:
+    migrate.upgrade(url)
+    database = Database(url)
+    root = CA.root("Bench Root")
+    inter = root.intermediate("Bench Intermediate")
+    leaf = inter.leaf(sans=["app.example.com"], key=rsa_key(2048, 0))
+    ctx = ServiceContext(database, extra_roots=[root.cert])
+    admin = terminal_actor()
+    environments.add_environment(ctx, admin, "dev", default_host=DEV_HOST)
+    counter = iter(range(10**6))
+    pem = pem_upload(leaf, inter)
+    pfx = pfx_upload(leaf, inter)
+
+    def submit_pem() -> object:
+        return certificates.submit_certificate(
+            ctx, admin, pem, Passwords(key=KEY_PASSWORD), name=f"pem-{next(counter)}"
+        )
+
+    def submit_pfx() -> object:
+        return certificates.submit_certificate(
+            ctx, admin, pfx, Passwords(key=PFX_PASSWORD), name=f"pfx-{next(counter)}"
+        )
+
+    def assign() -> object:
+        return assignments.assign_certificate(
+            ctx,
+            admin,
+            "pem-0",
+            "dev",
+            "app.example.com",
+            cname_confirmed=True,
+            nameservers=[server.address],
+            timeout=2,
+        )
+
+    rows = [
+        ("submit PEM (encrypted key)", submit_pem),
+        ("submit PFX", submit_pfx),
+        ("assign (DNS on loopback)", assign),
+        ("list certificates", lambda: certificates.list_certificates(ctx)),
+        ("promote due assignments", lambda: promote_due(ctx)),
+    ]
+    for name, fn in rows:
+        median, worst = _timed(fn, rounds)
+        print(f"{label:<10} {name:<28} median {median:7.1f} ms   worst {worst:7.1f} ms")
+    database.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    with DnsServer(dns_records()) as server, tempfile.TemporaryDirectory() as tmp:
+        bench(f"sqlite:///{tmp}/bench.db", "sqlite", args.rounds, server)
+        try:
+            import psycopg
+            from psycopg import sql
+
+            admin_url = os.environ.get(
+                "CERTOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+            )
+            name = f"certops_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Exception as error:  # no server: say so, the SQLite figures stand
+            print(f"postgres   skipped: {type(error).__name__}: {str(error).splitlines()[0]}")
+            return 0
+        base = admin_url.rsplit("/", 1)[0]
+        try:
+            bench(f"{base}/{name}", "postgres", args.rounds, server)
+        finally:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
