@@ -45,3 +45,5 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Migration chatter at every start says nothing an operator needs.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))

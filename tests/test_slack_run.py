@@ -102,3 +102,39 @@ def test_http_mode_serves_signed_commands(served: tuple[FakeSlackApi, SlackSende
     sender.command("env list", user_id="USOMEONE", response_url=api.response_url())
     (listed,) = api.wait_for("response_url", since=since, timeout=20)
     assert any("*dev*" in b.get("text", {}).get("text", "") for b in listed.blocks)
+
+
+def test_socket_mode_uses_slack_api_url_and_a_refusal_is_one_line(tmp_path: Path) -> None:
+    with FakeSlackApi(bot_token=TOKEN) as api:
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
+        }
+        environ.update(
+            {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_APP_TOKEN": "xapp-1-refused",
+                "SLACK_SIGNING_SECRET": "",
+                "SLACK_API_URL": api.api_url,
+                "DATABASE_URL": "",
+                "CERTOPS_DATA_DIR": str(tmp_path / "data"),
+            }
+        )
+        done = subprocess.run(
+            [EXE, "run"],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert [c.method for c in api.calls()] == ["apps.connections.open"]
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert (
+        last
+        == "certops run: Slack refused the Socket Mode connection (invalid_auth): check SLACK_APP_TOKEN"
+    )
+    assert "Traceback" not in done.stderr

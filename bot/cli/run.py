@@ -138,10 +138,15 @@ def serve_http(app: App, host: str, port: int) -> int:
 
 def serve_socket_mode(app: App, settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     log.info("Socket Mode: connecting")
     try:
         SocketModeHandler(app, settings.slack_app_token).start()
-    except Exception as error:  # a refused token or no network: one line, not a traceback
-        return fail(f"Socket Mode stopped: {type(error).__name__}: {error}")
+    except SlackApiError as error:  # Slack refused: say what it said, on one line
+        code = error.response.get("error", "refused") if error.response else "refused"
+        return fail(f"Slack refused the Socket Mode connection ({code}): check SLACK_APP_TOKEN")
+    except Exception as error:  # no network, DNS...: one line, not a traceback
+        first = (str(error).splitlines() or [""])[0]
+        return fail(f"Socket Mode stopped: {type(error).__name__}: {first}")
     return 0
