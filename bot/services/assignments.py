@@ -102,7 +102,8 @@ def lifetime_refusal(
     for ticket in lookups.open_tickets_of(session, cert.id or 0):
         if ticket.environment_id == env.id and ticket.hostname == hostname:
             details["ticket"] = ticket.id
-            command = f"certops ticket update {ticket.id} --state ... (ticket {ticket.id} is open)"
+            command = f"certops ticket update {ticket.id} --state NEXT (ticket {ticket.id} is open)"
+    details["next"] = command
     return ServiceError(
         "lifetime_needs_ticket",
         f"{env.name} is the LifeTime environment: its hostname changes only through a support "
