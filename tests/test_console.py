@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 from bot.console.session import loop, open_session
+from bot.services.context import ServiceContext
 from bot.settings import Settings
+from storage.db import Database
+from tests.slack_fixtures import add_env, make_pki, submit
 
 EXE = str(Path(sys.executable).with_name("certops"))
 
@@ -129,3 +132,35 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("certops run:") and "127.0.0.1" in last
+
+
+def test_buttons_are_numbered_and_clicked_with_click(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    ctx = ServiceContext(database=database)
+    submit(ctx, make_pki(), "shop", manual=True)
+    add_env(ctx)
+    lines = (
+        "\n".join(
+            [
+                "/click 1",
+                "/cert assign shop dev shop.example.com",
+                "/click 2",
+                "/home",
+                "/click 4",
+            ]
+        )
+        + "\n"
+    )
+    out = io.StringIO()
+    try:
+        with open_session(
+            Settings(database_url=sqlite_url), user_id="U0ME", admin=True, database=database
+        ) as session:
+            loop(session, io.StringIO(lines), out, prompt=False)
+    finally:
+        database.dispose()
+    text = out.getvalue()
+    assert text.startswith("There is no button to click.")
+    assert "Buttons: 1) I have created the CNAME: assign  2) Cancel  (type /click N)" in text
+    assert "Cancelled: nothing was changed." in text
+    assert "4) Help" in text and "`/cert dns HOSTNAME [ENV]`" in text  # the Help button's DM

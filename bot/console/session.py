@@ -13,6 +13,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.app import create_app
@@ -29,7 +30,7 @@ CONSOLE_TOKEN = "xoxb-console"
 QUIET_METHODS = frozenset({"auth.test", "conversations.open", "users.info"})
 CONSOLE_HELP = (
     "Type /cert ... as in Slack (try /cert help). Also: /home shows your App Home, "
-    "other text is sent as a DM to the bot, /quit leaves."
+    "/click N clicks a button, other text is sent as a DM to the bot, /quit leaves."
 )
 
 
@@ -64,6 +65,7 @@ class ConsoleSession:
         self.executor = executor
         self.user_id = user_id
         self.sender = SlackSender(app_url, settings.slack_signing_secret or "")
+        self.buttons: list[Button] = []
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -102,6 +104,25 @@ class ConsoleSession:
         self.settle()
         return sent, self.api.calls(since=since)
 
+    def click(self, button: Button) -> tuple[Sent, list[Call]]:
+        """Click a button the bot showed, as Slack sends the click (block_actions)."""
+        since = self.api.mark()
+        if button.on_home:
+            view = {"id": "V0HOME", "type": "home", "blocks": []}
+            sent = self.sender.button(
+                button.action_id, user_id=self.user_id, value=button.value, view=view
+            )
+        else:
+            sent = self.sender.button(
+                button.action_id,
+                user_id=self.user_id,
+                value=button.value,
+                response_url=self.api.response_url(),
+                channel_id="C0CONSOLE",
+            )
+        self.settle()
+        return sent, self.api.calls(since=since)
+
     def handle_line(self, line: str) -> str | None:
         """The text to print for one input line; None means: leave."""
         line = line.strip()
@@ -113,14 +134,67 @@ class ConsoleSession:
             return CONSOLE_HELP
         if line == "/home":
             sent, calls = self.open_home()
-            return render(sent, calls, show_home=True)
+            return self._show(sent, calls, show_home=True)
+        if line.startswith("/click"):
+            choice = line[len("/click") :].strip()
+            if not choice.isdigit() or not 1 <= int(choice) <= len(self.buttons):
+                return (
+                    f"Type /click N with N from 1 to {len(self.buttons)}."
+                    if self.buttons
+                    else ("There is no button to click.")
+                )
+            sent, calls = self.click(self.buttons[int(choice) - 1])
+            return self._show(sent, calls)
         if line.startswith("/cert"):
             sent, calls = self.command(line[len("/cert") :].strip())
-            return render(sent, calls)
+            return self._show(sent, calls)
         if line.startswith("/"):
             return f"Only /cert is a command here. {CONSOLE_HELP}"
         sent, calls = self.dm(line)
-        return render(sent, calls)
+        return self._show(sent, calls)
+
+    def _show(self, sent: Sent, calls: list[Call], *, show_home: bool = False) -> str:
+        """The text of an exchange, and its buttons numbered for /click."""
+        text = render(sent, calls, show_home=show_home)
+        buttons = buttons_in(sent, calls, include_home=show_home)
+        if buttons:
+            self.buttons = buttons
+            listed = "  ".join(f"{i}) {b.label}" for i, b in enumerate(buttons, 1))
+            text += f"\n\nButtons: {listed}  (type /click N)"
+        return text
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str
+    value: str
+    on_home: bool
+
+
+def _buttons_of(blocks: list[dict[str, Any]] | None, on_home: bool) -> list[Button]:
+    found: list[Button] = []
+    for block in blocks or []:
+        elements = block.get("elements", []) if block.get("type") == "actions" else []
+        if block.get("type") == "section" and isinstance(block.get("accessory"), dict):
+            elements = [block["accessory"]]
+        for element in elements:
+            if element.get("type") == "button":
+                label = str((element.get("text") or {}).get("text", ""))
+                found.append(Button(label, element["action_id"], element.get("value", ""), on_home))
+    return found
+
+
+def buttons_in(sent: Sent, calls: list[Call], *, include_home: bool) -> list[Button]:
+    """Every button a person would see after this exchange, in order."""
+    ack = sent.json() if sent.status == 200 else None
+    found = _buttons_of(ack.get("blocks") if isinstance(ack, dict) else None, False)
+    for call in calls:
+        if call.method in {"response_url", "chat.postMessage", "chat.postEphemeral"}:
+            found += _buttons_of(call.blocks, False)
+        elif call.method == "views.publish" and include_home:
+            found += _buttons_of(call.view.get("blocks"), True)
+    return found
 
 
 def _ack_text(sent: Sent) -> str:
