@@ -240,3 +240,38 @@ def test_naive_now_is_taken_as_utc(pki: dict[str, CA]) -> None:
         now=NOW.replace(tzinfo=None),
     )
     assert result.trusted and result.findings == []
+
+
+def test_a_whole_ca_bundle_as_candidates_is_cheap_and_summarised(pki: dict[str, CA]) -> None:
+    """People upload their CA's entire bundle: extras are counted past ten names."""
+    from bot.pipeline.trust import certifi_roots
+
+    bundle = list(certifi_roots())
+    leaf = pki["inter"].leaf(sans=["bundle.example.com"])
+    result = build_chain(
+        leaf.cert, [*bundle, pki["inter"].cert], trust=only_roots(pki["root"]), now=NOW
+    )
+    assert result.trusted
+    assert codes(result) == ["chain_extra_certificates"]
+    assert f"and {len(bundle) - 10} more" in result.findings[0].message
+
+
+def test_a_crafted_maze_of_same_named_cas_is_cut_short() -> None:
+    """Certificates that all name each other as issuer (two keys, alternating) would
+    make an unbounded search explode; the step budget ends it with chain_incomplete."""
+    import time
+
+    key_a, key_b = ec_key("P-256", 150), ec_key("P-256", 151)
+    signer_a = CA.root("Maze", key=key_a)  # "Maze" signing with key A (not uploaded)
+    signer_b = CA.root("Maze", key=key_b)  # "Maze" signing with key B (not uploaded)
+    maze: list[x509.Certificate] = []
+    for _ in range(8):
+        # subject Maze/key A signed by key B, and subject Maze/key B signed by key A
+        maze.append(signer_b.intermediate("Maze", key=key_a).cert)
+        maze.append(signer_a.intermediate("Maze", key=key_b).cert)
+    leaf = signer_a.leaf(sans=["maze.example.com"])
+    started = time.monotonic()
+    result = build_chain(leaf.cert, maze, trust=only_roots(), now=NOW)
+    assert time.monotonic() - started < 2.0
+    assert not result.trusted
+    assert "chain_incomplete" in codes(result)

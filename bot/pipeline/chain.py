@@ -224,38 +224,55 @@ def _anchor_link(root: x509.Certificate, pool: list[x509.Certificate]) -> ChainL
     return ChainLink(root, TRUST_STORE)
 
 
-def _walk(path: list[ChainLink], pool: list[x509.Certificate], trust: TrustStore) -> _Path:
-    """Extend `path` upwards; backtrack over uploaded alternatives to reach an anchor."""
-    top = path[-1].cert
-    for root in _by_key_id(top, trust.issuers_named_by(top)):
-        if _verify_signature(top, root):
-            return _Path([*path, _anchor_link(root, pool)], "trust_store")
-    if top.subject == top.issuer and _verify_signature(top, top):
-        return _Path(path, "self_signed_leaf" if len(path) == 1 else "private_root")
-    if len(path) > MAX_DEPTH:
-        return _Path(path, "missing")
-    on_path = {_fp(link.cert) for link in path}
-    named = [c for c in pool if _names_match(c.subject, top.issuer) and _fp(c) not in on_path]
-    best: _Path | None = None
-    near: list[x509.Certificate] = []
-    for candidate in _by_key_id(top, named):
-        if not _verify_signature(top, candidate):
-            near.append(candidate)
-            continue
-        result = _walk([*path, ChainLink(candidate, UPLOADED)], pool, trust)
-        if result.end == "trust_store":
-            return result
-        if best is None or result.rank() < best.rank():
-            best = result
-    if best is not None:
-        return best
-    aki = _aki(top)
-    for candidate in near:
-        if aki is not None and aki == _ski(candidate):
-            # Same name, same key identifier, yet the signature fails: a damaged or
-            # forged certificate, not merely another version of the CA.
-            return _Path([*path, ChainLink(candidate, UPLOADED)], "broken", near)
-    return _Path(path, "missing", near)
+MAX_STEPS = 64  # certificates tried while searching: caps a crafted upload's cost
+
+
+@dataclass
+class _Search:
+    """Depth-first search for the path, with backtracking over uploaded alternatives
+    (cross-signed copies, renewed CAs) and a budget of steps."""
+
+    pool: list[x509.Certificate]
+    trust: TrustStore
+    steps: int = 0
+
+    def walk(self, path: list[ChainLink]) -> _Path:
+        """Extend `path` upwards until an anchor, a self-signed root or a dead end."""
+        top = path[-1].cert
+        for root in _by_key_id(top, self.trust.issuers_named_by(top)):
+            if _verify_signature(top, root):
+                return _Path([*path, _anchor_link(root, self.pool)], "trust_store")
+        if top.subject == top.issuer and _verify_signature(top, top):
+            return _Path(path, "self_signed_leaf" if len(path) == 1 else "private_root")
+        if len(path) > MAX_DEPTH:
+            return _Path(path, "missing")
+        on_path = {_fp(link.cert) for link in path}
+        named = [
+            c for c in self.pool if _names_match(c.subject, top.issuer) and _fp(c) not in on_path
+        ]
+        best: _Path | None = None
+        near: list[x509.Certificate] = []
+        for candidate in _by_key_id(top, named):
+            self.steps += 1
+            if self.steps > MAX_STEPS:
+                break
+            if not _verify_signature(top, candidate):
+                near.append(candidate)
+                continue
+            result = self.walk([*path, ChainLink(candidate, UPLOADED)])
+            if result.end == "trust_store":
+                return result
+            if best is None or result.rank() < best.rank():
+                best = result
+        if best is not None:
+            return best
+        aki = _aki(top)
+        for candidate in near:
+            if aki is not None and aki == _ski(candidate):
+                # Same name, same key identifier, yet the signature fails: a damaged or
+                # forged certificate, not merely another version of the CA.
+                return _Path([*path, ChainLink(candidate, UPLOADED)], "broken", near)
+        return _Path(path, "missing", near)
 
 
 # --- the entry point -----------------------------------------------------------------
@@ -282,10 +299,11 @@ def build_chain(
     if duplicates:
         findings.append(_duplicates_finding(duplicates))
 
-    path = _walk([ChainLink(leaf, UPLOADED)], pool, trust)
+    search = _Search(pool, trust)
+    path = search.walk([ChainLink(leaf, UPLOADED)])
     completion = _Completion(path)
     if path.end == "missing" and fetch_missing:
-        completion = _complete(path, pool, trust, fetcher or HttpIssuerFetcher())
+        completion = _complete(path, search, fetcher or HttpIssuerFetcher())
         path = completion.path
     fetched = [cert for cert, _ in completion.fetched]
 
@@ -367,9 +385,7 @@ class _Completion:
     failures: list[str] = field(default_factory=list)
 
 
-def _complete(
-    path: _Path, pool: list[x509.Certificate], trust: TrustStore, fetcher: IssuerFetcher
-) -> _Completion:
+def _complete(path: _Path, search: _Search, fetcher: IssuerFetcher) -> _Completion:
     """Fetch missing issuers level by level until an anchor or a failure."""
     done = _Completion(path)
     for _ in range(MAX_FETCHES):
@@ -380,7 +396,7 @@ def _complete(
         if issuer is None:
             break
         done.fetched.append((issuer, url))
-        done.path = _walk([*done.path.links, ChainLink(issuer, FETCHED)], pool, trust)
+        done.path = search.walk([*done.path.links, ChainLink(issuer, FETCHED)])
     return done
 
 
@@ -672,6 +688,9 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+MAX_NAMED = 10  # certificates named in one message; the rest are counted
+
+
 def _names(certs: Sequence[x509.Certificate]) -> str:
     counts: dict[bytes, int] = {}
     firsts: dict[bytes, x509.Certificate] = {}
@@ -680,9 +699,11 @@ def _names(certs: Sequence[x509.Certificate]) -> str:
         counts[fingerprint] = counts.get(fingerprint, 0) + 1
         firsts.setdefault(fingerprint, cert)
     parts = []
-    for fingerprint, cert in firsts.items():
+    for fingerprint, cert in list(firsts.items())[:MAX_NAMED]:
         n = counts[fingerprint]
         parts.append(describe(cert) + (f" ({n} copies)" if n > 1 else ""))
+    if len(firsts) > MAX_NAMED:
+        parts.append(f"and {len(firsts) - MAX_NAMED} more")
     return ", ".join(parts)
 
 
@@ -693,11 +714,13 @@ def _duplicates_finding(duplicates: list[x509.Certificate]) -> Finding:
 def _extras_finding(extras: list[x509.Certificate], links: list[ChainLink]) -> Finding:
     top = links[-1].cert
     notes = []
-    for cert in extras:
+    for cert in extras[:MAX_NAMED]:
         note = describe(cert)
         if cert.subject == top.subject:
             note += " (another version of the CA the chain ends at)"
         notes.append(note)
+    if len(extras) > MAX_NAMED:
+        notes.append(f"and {len(extras) - MAX_NAMED} more")
     return finding(
         "chain_extra_certificates",
         f"Certificates that are not part of this chain were dropped: {', '.join(notes)}.",
