@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
@@ -26,7 +25,6 @@ from bot.pipeline import hostnames
 from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.keys import key_fits_certificate
 
-_SHA256 = hashes.SHA256()
 EXPIRING_SOON_DAYS = 30
 MAX_PUBLIC_VALIDITY_DAYS = 398
 
@@ -69,13 +67,14 @@ def dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def unique(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
-    """Drop repeated certificates (same DER), keeping the first of each."""
-    seen: set[bytes] = set()
+    """Drop repeated certificates (equal DER), keeping the first of each.
+
+    Equality compares the DER in Rust: cheaper than hashing for the handful of
+    certificates an upload holds.
+    """
     result: list[x509.Certificate] = []
     for cert in certs:
-        fp = cert.fingerprint(_SHA256)
-        if fp not in seen:
-            seen.add(fp)
+        if cert not in result:
             result.append(cert)
     return result
 
