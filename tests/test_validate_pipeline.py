@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import io
+import re
 import threading
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -483,3 +485,11 @@ def test_every_validate_code_is_produced_here() -> None:
     assert set(CATALOG) >= VALIDATE_CODES
     missing = VALIDATE_CODES - PRODUCED
     assert not missing, f"no test produced: {sorted(missing)}"
+
+
+def test_readme_table_lists_every_validate_code() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## `certops validate`", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    listed = {code for row in rows for code in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert listed >= VALIDATE_CODES, sorted(VALIDATE_CODES - listed)

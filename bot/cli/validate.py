@@ -203,6 +203,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str], prog: str = "certops validate", command: str = "validate") -> int:
     del command
+    for stream in (sys.stdout, sys.stderr):
+        # Names and messages may hold non-ASCII text: never a traceback on a narrow locale.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     try:
         args = build_parser(prog).parse_args(argv)
         return run(args)
