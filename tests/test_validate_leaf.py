@@ -222,3 +222,12 @@ def test_sha1_leaf_made_by_openssl_is_weak(ossl: OpenSSLPKI) -> None:
     found = check_leaf(leaf, now=dt.datetime.now(dt.UTC))
     assert codes(found) == ["weak_signature"]
     assert "SHA-1" in found[0].message and found[0].severity is Severity.ERROR
+
+
+def test_same_key_renewals_choose_the_newest(ca: CA) -> None:
+    key = rsa_key(2048)
+    old = ca.leaf(sans=["r.example.com"], key=key, days=40)
+    new = ca.leaf(sans=["r.example.com"], key=key, days=90)
+    choice = choose_leaf([new.cert, old.cert], [key])
+    assert choice.leaf == new.cert and choice.chosen_by == "newest"
+    assert choice.findings[0].severity is Severity.WARNING

@@ -493,3 +493,14 @@ def test_readme_table_lists_every_validate_code() -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     listed = {code for row in rows for code in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
     assert listed >= VALIDATE_CODES, sorted(VALIDATE_CODES - listed)
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [("key.pem", True), ("privkey.pem", True), ("server.key", True), ("private key", True),
+     ("app_private-key.pem", True), ("monkey.example.com.crt", False), ("keystore.crt", False)],
+)  # fmt: skip
+def test_certificate_in_the_key_place_by_name(ossl: OpenSSLPKI, name: str, named: bool) -> None:
+    report = run([("cert.pem", ossl.leaf_pem), (name, ossl.inter_pem)])
+    text = message(report, "no_private_key")
+    assert (f"{name} holds a certificate" in text) is named

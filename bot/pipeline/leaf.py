@@ -129,7 +129,7 @@ def domain_findings(cert: x509.Certificate, domain: Domain | None) -> list[Findi
 class LeafChoice:
     leaf: x509.Certificate | None
     findings: list[Finding] = field(default_factory=list)
-    chosen_by: str = ""  # "key", "domain", "only" or "" when none
+    chosen_by: str = ""  # "key", "domain", "only", "newest" or "" when none
 
 
 def choose_leaf(
@@ -166,6 +166,10 @@ def choose_leaf(
             pool = by_domain
     if len(pool) == 1:
         return _chosen(pool[0], leaves, "only")
+    if by_key:
+        # Renewals often reuse the key: the same key fits them all; the newest is meant.
+        newest = max(pool, key=lambda c: c.not_valid_after_utc)
+        return _chosen(newest, leaves, "newest")
     names = "; ".join(label(c) for c in pool)
     return LeafChoice(
         None,
@@ -183,7 +187,12 @@ def _chosen(leaf: x509.Certificate, leaves: list[x509.Certificate], how: str) ->
     others = [c for c in leaves if c is not leaf]
     if not others:
         return LeafChoice(leaf, [], how)
-    reason = {"key": "the private key", "domain": "the Domain", "only": "elimination"}[how]
+    reason = {
+        "key": "the private key",
+        "domain": "the Domain",
+        "only": "elimination",
+        "newest": "the private key (the newest of those it fits)",
+    }[how]
     names = "; ".join(label(c) for c in others)
     message = (
         f"Several non-CA certificates were given; {label(leaf)} was chosen by {reason}. "

@@ -73,7 +73,8 @@ def validate(
     return validate_material(material, options)
 
 
-_KEY_SLOT = re.compile(r"(key|privkey)", re.IGNORECASE)
+# key.pem, privkey.pem, server.key, app_key.pem, "private key" (a form slot); not monkey.crt
+_KEY_SLOT = re.compile(r"(^|[^a-z])(priv(ate)?[-_ ]?)?key([^a-z]|$)", re.IGNORECASE)
 
 
 def _misplaced_certificates(material: Material) -> list[str]:
