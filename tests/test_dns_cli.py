@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bot.cli import main
 from tests.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
@@ -201,6 +203,20 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         check=True, capture_output=True,
     )  # fmt: skip
     paths["openssl_der"] = der
+    for label, encryption in (
+        ("pfx_open", serialization.NoEncryption()),
+        ("pfx_locked", serialization.BestAvailableEncryption(b"secret")),
+    ):
+        paths[label] = folder / f"{label}.pfx"
+        paths[label].write_bytes(
+            pkcs12.serialize_key_and_certificates(
+                b"site",
+                wildcard.key,
+                wildcard.cert,
+                [inter.cert],
+                encryption,  # type: ignore[arg-type]
+            )
+        )
     return paths
 
 
@@ -249,6 +265,28 @@ def test_a_cert_file_without_a_certificate_is_a_usage_error(
     assert code == 2
     assert out == ""
     assert "no certificate found in key.pem" in err
+
+
+def test_a_pfx_is_read_and_a_locked_one_says_why(
+    server: DnsServer, certs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, *_dns(server, "ok.example.com", "--cert", str(certs["pfx_open"])))
+    assert code == 0
+    assert "Certificate  covers ok.example.com: *.example.com" in out
+    code, out, err = _run(
+        capsys, *_dns(server, "ok.example.com", "--cert", str(certs["pfx_locked"]))
+    )
+    assert code == 2
+    assert "no certificate found in pfx_locked.pfx" in err
+    assert "password" in err
+    assert "secret" not in err
+
+
+def test_in_process_calls_start_the_budget_with_the_command() -> None:
+    """Only `certops dns` as the process itself counts the process's start-up."""
+    from bot.cli.dns import _process_age
+
+    assert _process_age(["ok.example.com", "--target", TARGET]) == 0.0
 
 
 # --- a real process -----------------------------------------------------------------------

@@ -19,8 +19,8 @@ from bot.pipeline.hostnames import covers
 from bot.pipeline.material import InputFile, Passwords
 
 
-def _with_readers(files: Sequence[InputFile]) -> list[x509.Certificate] | None:
-    """Certificates via the shared readers, or None when that module does not exist yet."""
+def _with_readers(files: Sequence[InputFile]) -> tuple[list[x509.Certificate], list[str]] | None:
+    """Certificates and what could not be read, via the shared readers (None: not there)."""
     try:
         readers = importlib.import_module("bot.pipeline.readers")
     except ImportError:
@@ -29,7 +29,7 @@ def _with_readers(files: Sequence[InputFile]) -> list[x509.Certificate] | None:
     if read_inputs is None:
         return None
     material = read_inputs(list(files), Passwords())
-    return [item.cert for item in material.certificates]
+    return [item.cert for item in material.certificates], [f.message for f in material.findings]
 
 
 def _pem_or_der(data: bytes) -> list[x509.Certificate]:
@@ -45,11 +45,12 @@ def _pem_or_der(data: bytes) -> list[x509.Certificate]:
         return []
 
 
-def read_certificates(files: Sequence[InputFile]) -> list[x509.Certificate]:
+def read_certificates(files: Sequence[InputFile]) -> tuple[list[x509.Certificate], list[str]]:
+    """Every certificate in the files, and a sentence for each thing that could not be read."""
     found = _with_readers(files)
     if found is not None:
         return found
-    return [cert for item in files for cert in _pem_or_der(item.data)]
+    return [cert for item in files for cert in _pem_or_der(item.data)], []
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -83,10 +84,11 @@ def pick_leaf(certs: Sequence[x509.Certificate], hostname: str) -> x509.Certific
 
 def certificate_names(files: Sequence[InputFile], hostname: str) -> list[str]:
     """The leaf's DNS names; ValueError with a sentence when there is no usable leaf."""
-    certs = read_certificates(files)
+    certs, problems = read_certificates(files)
     shown = ", ".join(f.name for f in files)
     if not certs:
-        raise ValueError(f"no certificate found in {shown}")
+        why = f" ({problems[0]})" if problems else ""
+        raise ValueError(f"no certificate found in {shown}{why}")
     leaf = pick_leaf(certs, hostname)
     if leaf is None:
         raise ValueError(f"{shown} holds only CA certificates, no certificate for a host")
