@@ -13,6 +13,7 @@ import argparse
 import getpass
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -203,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str], prog: str = "certops validate", command: str = "validate") -> int:
     del command
+    # Library warnings (a root with serial 0, a BER-encoded PKCS#7) are judged by the
+    # checks; printed raw they would only look like an error to a person.
+    warnings.simplefilter("ignore")
     for stream in (sys.stdout, sys.stderr):
         # Names and messages may hold non-ASCII text: never a traceback on a narrow locale.
         reconfigure = getattr(stream, "reconfigure", None)

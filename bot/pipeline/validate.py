@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bot.pipeline.chain import ANCHOR_PRIVATE_ROOT, ChainResult, IssuerFetcher, build_chain
-from bot.pipeline.findings import Finding
+from bot.pipeline.findings import Finding, finding
 from bot.pipeline.keys import (
     describe_certificate_key,
     describe_public_key,
@@ -34,7 +36,7 @@ from bot.pipeline.leaf import (
     signs_itself,
     validity_length_finding,
 )
-from bot.pipeline.material import InputFile, Material, Passwords
+from bot.pipeline.material import InputFile, Material, Passwords, SourcedCertificate
 from bot.pipeline.readers import ArchiveLimits, read_inputs
 from bot.pipeline.report import ChainEntry, Report
 from bot.pipeline.trust import TrustStore
@@ -135,6 +137,47 @@ def _private_anchor(result: ChainResult, options: ValidateOptions) -> bool:
     return bool(result.links) and result.links[-1].cert in options.extra_roots
 
 
+def _unreadable_part(cert: x509.Certificate) -> str | None:
+    """The part of a certificate that cannot be parsed, if any.
+
+    `cryptography` parses names, extensions and the key lazily: a certificate with a
+    damaged subject loads, then raises when it is first read. Touch every part once
+    here so that no check meets the error later.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-conforming encodings: judged, not printed
+        for part in ("subject", "issuer", "extensions", "not_valid_after_utc"):
+            try:
+                getattr(cert, part)
+            except Exception:  # ValueError, DuplicateExtension, UnsupportedGeneralNameType...
+                return part.removesuffix("_utc").replace("_", " ")
+        try:
+            cert.public_key()
+        except UnsupportedAlgorithm:
+            return None  # an unknown key type is the key policy's to report
+        except Exception:
+            return "public key"
+    return None
+
+
+def _split_readable(material: Material) -> tuple[list[SourcedCertificate], list[Finding]]:
+    readable: list[SourcedCertificate] = []
+    damaged: list[Finding] = []
+    for sourced in material.certificates:
+        part = _unreadable_part(sourced.cert)
+        if part is None:
+            readable.append(sourced)
+        else:
+            damaged.append(
+                finding(
+                    "unrecognized_file",
+                    f"{sourced.source}: a certificate in it is damaged (its {part} cannot be "
+                    "read); it was left out.",
+                )
+            )
+    return readable, damaged
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen: set[tuple[str, str]] = set()
     result: list[Finding] = []
@@ -153,6 +196,9 @@ def validate_material(material: Material, options: ValidateOptions = ValidateOpt
     if domain is not None and domain.finding is not None:
         findings.append(domain.finding)
 
+    readable, damaged = _split_readable(material)
+    findings += damaged
+    material = Material(readable, material.keys, material.inputs, material.findings)
     certs = [sc.cert for sc in material.certificates]
     choice = choose_leaf(certs, [k.key for k in material.keys], domain)
     findings += choice.findings
