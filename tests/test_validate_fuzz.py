@@ -59,3 +59,34 @@ def test_mutated_leaf_gives_a_report(setup: tuple[CA, CA, Issued], data: st.Data
     if bytes(der) != leaf.der:
         # every byte is covered by the signature or is the signature: never valid
         assert not report.valid, report.findings
+
+
+def _with_unreadable_subject(der: bytes) -> x509.Certificate | None:
+    """A one-byte change of `der` that still loads but whose subject cannot be parsed."""
+    start = der.find(b"a.example.com")  # inside the subject's common name
+    for index in range(start - 12, start):
+        changed = bytearray(der)
+        changed[index] = 0x05  # a tag or length turned to junk
+        try:
+            cert = x509.load_der_x509_certificate(bytes(changed))
+        except Exception:
+            continue
+        try:
+            cert.subject  # noqa: B018 - the lazy parse under test
+        except ValueError:
+            return cert
+    return None
+
+
+def test_certificate_with_unreadable_subject_is_left_out(setup: tuple[CA, CA, Issued]) -> None:
+    root, _, leaf = setup
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        damaged = _with_unreadable_subject(leaf.der)
+        assert damaged is not None
+        report = validate_material(
+            Material(certificates=[SourcedCertificate(damaged, "leaf.der")]),
+            ValidateOptions(extra_roots=[root.cert]),
+        )
+    assert report.codes == ["unrecognized_file", "no_certificate"]
+    assert "leaf.der: a certificate in it is damaged" in report.findings[0].message
