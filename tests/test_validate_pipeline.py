@@ -448,6 +448,7 @@ def test_reading_findings(ossl: OpenSSLPKI, ossl_root: x509.Certificate) -> None
     assert "certificate_request" in run([("req.pem", ossl.read("leaf.csr.pem"))]).codes
     missing = run([*chain, ("k.pem", ossl.read("leaf.enc-pkcs8.pem"))], roots=[ossl_root])
     assert "password_required" in missing.codes
+    assert "k.pem could not be opened" in message(missing, "no_private_key")
     wrong = run([("site.pfx", ossl.read("modern.pfx"))], passwords=Passwords(key=b"not it"))
     assert "wrong_password" in wrong.codes
 

@@ -188,8 +188,64 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return result
 
 
+def _locked_inputs(material: Material) -> list[str]:
+    """Reading findings that say a file could not be opened: a key may be in there."""
+    return [
+        f.message.split(":", 1)[0]
+        for f in material.findings
+        if f.code in {"password_required", "wrong_password"}
+    ]
+
+
+def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
+    """The platform's key rule on the leaf, then which given key belongs to it."""
+    where = label(leaf)
+    policy = key_policy_finding(describe_certificate_key(leaf), where[:1].upper() + where[1:])
+    match = match_key(
+        leaf,
+        material.keys,
+        leaf_label=where,
+        key_policy_ok=policy is None,
+        misplaced_certificates=_misplaced_certificates(material),
+    )
+    found = [policy] if policy is not None else []
+    locked = _locked_inputs(material)
+    for f in match.findings:
+        if f.code == "no_private_key" and locked:
+            f = finding(
+                "no_private_key",
+                f"No private key could be read: {', '.join(locked)} could not be opened "
+                "(see the password finding).",
+                hint="Give the right password; the key is probably in that file.",
+            )
+        found.append(f)
+    return found
+
+
+def _leaf_and_chain(
+    leaf: x509.Certificate, material: Material, options: ValidateOptions, now: dt.datetime
+) -> tuple[list[Finding], list[ChainEntry]]:
+    """Everything about a chosen leaf: key, leaf checks, chain, lifetime rule."""
+    findings = [*_key_findings(leaf, material), *check_leaf(leaf, now=now)]
+    chain: list[ChainEntry] = []
+    private_root = False
+    if not signs_itself(leaf):  # a self-signed leaf has no chain: self_signed says it all
+        result = _chain(leaf, material, options, now)
+        findings += result.findings
+        chain = [ChainEntry(link.cert, link.source) for link in result.links if link.cert != leaf]
+        private_root = _private_anchor(result, options)
+    too_long = validity_length_finding(leaf, private_root=private_root)
+    if too_long is not None:
+        findings.append(too_long)
+    return findings, chain
+
+
 def validate_material(material: Material, options: ValidateOptions = ValidateOptions()) -> Report:
-    """Check material already read: leaf choice, key, leaf checks, chain, Domain."""
+    """Check material already read: leaf choice, key, leaf checks, chain, Domain.
+
+    Never raises for any material the readers produce: a certificate that cannot be
+    parsed in full is left out with a finding.
+    """
     now = options.now or dt.datetime.now(dt.UTC)
     findings: list[Finding] = list(material.findings)
     domain: Domain | None = parse_domain(options.domain) if options.domain else None
@@ -199,38 +255,15 @@ def validate_material(material: Material, options: ValidateOptions = ValidateOpt
     readable, damaged = _split_readable(material)
     findings += damaged
     material = Material(readable, material.keys, material.inputs, material.findings)
-    certs = [sc.cert for sc in material.certificates]
-    choice = choose_leaf(certs, [k.key for k in material.keys], domain)
+    choice = choose_leaf([sc.cert for sc in readable], [k.key for k in material.keys], domain)
     findings += choice.findings
     leaf = choice.leaf
     chain: list[ChainEntry] = []
     if leaf is None:
         findings += _no_leaf_findings(material)
     else:
-        where = label(leaf)
-        policy = key_policy_finding(describe_certificate_key(leaf), where[:1].upper() + where[1:])
-        if policy is not None:
-            findings.append(policy)
-        findings += match_key(
-            leaf,
-            material.keys,
-            leaf_label=where,
-            key_policy_ok=policy is None,
-            misplaced_certificates=_misplaced_certificates(material),
-        ).findings
-        findings += check_leaf(leaf, now=now)
-        private_root = False
-        if not signs_itself(leaf):
-            result = _chain(leaf, material, options, now)
-            findings += result.findings
-            chain = [
-                ChainEntry(link.cert, link.source) for link in result.links if link.cert != leaf
-            ]
-            private_root = _private_anchor(result, options)
-        too_long = validity_length_finding(leaf, private_root=private_root)
-        if too_long is not None:
-            findings.append(too_long)
-        findings += domain_findings(leaf, domain)
+        leaf_findings, chain = _leaf_and_chain(leaf, material, options, now)
+        findings += leaf_findings + domain_findings(leaf, domain)
     return Report(
         findings=_dedupe(findings),
         leaf=leaf,
