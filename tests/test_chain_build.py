@@ -275,3 +275,12 @@ def test_a_crafted_maze_of_same_named_cas_is_cut_short() -> None:
     assert time.monotonic() - started < 2.0
     assert not result.trusted
     assert "chain_incomplete" in codes(result)
+
+
+def test_self_signed_leaf_in_the_trust_store_is_not_its_own_chain() -> None:
+    leaf = self_signed_leaf(["pinned.example.com"])
+    result = build_chain(
+        leaf.cert, [], trust=TrustStore([leaf.cert], include_certifi=False), now=NOW
+    )
+    assert [link.cert for link in result.links] == [leaf.cert]
+    assert result.findings == []

@@ -240,6 +240,8 @@ class _Search:
         """Extend `path` upwards until an anchor, a self-signed root or a dead end."""
         top = path[-1].cert
         for root in _by_key_id(top, self.trust.issuers_named_by(top)):
+            if root == top:
+                continue  # a self-signed leaf named in the trust store: still no chain
             if _verify_signature(top, root):
                 return _Path([*path, _anchor_link(root, self.pool)], "trust_store")
         if top.subject == top.issuer and _verify_signature(top, top):
