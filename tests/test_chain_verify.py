@@ -167,12 +167,61 @@ def test_ca_restricted_to_server_auth_is_fine(root: CA) -> None:
     assert chain(leaf, server_ca, roots=(root,)).trusted
 
 
-def test_ca_without_key_usage_is_invalid(root: CA) -> None:
+def test_ca_without_key_usage_is_accepted_like_browsers_do(root: CA) -> None:
+    """RFC 5280 and browsers require keyCertSign only when keyUsage is present."""
     no_ku = custom_ca(root, "No KeyUsage CA", key_usage=False, index=225)
     leaf = no_ku.leaf(sans=["noku.example.com"])
     result = chain(leaf, no_ku, roots=(root,))
+    assert result.trusted and result.findings == []
+
+
+def test_ca_with_key_usage_but_no_cert_sign_is_invalid(root: CA) -> None:
+    key = ec_key("P-256", 229)
+    builder = (
+        root._builder(
+            name("Sign-Less CA"),
+            key.public_key(),
+            NOW - dt.timedelta(days=1),
+            NOW + dt.timedelta(days=99),
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(  # digitalSignature only
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+    )
+    sign_less = CA(Issued(builder.sign(root.key, hashes.SHA256()), key))
+    leaf = sign_less.leaf(sans=["signless.example.com"])
+    result = chain(leaf, sign_less, roots=(root,))
+    assert not result.trusted
     assert codes(result) == ["chain_invalid"]
-    assert "keyUsage" in result.findings[0].message
+    assert "keyCertSign" in result.findings[0].message
+    assert "Sign-Less CA" in result.findings[0].message
+
+
+def test_private_root_without_key_usage_like_openssl_req_x509_makes(root: CA) -> None:
+    key = ec_key("P-256", 230)
+    subject = name("Bare Private Root")
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(77)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=999))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    bare_ca = CA(Issued(bare, key))
+    inter = bare_ca.intermediate("Under Bare Root", key=ec_key("P-256", 231))
+    leaf = inter.leaf(sans=["bare.example.com"])
+    uploaded = build_chain(
+        leaf.cert, [inter.cert, bare], trust=TrustStore([], include_certifi=False), now=NOW
+    )
+    assert uploaded.trusted and codes(uploaded) == ["private_root"]
+    in_store = chain(leaf, inter, roots=(bare_ca,))
+    assert in_store.trusted and in_store.findings == []
 
 
 # --- leaf-only problems do not break the chain ------------------------------------------------

@@ -466,6 +466,18 @@ def _check_cas(
                     ),
                 )
             )
+        usage = _ext(cert, ExtensionOID.KEY_USAGE)
+        if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign and not trusted_anchor:
+            problems.append(
+                (
+                    "key_usage",
+                    finding(
+                        "chain_invalid",
+                        f"{_cap(describe(cert))} issued {describe(child)} but its keyUsage "
+                        "does not allow signing certificates (keyCertSign).",
+                    ),
+                )
+            )
         below = index - 1  # intermediate CAs between this one and the leaf
         if (
             isinstance(constraints, x509.BasicConstraints)
@@ -513,10 +525,16 @@ _EE_SERVER = verification.ExtensionPolicy.permit_all().require_present(
     x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None
 )
 _EE_ANY = verification.ExtensionPolicy.permit_all()
-_CA_STRICT = verification.ExtensionPolicy.webpki_defaults_ca()
+# WebPKI rules for CAs, except that keyUsage may be absent: RFC 5280 path validation and
+# browsers (Chrome, Mozilla) only require keyCertSign *when* keyUsage is present, and
+# private roots made with `openssl req -x509` often have none. `_check_cas` checks
+# keyCertSign itself when keyUsage is there.
+_CA_POLICY = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.KeyUsage, verification.Criticality.AGNOSTIC, None
+)
 # For client-mode verification only: a CA restricted to serverAuth must not fail for
 # lacking clientAuth (the verifier would otherwise check the CA against clientAuth).
-_CA_ANY_EKU = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+_CA_ANY_EKU = _CA_POLICY.may_be_present(
     x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, None
 )
 
@@ -580,7 +598,7 @@ def _verify_path(links: list[ChainLink], when: dt.datetime) -> tuple[str, str] |
         for subject in _server_subjects(leaf):
             try:
                 server = builder.extension_policies(
-                    ca_policy=_CA_STRICT, ee_policy=_EE_SERVER
+                    ca_policy=_CA_POLICY, ee_policy=_EE_SERVER
                 ).build_server_verifier(subject)
             except ValueError:
                 continue  # a SAN the verifier cannot take as a subject: try the next
