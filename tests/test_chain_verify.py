@@ -263,3 +263,24 @@ def test_leaf_problems_do_not_hide_a_ca_problem(root: CA) -> None:
     result = chain(expired_leaf, inter, roots=(constrained,))
     assert codes(result) == ["chain_invalid"]
     assert "Name constraints violated" in result.findings[0].message
+
+
+def test_ed25519_ca_is_named_for_its_signature_algorithm(root: CA) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    ed_ca = root.intermediate("Ed25519 CA", key=ed25519.Ed25519PrivateKey.generate())
+    leaf = ed_ca.leaf(sans=["ed.example.com"])
+    result = chain(leaf, ed_ca, roots=(root,))
+    assert not result.trusted
+    assert codes(result) == ["chain_invalid"]
+    message = result.findings[0].message
+    assert "key type browsers do not accept" in message
+    assert "“Ed25519 CA” (key type Ed25519)" in message
+
+
+def test_sha224_signed_intermediate_is_named(root: CA) -> None:
+    odd = root.intermediate("SHA224 CA", key=ec_key("P-256", 232), hash_alg=hashes.SHA224())
+    leaf = odd.leaf(sans=["sha224.example.com"])
+    result = chain(leaf, odd, roots=(root,))
+    assert codes(result) == ["chain_invalid"]
+    assert "“SHA224 CA” is signed with ecdsa-with-SHA224" in result.findings[0].message

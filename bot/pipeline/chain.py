@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import verification
-from cryptography.x509.oid import ExtensionOID
+from cryptography.x509.oid import ExtensionOID, SignatureAlgorithmOID
 
 from bot.pipeline.aia import FetchError, HttpIssuerFetcher, IssuerFetcher, ca_issuers_urls
 from bot.pipeline.findings import Finding, finding
@@ -630,6 +630,7 @@ _KINDS = (
     ("name constraint", "name_constraints"),
     ("not valid at validation time", "validity"),
     ("forbidden signature algorithm", "weak"),
+    ("forbidden public key algorithm", "key_algorithm"),
     ("eku", "eku"),
     ("2.5.29.15", "key_usage"),
     ("key usage", "key_usage"),
@@ -696,9 +697,56 @@ def _verifier_finding(verdict: tuple[str, str], links: list[ChainLink]) -> Findi
             f"A CA certificate of the chain has a missing or wrong keyUsage ({detail}); "
             "CA certificates need keyUsage with keyCertSign.",
         )
+    if kind == "key_algorithm":
+        odd_keys = [c for c in cas if not isinstance(c.public_key(), _BROWSER_CA_KEYS)]
+        named = ", ".join(f"{describe(c)} (key type {_key_name(c)})" for c in odd_keys)
+        return finding(
+            "chain_invalid",
+            "A CA of the chain has a key type browsers do not accept"
+            + (f": {named}." if named else f" ({detail})."),
+            hint="Use a CA whose keys are RSA or ECDSA.",
+        )
+    if kind == "weak":
+        odd = [c for c in [leaf, *cas[:-1]] if not _browser_signature(c)]
+        named = ", ".join(f"{describe(c)} is signed with {_signature_name(c)}" for c in odd)
+        return finding(
+            "chain_invalid",
+            "A signature algorithm in the chain is not accepted by browsers"
+            + (f": {named}." if named else f" ({detail})."),
+            hint="Use a CA whose certificates are signed with RSA or ECDSA and SHA-256 or stronger.",
+        )
     if kind == "signature":
         return finding("chain_invalid", f"A signature in the chain does not verify ({detail}).")
     return finding("chain_invalid", f"The chain breaks a rule of certificate paths: {detail}.")
+
+
+_BROWSER_SIGNATURES = {
+    SignatureAlgorithmOID.RSA_WITH_SHA256,
+    SignatureAlgorithmOID.RSA_WITH_SHA384,
+    SignatureAlgorithmOID.RSA_WITH_SHA512,
+    SignatureAlgorithmOID.RSASSA_PSS,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512,
+}
+
+
+_BROWSER_CA_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)
+
+
+def _key_name(cert: x509.Certificate) -> str:
+    name = type(cert.public_key()).__name__
+    return name.removesuffix("PublicKey").removeprefix("_") or "unknown"
+
+
+def _browser_signature(cert: x509.Certificate) -> bool:
+    return cert.signature_algorithm_oid in _BROWSER_SIGNATURES
+
+
+def _signature_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    name = getattr(oid, "_name", "")
+    return name if name and name != "Unknown OID" else oid.dotted_string
 
 
 # --- findings ------------------------------------------------------------------------
