@@ -293,3 +293,29 @@ def test_der_ending_in_whitespace_bytes_is_not_stripped(pki: dict[str, CA]) -> N
             assert parse_issuer_body(body + b"\n") == [ca.cert]  # added by a server
             return
     pytest.fail("no DER ending in a whitespace byte was produced")  # p ≈ 1e-10
+
+
+def test_fetched_sha1_root_is_untrusted_but_not_called_weak(site: Site, tmp_path: Path) -> None:
+    """A root's self-signature is never checked: SHA-1 there is no weak_signature."""
+    from tests.pki import Issued, key_pem, rsa_key
+
+    key = rsa_key(2048, 409)
+    (tmp_path / "root.key").write_bytes(key_pem(key))
+    subprocess.run(
+        ["openssl", "req", "-new", "-x509", "-key", "root.key", "-sha1", "-days", "30",
+         "-subj", "/CN=AIA SHA1 Root", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "root.pem"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    root_cert = x509.load_pem_x509_certificate((tmp_path / "root.pem").read_bytes())
+    root = CA(Issued(root_cert, key))
+    inter = root.intermediate(
+        "AIA Under SHA1 Root", key=ec_key("P-256", 410), aia_url=site.url("/sha1-root")
+    )
+    site.routes["/sha1-root"] = Route(body=der(root_cert))
+    site.routes["/under-sha1"] = Route(body=der(inter.cert))
+    leaf = inter.leaf(sans=["sha1root.example.com"], aia_url=site.url("/under-sha1"))
+    result = complete(leaf.cert, [])
+    assert result.fetched == [inter.cert, root_cert]
+    assert "weak_signature" not in codes(result)
+    assert "chain_incomplete" in codes(result)

@@ -440,8 +440,9 @@ def _check_cas(
     for index, link in enumerate(links[1:], start=1):
         cert, child = link.cert, links[index - 1].cert
         trusted_anchor = index == last and anchor == ANCHOR_TRUST_STORE
-        self_signed = index == last and anchor == ANCHOR_PRIVATE_ROOT
-        weak = None if trusted_anchor or self_signed else _weak_hash(cert)
+        # A root's self-signature proves nothing and is never checked by clients.
+        top_root = index == last and cert.subject == cert.issuer
+        weak = None if trusted_anchor or top_root else _weak_hash(cert)
         if weak:
             problems.append(
                 (
@@ -478,7 +479,9 @@ def _check_cas(
                     ),
                 )
             )
-        below = index - 1  # intermediate CAs between this one and the leaf
+        # Intermediate CAs between this one and the leaf; self-issued ones (key
+        # rollover) do not count (RFC 5280 4.2.1.9).
+        below = sum(1 for link in links[1:index] if link.cert.subject != link.cert.issuer)
         if (
             isinstance(constraints, x509.BasicConstraints)
             and constraints.path_length is not None
