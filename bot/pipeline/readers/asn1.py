@@ -7,6 +7,7 @@ import binascii
 import re
 
 BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+MAX_BARE_BASE64 = 1024 * 1024  # certificate material is far smaller
 
 
 def first_element_length(der: bytes) -> int | None:
@@ -39,6 +40,8 @@ def strip_trailing_padding(der: bytes) -> bytes:
 
 def bare_base64(text: str) -> bytes | None:
     """The DER inside base64 text that has lost its BEGIN/END lines, if it is that."""
+    if len(text) > MAX_BARE_BASE64 or not BASE64.fullmatch("".join(text[:128].split())):
+        return None  # cheap refusal before joining a large binary file's "lines"
     compact = "".join(text.split())
     if len(compact) < 64 or not BASE64.fullmatch(compact):
         return None
