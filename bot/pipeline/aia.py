@@ -58,7 +58,13 @@ def ca_issuers_urls(cert: x509.Certificate) -> list[str]:
     """The caIssuers URLs of a certificate's AIA extension, in order (may be empty)."""
     try:
         aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (
+        x509.ExtensionNotFound,
+        x509.DuplicateExtension,
+        x509.UnsupportedGeneralNameType,
+        ValueError,
+        TypeError,
+    ):
         return []
     if not isinstance(aia, x509.AuthorityInformationAccess):
         return []

@@ -66,6 +66,15 @@ MAX_DEPTH = 8  # certificates above the leaf; real chains have 1-3
 MAX_FETCHES = 4  # issuers fetched from AIA, one level each
 
 _WEAK_HASHES = (hashes.SHA1, hashes.MD5)
+# What a damaged certificate raises when a lazily parsed part (names, extensions) is
+# first used; such a certificate is reported, never allowed to raise out of here.
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm,
+)
 _SHA256 = hashes.SHA256()
 
 
@@ -95,14 +104,24 @@ def describe(cert: x509.Certificate) -> str:
     """A short quoted name for messages: the common name, else the whole DN."""
     try:
         cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    except ValueError:
-        cns = []
-    if cns:
-        value = cns[0].value
-        text = value if isinstance(value, str) else value.decode(errors="replace")
-    else:
-        text = cert.subject.rfc4514_string() or "(empty subject)"
+        if cns:
+            value = cns[0].value
+            text = value if isinstance(value, str) else value.decode(errors="replace")
+        else:
+            text = cert.subject.rfc4514_string() or "(empty subject)"
+    except _PARSE_ERRORS:
+        text = f"(unreadable name, SHA-256 {_fp(cert).hex()[:16]}…)"
     return f"“{text}”"
+
+
+def _readable_names(cert: x509.Certificate) -> bool:
+    """Subject and issuer are parsed lazily: a damaged name raises on first use."""
+    try:
+        cert.subject.public_bytes()
+        cert.issuer.public_bytes()
+    except _PARSE_ERRORS:
+        return False
+    return True
 
 
 # --- signatures and extensions -------------------------------------------------------
@@ -112,9 +131,9 @@ def _verify_signature(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Does `issuer`'s key verify `cert`'s signature? Any hash, SHA-1 and MD5 included:
     `verify_directly_issued_by` refuses those, and a weak link must still be found to be
     reported as weak rather than as missing."""
-    key = issuer.public_key()
     signature, tbs = cert.signature, cert.tbs_certificate_bytes
     try:
+        key = issuer.public_key()
         hash_alg = cert.signature_hash_algorithm
         if isinstance(key, rsa.RSAPublicKey):
             params = cert.signature_algorithm_parameters
@@ -155,7 +174,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
 def _ext(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> x509.ExtensionType | None:
     try:
         return cert.extensions.get_extension_for_oid(oid).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, *_PARSE_ERRORS):
         return None
 
 
@@ -235,6 +254,10 @@ class _Search:
     pool: list[x509.Certificate]
     trust: TrustStore
     steps: int = 0
+    readable: list[x509.Certificate] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.readable = [c for c in self.pool if _readable_names(c)]
 
     def walk(self, path: list[ChainLink]) -> _Path:
         """Extend `path` upwards until an anchor, a self-signed root or a dead end."""
@@ -250,7 +273,9 @@ class _Search:
             return _Path(path, "missing")
         on_path = {_fp(link.cert) for link in path}
         named = [
-            c for c in self.pool if _names_match(c.subject, top.issuer) and _fp(c) not in on_path
+            c
+            for c in self.pool
+            if c in self.readable and _names_match(c.subject, top.issuer) and _fp(c) not in on_path
         ]
         best: _Path | None = None
         near: list[x509.Certificate] = []
@@ -296,6 +321,19 @@ def build_chain(
     `leaf_is_first`: whether the leaf came first in the upload (else: `chain_order`).
     """
     now = now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
+    if not _readable_names(leaf):
+        return ChainResult(
+            links=[ChainLink(leaf, UPLOADED)],
+            findings=[
+                finding(
+                    "chain_invalid",
+                    f"The names in {describe(leaf)} cannot be read (damaged encoding), so its "
+                    "issuer cannot be found.",
+                    hint="Download the certificate again from your CA.",
+                )
+            ],
+            trusted=False,
+        )
     findings: list[Finding] = []
     pool, duplicates = _dedupe(leaf, candidates)
     if duplicates:
@@ -363,7 +401,10 @@ def build_chain(
 def _dedupe(
     leaf: x509.Certificate, candidates: Sequence[x509.Certificate]
 ) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
-    """Unique candidates in upload order, and the copies dropped (leaf copies included)."""
+    """Unique candidates in upload order, and the copies dropped (leaf copies included).
+
+    A candidate whose names cannot be read stays in the pool (it is reported as an
+    extra) but can never be matched as an issuer."""
     seen = {_fp(leaf)}
     pool: list[x509.Certificate] = []
     duplicates: list[x509.Certificate] = []
@@ -563,7 +604,10 @@ def _server_subjects(leaf: x509.Certificate) -> list[x509.DNSName | x509.IPAddre
     subjects: list[x509.DNSName | x509.IPAddress] = []
     for name in san.get_values_for_type(x509.DNSName):
         host = "wildcard-check" + name[1:] if name.startswith("*.") else name
-        subjects.append(x509.DNSName(host))
+        try:
+            subjects.append(x509.DNSName(host))
+        except ValueError:
+            continue  # not a name the verifier can take (the leaf checks judge it)
     subjects += [x509.IPAddress(ip) for ip in san.get_values_for_type(x509.IPAddress)]
     return subjects
 
@@ -610,7 +654,7 @@ def _verify_path(links: list[ChainLink], when: dt.datetime) -> tuple[str, str] |
         # No usable SAN (the leaf checks report it): verify without a server name.
         client = builder.extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
         client.build_client_verifier().verify(leaf, intermediates)
-    except verification.VerificationError as exc:
+    except (verification.VerificationError, *_PARSE_ERRORS) as exc:
         return _classify(str(exc))
     return None
 
@@ -622,7 +666,7 @@ def _verify_ca_part(links: list[ChainLink], now: dt.datetime) -> tuple[str, str]
     client = _builder(anchor, now).extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
     try:
         client.build_client_verifier().verify(first, rest)
-    except verification.VerificationError as exc:
+    except (verification.VerificationError, *_PARSE_ERRORS) as exc:
         return _classify(str(exc))
     return None
 
@@ -701,7 +745,7 @@ def _verifier_finding(verdict: tuple[str, str], links: list[ChainLink]) -> Findi
             "CA certificates need keyUsage with keyCertSign.",
         )
     if kind == "key_algorithm":
-        odd_keys = [c for c in cas if not isinstance(c.public_key(), _BROWSER_CA_KEYS)]
+        odd_keys = [c for c in cas if not isinstance(_public_key(c), _BROWSER_CA_KEYS)]
         named = ", ".join(f"{describe(c)} (key type {_key_name(c)})" for c in odd_keys)
         return finding(
             "chain_invalid",
@@ -737,9 +781,18 @@ _BROWSER_SIGNATURES = {
 _BROWSER_CA_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)
 
 
+def _public_key(cert: x509.Certificate) -> object:
+    try:
+        return cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return None
+
+
 def _key_name(cert: x509.Certificate) -> str:
-    name = type(cert.public_key()).__name__
-    return name.removesuffix("PublicKey").removeprefix("_") or "unknown"
+    key = _public_key(cert)
+    if key is None:
+        return "unsupported"
+    return type(key).__name__.removesuffix("PublicKey").removeprefix("_") or "unknown"
 
 
 def _browser_signature(cert: x509.Certificate) -> bool:
@@ -787,7 +840,7 @@ def _extras_finding(extras: list[x509.Certificate], links: list[ChainLink]) -> F
     notes = []
     for cert in extras[:MAX_NAMED]:
         note = describe(cert)
-        if cert.subject == top.subject:
+        if _readable_names(cert) and cert.subject == top.subject:
             note += " (another version of the CA the chain ends at)"
         notes.append(note)
     if len(extras) > MAX_NAMED:
