@@ -236,9 +236,8 @@ class _Path:
 
 def _anchor_link(root: x509.Certificate, pool: list[x509.Certificate]) -> ChainLink:
     """The trusted root as a link; the uploaded copy when the upload holds the same one."""
-    fingerprint = _fp(root)
     for cert in pool:
-        if _fp(cert) == fingerprint:
+        if cert == root:
             return ChainLink(cert, UPLOADED)
     return ChainLink(root, TRUST_STORE)
 
@@ -271,11 +270,11 @@ class _Search:
             return _Path(path, "self_signed_leaf" if len(path) == 1 else "private_root")
         if len(path) > MAX_DEPTH:
             return _Path(path, "missing")
-        on_path = {_fp(link.cert) for link in path}
+        on_path = {link.cert for link in path}
         named = [
             c
             for c in self.pool
-            if c in self.readable and _names_match(c.subject, top.issuer) and _fp(c) not in on_path
+            if c in self.readable and _names_match(c.subject, top.issuer) and c not in on_path
         ]
         best: _Path | None = None
         near: list[x509.Certificate] = []
@@ -348,11 +347,11 @@ def build_chain(
     fetched = [cert for cert, _ in completion.fetched]
 
     links = path.links
-    on_path = {_fp(link.cert) for link in links}
+    on_path = {link.cert for link in links}
     # Certificates with the issuer's name that did not sign are explained by the
     # chain_incomplete message; every other certificate off the path is an extra.
     explained = path.near_misses if path.end == "missing" else []
-    extras = [c for c in pool if _fp(c) not in on_path and c not in explained]
+    extras = [c for c in pool if c not in on_path and c not in explained]
 
     anchor = ANCHOR_NONE
     trusted = False
@@ -405,15 +404,14 @@ def _dedupe(
 
     A candidate whose names cannot be read stays in the pool (it is reported as an
     extra) but can never be matched as an issuer."""
-    seen = {_fp(leaf)}
+    seen = {leaf}  # certificates compare (and hash) by their DER
     pool: list[x509.Certificate] = []
     duplicates: list[x509.Certificate] = []
     for cert in candidates:
-        fingerprint = _fp(cert)
-        if fingerprint in seen:
+        if cert in seen:
             duplicates.append(cert)
             continue
-        seen.add(fingerprint)
+        seen.add(cert)
         pool.append(cert)
     return pool, duplicates
 
@@ -816,18 +814,15 @@ MAX_NAMED = 10  # certificates named in one message; the rest are counted
 
 
 def _names(certs: Sequence[x509.Certificate]) -> str:
-    counts: dict[bytes, int] = {}
-    firsts: dict[bytes, x509.Certificate] = {}
+    counts: dict[x509.Certificate, int] = {}
     for cert in certs:
-        fingerprint = _fp(cert)
-        counts[fingerprint] = counts.get(fingerprint, 0) + 1
-        firsts.setdefault(fingerprint, cert)
-    parts = []
-    for fingerprint, cert in list(firsts.items())[:MAX_NAMED]:
-        n = counts[fingerprint]
-        parts.append(describe(cert) + (f" ({n} copies)" if n > 1 else ""))
-    if len(firsts) > MAX_NAMED:
-        parts.append(f"and {len(firsts) - MAX_NAMED} more")
+        counts[cert] = counts.get(cert, 0) + 1
+    parts = [
+        describe(cert) + (f" ({n} copies)" if n > 1 else "")
+        for cert, n in list(counts.items())[:MAX_NAMED]
+    ]
+    if len(counts) > MAX_NAMED:
+        parts.append(f"and {len(counts) - MAX_NAMED} more")
     return ", ".join(parts)
 
 
@@ -857,13 +852,12 @@ def _order_finding(
     links: list[ChainLink],
     leaf_is_first: bool,
 ) -> Finding | None:
-    path = [_fp(link.cert) for link in links[1:] if link.source == UPLOADED]
+    path = [link.cert for link in links[1:] if link.source == UPLOADED]
     wanted = set(path)
-    uploaded: list[bytes] = []
+    uploaded: list[x509.Certificate] = []
     for cert in candidates:
-        fingerprint = _fp(cert)
-        if fingerprint in wanted and fingerprint not in uploaded:
-            uploaded.append(fingerprint)
+        if cert in wanted and cert not in uploaded:
+            uploaded.append(cert)
     if leaf_is_first and uploaded == path:
         return None
     ordered = [f"{describe(leaf)} (leaf)"] + [
