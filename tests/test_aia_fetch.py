@@ -319,3 +319,18 @@ def test_fetched_sha1_root_is_untrusted_but_not_called_weak(site: Site, tmp_path
     assert result.fetched == [inter.cert, root_cert]
     assert "weak_signature" not in codes(result)
     assert "chain_incomplete" in codes(result)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x",
+        "http://[::1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0/x",
+    ],
+)
+def test_default_fetcher_refuses_local_and_metadata_addresses(url: str) -> None:
+    with pytest.raises(FetchError, match="local address"):
+        HttpIssuerFetcher().fetch_bytes(url)

@@ -133,6 +133,8 @@ def _check_url(url: str, allow_local: bool) -> None:
         raise FetchError(f"the host {parts.hostname} could not be resolved") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
         if (
             address.is_loopback
             or address.is_link_local
