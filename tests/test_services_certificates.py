@@ -196,3 +196,28 @@ def test_environments_are_admin_only_and_unique(ctx: ServiceContext) -> None:
         )
     assert second.value.code == "environment_exists"
     assert [e.name for e in environments.list_environments(ctx)] == ["dev", "lt"]
+
+
+def test_manual_submission_without_a_readable_certificate(ctx: ServiceContext) -> None:
+    files = [InputFile("notes.txt", b"the CA portal was down; files follow")]
+    result = certificates.submit_certificate(
+        ctx, PERSON, files, Passwords(), name="unreadable", domain="app.example.com", manual=True
+    )
+    assert result.certificate.status == "pending_manual"
+    assert result.certificate.sans == [] and result.certificate.fingerprint_sha256 is None
+    with pytest.raises(ServiceError) as caught:
+        certificates.approve_certificate(ctx, ADMIN, "unreadable")
+    assert caught.value.code == "certificate_unreadable"
+    assert certificates.reject_certificate(ctx, ADMIN, "unreadable", "send the files").decision
+
+
+def test_an_approved_renewal_supersedes_an_unused_old_one(ctx: ServiceContext, pki: Pki) -> None:
+    submit(ctx, pki.app, pki, "old")
+    files = [InputFile("c.pem", pki.renewal.pem), InputFile("k.pem", pki.renewal.key_pem())]
+    pending = certificates.submit_certificate(
+        ctx, PERSON, files, Passwords(), name="new", renews="old", manual=True
+    )  # no chain: invalid, waits for an admin
+    assert pending.certificate.status == "pending_manual"
+    assert certificates.show_certificate(ctx, "old").status == "validated"
+    certificates.approve_certificate(ctx, ADMIN, "new", "chain checked by hand")
+    assert certificates.show_certificate(ctx, "old").status == "superseded"
