@@ -1,1 +1,8 @@
-"""See ../shared/DESIGN.md for what this layer may import."""
+"""The record: SQLModel tables, queries and Alembic migrations (no Slack here).
+
+See ../shared/DESIGN.md for what this layer may import. Modules:
+`models` (tables and enums), `types` (UTCDateTime, utcnow), `db` (Database, URL rules),
+`errors` (DatabaseUnavailable, NameTaken, EnvironmentBusy, MigrationError), `queries`
+(the questions the bot asks, record_audit), `migrate` (upgrade, current_revision,
+head_revision), `migrations/` (the packaged Alembic scripts).
+"""
