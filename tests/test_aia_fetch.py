@@ -29,6 +29,7 @@ class Route:
     location: str | None = None
     delay: float = 0.0
     send_length: bool = True
+    drip: float = 0.0  # seconds between 16-byte pieces of the body
 
 
 @dataclass
@@ -58,7 +59,13 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Connection", "close")
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(route.body)
+                if route.drip:
+                    for start in range(0, len(route.body), 16):
+                        self.wfile.write(route.body[start : start + 16])
+                        self.wfile.flush()
+                        time.sleep(route.drip)
+                else:
+                    self.wfile.write(route.body)
             if not route.send_length:
                 self.close_connection = True
 
@@ -334,3 +341,12 @@ def test_fetched_sha1_root_is_untrusted_but_not_called_weak(site: Site, tmp_path
 def test_default_fetcher_refuses_local_and_metadata_addresses(url: str) -> None:
     with pytest.raises(FetchError, match="local address"):
         HttpIssuerFetcher().fetch_bytes(url)
+
+
+def test_a_server_dripping_bytes_is_cut_off_at_the_deadline(site: Site, pki: dict[str, CA]) -> None:
+    site.routes["/drip"] = Route(body=der(pki["inter"].cert), drip=0.1)
+    leaf = pki["inter"].leaf(sans=["drip.example.com"], aia_url=site.url("/drip"))
+    started = time.monotonic()
+    result = complete(leaf.cert, [pki["root"]], fetcher=HttpIssuerFetcher(0.4, allow_local=True))
+    assert time.monotonic() - started < 1.0  # the whole body would take ~3 s
+    assert "no complete answer within 0.4 s" in _failure(result)

@@ -239,7 +239,10 @@ class HttpIssuerFetcher:
         while True:
             if time.monotonic() > deadline:
                 raise FetchError(f"no complete answer within {self.timeout:g} s")
-            chunk = response.read(65536)
+            # read1: what has arrived (one socket read), so a server that drips bytes
+            # cannot hold the fetch past its deadline the way read(n) would.
+            read1 = getattr(response, "read1", None)
+            chunk = read1(65536) if read1 is not None else response.read(65536)
             if not chunk:
                 return b"".join(chunks)
             total += len(chunk)
