@@ -52,10 +52,13 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
         log.info("/cert %s by %s", command.name, actor.user_id)
         early = early_answer(command, actor, deps, client, str(body.get("trigger_id") or ""))
         if early is not None:
-            ack(blocks=early, text=fallback_text(early)) if early else ack()
+            if early:
+                ack(blocks=early, text=fallback_text(early))
+            else:
+                ack()  # a modal opened: nothing to say
             return
-        working = WORKING.get(command.name)
-        ack(text=working) if working else ack()
+        # From here on Slack has its answer; the work below may take longer than 3 s.
+        ack(text=WORKING.get(command.name, ""))
         reply = run(command, actor, deps)
         respond(
             blocks=reply.blocks,
