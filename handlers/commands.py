@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.services.actors import Actor
+from bot.services.actors import Actor, actor_for
 from bot.services.errors import ServiceError
 from handlers import home
 from handlers.blocks.base import checked_message, fallback_text, section
@@ -108,5 +108,6 @@ def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None
             client.chat_postMessage(
                 channel=channel, text=text, blocks=checked_message([section(text)])
             )
+            home.publish(client, actor_for(user, deps.settings), deps)  # their record moved too
     if reply.changed:
         home.publish(client, actor, deps)

@@ -107,7 +107,7 @@ def test_approve_and_reject(slack: SlackHarness, pki: PkiSet) -> None:
     assert "approved certificate *manual-one*" in ex.texts()[0]
     dms = ex.of("chat.postMessage")
     assert [c.params["channel"] for c in dms] == ["D" + USER[1:]]  # the submitter is told
-    assert ex.of("views.publish")
+    assert {c.params["user_id"] for c in ex.of("views.publish")} == {USER, ADMIN}
 
     ex = slack.command("reject manual-two the chain is missing", ADMIN)
     assert "rejected" in ex.texts()[0] and ex.responses[0].params["response_type"] == "ephemeral"
