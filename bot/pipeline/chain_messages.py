@@ -104,9 +104,15 @@ def incomplete_finding(
         )
     if failures:
         message += " " + cap("; ".join(failures)) + "."
-    hint = ""  # the catalog's default
+    hint = (
+        "Add the missing issuer to the upload (your CA's intermediate bundle); if it is "
+        "your organisation's own root, upload that root too."
+    )
     if urls:
-        hint = f"Add the missing intermediate to the upload; it can be downloaded from {urls[0]}."
+        hint = (
+            f"Add the missing issuer to the upload: it can be downloaded from {urls[0]}. If "
+            "it is your organisation's own root, upload that root too."
+        )
     return finding("chain_incomplete", message, hint=hint)
 
 
