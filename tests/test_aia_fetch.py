@@ -350,3 +350,8 @@ def test_a_server_dripping_bytes_is_cut_off_at_the_deadline(site: Site, pki: dic
     result = complete(leaf.cert, [pki["root"]], fetcher=HttpIssuerFetcher(0.4, allow_local=True))
     assert time.monotonic() - started < 1.0  # the whole body would take ~3 s
     assert "no complete answer within 0.4 s" in _failure(result)
+
+
+def test_a_host_that_does_not_resolve_is_a_reason_not_a_crash() -> None:
+    with pytest.raises(FetchError, match=r"could not be resolved"):
+        HttpIssuerFetcher(timeout=2.0).fetch_bytes("http://no-such-host.invalid/ca.der")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -119,7 +120,30 @@ def _der_certificates(body: bytes) -> list[x509.Certificate]:
         return []
 
 
-def _check_url(url: str, allow_local: bool) -> None:
+def _resolve(host: str, port: int, timeout: float) -> list[str]:
+    """The host's addresses, within `timeout`: the system resolver has no time limit of
+    its own, and a chat bot cannot wait on it. (A resolver still busy after the
+    timeout finishes in its daemon thread; its answer is dropped.)"""
+    answer: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            answer["error"] = exc
+
+    worker = threading.Thread(target=work, name="certops-aia-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    infos = answer.get("infos")
+    if worker.is_alive():
+        raise FetchError(f"the host {host} could not be resolved within {timeout:g} s")
+    if not isinstance(infos, list):
+        raise FetchError(f"the host {host} could not be resolved")
+    return [str(info[4][0]) for info in infos]
+
+
+def _check_url(url: str, allow_local: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise FetchError(f"only http and https URLs are fetched, not {parts.scheme or url!r}")
@@ -127,12 +151,8 @@ def _check_url(url: str, allow_local: bool) -> None:
         raise FetchError(f"the URL {url} names no host")
     if allow_local:
         return
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"the host {parts.hostname} could not be resolved") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    for text in _resolve(parts.hostname, parts.port or 80, timeout):
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 scope id
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
         if (
@@ -145,7 +165,7 @@ def _check_url(url: str, allow_local: bool) -> None:
             raise FetchError(f"the host {parts.hostname} is a local address ({address})")
 
 
-def _fenced_redirects(allow_local: bool) -> urllib.request.BaseHandler:
+def _fenced_redirects(allow_local: bool, timeout: float) -> urllib.request.BaseHandler:
     """A handler that follows a few redirects, never to another scheme or a forbidden
     address."""
     import urllib.request
@@ -163,7 +183,7 @@ def _fenced_redirects(allow_local: bool) -> urllib.request.BaseHandler:
             headers: HTTPMessage,
             newurl: str,
         ) -> urllib.request.Request | None:
-            _check_url(newurl, allow_local)
+            _check_url(newurl, allow_local, timeout)
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     return FencedRedirects()
@@ -190,7 +210,7 @@ class HttpIssuerFetcher:
             urllib.request.ProxyHandler({} if local else None),
             urllib.request.HTTPHandler(),
             urllib.request.HTTPSHandler(),
-            _fenced_redirects(self.allow_local),
+            _fenced_redirects(self.allow_local, self.timeout),
             urllib.request.HTTPDefaultErrorHandler(),
             urllib.request.HTTPErrorProcessor(),
         ]
@@ -204,7 +224,7 @@ class HttpIssuerFetcher:
         import urllib.error
         import urllib.request
 
-        _check_url(url, self.allow_local)
+        _check_url(url, self.allow_local, self.timeout)
         deadline = time.monotonic() + self.timeout
         request = urllib.request.Request(
             url,
