@@ -99,6 +99,8 @@ class Environment(SQLModel, table=True):
     channel: str | None = None
     hostname: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Expiry warning thresholds of this environment ("30,14,7,3,1,0", "33%,7"); None: global.
+    warning_days: str | None = None
 
 
 class Certificate(SQLModel, table=True):
@@ -197,6 +199,56 @@ class Notification(SQLModel, table=True):
     posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class SilenceKind(StrEnum):
+    SNOOZE = "snooze"
+    ACKNOWLEDGE = "acknowledge"
+
+
+class WarningSilence(SQLModel, table=True):
+    """A snooze (quiet until `until`) or an acknowledgement (quiet until the next threshold)
+    of a certificate's expiry warning in one channel: who, when, which threshold."""
+
+    __tablename__ = "warning_silence"
+    __table_args__ = (sa.Index("ix_warning_silence_target", "certificate_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id")
+    channel: str
+    kind: SilenceKind = Field(sa_type=_enum(SilenceKind))
+    threshold: str
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    actor: str
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TlsCheckState(StrEnum):
+    PENDING = "pending"
+    OK = "ok"
+    MISMATCH = "mismatch"
+    UNREACHABLE = "unreachable"
+
+
+class TlsCheck(SQLModel, table=True):
+    """The check, some minutes after an assignment, that the hostname serves its certificate.
+
+    One row per assignment (unique): the row is the claim, and `next_at` is moved forward by
+    whoever runs an attempt, so two replicas never probe and post the same attempt.
+    """
+
+    __tablename__ = "tls_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", unique=True)
+    channel: str | None = None
+    thread_ts: str | None = None
+    state: TlsCheckState = Field(sa_type=_enum(TlsCheckState), index=True)
+    attempts: int = 0
+    next_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    served_fingerprint: str | None = None
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what to which record, when, with the record before and after."""
 
@@ -213,4 +265,13 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
-TABLES = (Environment, Certificate, Assignment, SupportTicket, Notification, AuditEvent)
+TABLES = (
+    Environment,
+    Certificate,
+    Assignment,
+    SupportTicket,
+    Notification,
+    AuditEvent,
+    WarningSilence,
+    TlsCheck,
+)

@@ -27,6 +27,8 @@ TABLES = {
     "support_ticket",
     "notification",
     "audit_event",
+    "warning_silence",
+    "tls_check",
 }
 
 
