@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.services.context import ServiceContext
 from bot.settings import Settings
-from handlers import actions, commands, confirmations, errors, events, home, middleware
+from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
 from handlers.request_context import ContextExecutor
 from storage.db import Database
@@ -67,5 +67,6 @@ def create_app(
     actions.register(app, deps)
     confirmations.register(app, deps)
     events.register(app, deps)
+    warnings.register(app, deps)
     errors.register(app, deps)
     return app

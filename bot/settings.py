@@ -25,6 +25,14 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
 
 
+def _share(text: str) -> float:
+    """`33%` -> 33.0; a share must be above 0 and at most 100 percent."""
+    value = float(text[:-1].strip())
+    if not 0 < value <= 100:
+        raise ValueError(text)
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -37,6 +45,10 @@ class Settings:
     default_channel: str | None = None
     load_balancer_patterns: tuple[str, ...] = DEFAULT_LOAD_BALANCER_PATTERNS
     warning_thresholds_days: tuple[int, ...] = DEFAULT_THRESHOLDS
+    # Thresholds as a share of the certificate's lifetime, in percent ("33%" -> 33.0).
+    warning_shares: tuple[float, ...] = ()
+    # How often the bot's scheduler scans for due warnings and TLS checks (seconds).
+    notify_interval_seconds: float = 60.0
     log_format: str = "text"
     raw_errors: tuple[str, ...] = ()
 
@@ -75,12 +87,30 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         environ = os.environ
     errors: list[str] = []
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    shares: tuple[float, ...] = ()
     raw_thresholds = environ.get("CERTOPS_WARNING_DAYS")
     if raw_thresholds:
         try:
-            thresholds = tuple(sorted({int(x) for x in _split(raw_thresholds)}, reverse=True))
+            parts = _split(raw_thresholds)
+            shares = tuple(sorted({_share(x) for x in parts if x.endswith("%")}, reverse=True))
+            thresholds = tuple(sorted({int(x) for x in parts if not x.endswith("%")}, reverse=True))
+            if any(days < 0 for days in thresholds):
+                raise ValueError("negative")
         except ValueError:
-            errors.append("CERTOPS_WARNING_DAYS must be whole numbers separated by commas")
+            errors.append(
+                "CERTOPS_WARNING_DAYS must be whole numbers of days or shares of the "
+                "lifetime (like 33%) separated by commas"
+            )
+    interval = 60.0
+    raw_interval = environ.get("CERTOPS_NOTIFY_INTERVAL")
+    if raw_interval:
+        try:
+            interval = float(raw_interval)
+            if interval <= 0:
+                raise ValueError("not positive")
+        except ValueError:
+            errors.append("CERTOPS_NOTIFY_INTERVAL must be a number of seconds above 0")
+            interval = 60.0
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -96,6 +126,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         load_balancer_patterns=_split(environ.get("CERTOPS_LOAD_BALANCER_PATTERNS"))
         or DEFAULT_LOAD_BALANCER_PATTERNS,
         warning_thresholds_days=thresholds,
+        warning_shares=shares,
+        notify_interval_seconds=interval,
         log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
         raw_errors=tuple(errors),
     )

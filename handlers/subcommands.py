@@ -38,14 +38,10 @@ def cert_show(command: Command, actor: Actor, deps: Deps) -> Reply:
 
 
 def expiring(command: Command, actor: Actor, deps: Deps) -> Reply:
-    days = int(command.args.get("days") or 0)
-    views = certificates.list_certificates(deps.services)
-    soon = [
-        v.to_dict(with_report=False)
-        for v in views
-        if v.days_left is not None and v.days_left <= days and v.status not in NOT_WATCHED
-    ]
-    return Reply(records.certificate_list_blocks(soon, f"Expiring within {days} days"))
+    """`/cert expiring [DAYS]`: the digest by environment (handlers/warnings.py)."""
+    from handlers.warnings import expiring_reply
+
+    return expiring_reply(command, actor, deps)
 
 
 def env_add(command: Command, actor: Actor, deps: Deps) -> Reply:

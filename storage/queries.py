@@ -14,7 +14,10 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
+from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.errors import EnvironmentBusy, NameTaken
@@ -30,6 +33,9 @@ from storage.models import (
     Notification,
     SupportTicket,
     TicketState,
+    TlsCheck,
+    TlsCheckState,
+    WarningSilence,
 )
 from storage.types import utcnow
 
@@ -406,3 +412,197 @@ def latest_audit(
     return session.exec(
         query.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(max(0, limit))
     ).all()
+
+
+# -- expiry warnings --------------------------------------------------------------------
+# The scan reads every certificate that can be due before `horizon` in a handful of
+# queries (the index on certificate.not_after keeps them cheap among 100,000 rows).
+
+WATCHED_STATUSES = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
+
+
+def _watched(horizon: datetime) -> Any:
+    """The filter on watched certificates that expire before `horizon`."""
+    return and_(
+        col(Certificate.status).in_(list(WATCHED_STATUSES)),
+        col(Certificate.not_after).is_not(None),
+        col(Certificate.not_after) < horizon,
+    )
+
+
+def expiry_candidates(session: Session, horizon: datetime) -> Sequence[Any]:
+    """Watched certificates expiring before `horizon`, each with its current placements.
+
+    One row per (certificate, current assignment), or one row with no environment for a
+    certificate that serves none: (id, name, domain, not_before, not_after, sans,
+    environment name, channel, warning_days, is_lifetime, hostname).
+    """
+    query = (
+        sa_select(
+            col(Certificate.id),
+            col(Certificate.name),
+            col(Certificate.domain),
+            col(Certificate.not_before),
+            col(Certificate.not_after),
+            col(Certificate.sans),
+            col(Environment.name),
+            col(Environment.channel),
+            col(Environment.warning_days),
+            col(Environment.is_lifetime),
+            col(Assignment.hostname),
+        )
+        .select_from(Certificate)
+        .outerjoin(
+            Assignment,
+            and_(
+                col(Assignment.certificate_id) == col(Certificate.id),
+                col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)),
+            ),
+        )
+        .outerjoin(Environment, col(Environment.id) == col(Assignment.environment_id))
+        .where(_watched(horizon))
+        .order_by(col(Certificate.not_after), col(Certificate.id))
+    )
+    return session.execute(query).all()
+
+
+def notifications_of_watched(session: Session, horizon: datetime) -> Sequence[Notification]:
+    """The claims of every watched certificate expiring before `horizon`."""
+    return session.exec(
+        select(Notification)
+        .join(Certificate, col(Certificate.id) == col(Notification.certificate_id))
+        .where(_watched(horizon))
+    ).all()
+
+
+def silences_of_watched(session: Session, horizon: datetime) -> Sequence[WarningSilence]:
+    """Snoozes and acknowledgements of every watched certificate expiring before `horizon`."""
+    return session.exec(
+        select(WarningSilence)
+        .join(Certificate, col(Certificate.id) == col(WarningSilence.certificate_id))
+        .where(_watched(horizon))
+        .order_by(col(WarningSilence.at), col(WarningSilence.id))
+    ).all()
+
+
+def valid_renewals_of_watched(
+    session: Session, horizon: datetime | None = None
+) -> Sequence[tuple[int, str]]:
+    """(old id, renewal name) for every validated or approved renewal of a certificate
+    (of a watched one expiring before `horizon`, when given)."""
+    old = aliased(Certificate)
+    new = aliased(Certificate)
+    query = (
+        sa_select(col(old.id), col(new.name))
+        .select_from(new)
+        .join(old, col(old.id) == col(new.renews_id))
+        .where(col(new.status).in_(list(WATCHED_STATUSES)))
+    )
+    if horizon is not None:
+        query = query.where(
+            col(old.status).in_(list(WATCHED_STATUSES)),
+            col(old.not_after).is_not(None),
+            col(old.not_after) < horizon,
+        )
+    rows = session.execute(query.order_by(col(new.id))).all()
+    return [(int(old_id), str(name)) for old_id, name in rows]
+
+
+def same_name_successors(session: Session, horizon: datetime) -> Sequence[Any]:
+    """Newer valid certificates with the same issuer, and the same subject or Domain, as a
+    watched one: (old id, old sans, new name, new sans); the caller compares the names."""
+    old = aliased(Certificate)
+    new = aliased(Certificate)
+    query = (
+        sa_select(col(old.id), col(old.sans), col(new.name), col(new.sans))
+        .select_from(old)
+        .join(
+            new,
+            and_(
+                col(new.issuer) == col(old.issuer),
+                or_(col(new.subject) == col(old.subject), col(new.domain) == col(old.domain)),
+                col(new.not_after) > col(old.not_after),
+                col(new.id) != col(old.id),
+            ),
+        )
+        .where(
+            col(old.status).in_(list(WATCHED_STATUSES)),
+            col(old.not_after).is_not(None),
+            col(old.not_after) < horizon,
+            col(new.status).in_(list(WATCHED_STATUSES)),
+        )
+    )
+    return session.execute(query).all()
+
+
+def release_notification(session: Session, notification_id: int) -> None:
+    """Give up a claim whose post failed, so that the next run claims and posts again."""
+    session.execute(delete(Notification).where(col(Notification.id) == notification_id))
+
+
+def posted_notifications(session: Session) -> Sequence[Notification]:
+    """Every claim that was posted (has a message), oldest first."""
+    return session.exec(
+        select(Notification)
+        .where(col(Notification.message_ts).is_not(None))
+        .order_by(col(Notification.posted_at), col(Notification.id))
+    ).all()
+
+
+def add_silence(session: Session, silence: WarningSilence) -> WarningSilence:
+    session.add(silence)
+    session.flush()
+    return silence
+
+
+# -- post-assignment TLS checks ---------------------------------------------------------
+
+
+def assignments_without_check(session: Session, since: datetime) -> Sequence[Assignment]:
+    """Current assignments made after `since` that have no TLS check row yet."""
+    return session.exec(
+        select(Assignment)
+        .outerjoin(TlsCheck, col(TlsCheck.assignment_id) == col(Assignment.id))
+        .where(
+            col(TlsCheck.id).is_(None),
+            col(Assignment.assigned_at) >= since,
+            col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)),
+        )
+        .order_by(col(Assignment.id))
+    ).all()
+
+
+def add_tls_check(session: Session, check: TlsCheck) -> TlsCheck | None:
+    """Insert the check of an assignment; None if another replica inserted it first."""
+    try:
+        with session.begin_nested():
+            session.add(check)
+            session.flush()
+    except IntegrityError:
+        return None
+    return check
+
+
+def due_tls_checks(session: Session, now: datetime) -> Sequence[TlsCheck]:
+    return session.exec(
+        select(TlsCheck)
+        .where(col(TlsCheck.state) == TlsCheckState.PENDING, col(TlsCheck.next_at) <= now)
+        .order_by(col(TlsCheck.next_at), col(TlsCheck.id))
+    ).all()
+
+
+def take_tls_check(
+    session: Session, check_id: int, expected_next_at: datetime, lease_until: datetime
+) -> bool:
+    """Move a due check's `next_at` past the attempt (compare-and-set): True for the one
+    replica whose update matched, so only it probes and posts this attempt."""
+    result = session.execute(
+        update(TlsCheck)
+        .where(
+            col(TlsCheck.id) == check_id,
+            col(TlsCheck.state) == TlsCheckState.PENDING,
+            col(TlsCheck.next_at) == expected_next_at,
+        )
+        .values(next_at=lease_until)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "assign": ("bot.cli.record", "put a certificate and hostname on an environment"),
     "ticket": ("bot.cli.record", "LifeTime support tickets: open, update, list"),
     "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
+    "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),
 }
 
 USAGE_EXIT = 2

@@ -48,7 +48,15 @@ def run_console(
         return EXIT_FAILED
     try:
         with open_session(settings, user_id=user_id, admin=admin, database=database) as session:
-            return loop(session, stdin, stdout, prompt=stdin.isatty())
+            from bot.app import create_client
+            from bot.cli.run import start_scheduler  # warnings show in the console too
+
+            client = create_client(session.settings)
+            scheduler = start_scheduler(session.settings, database, client)
+            try:
+                return loop(session, stdin, stdout, prompt=stdin.isatty())
+            finally:
+                scheduler.stop()
     finally:
         database.dispose()
 

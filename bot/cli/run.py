@@ -21,6 +21,9 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.scheduler import Scheduler
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -110,9 +113,21 @@ def main(argv: list[str], prog: str = "certops run", command: str = "run") -> in
     from bot.app import create_app
 
     app = create_app(settings, database=database)
-    if args.http:
-        return serve_http(app, args.host, args.port)
-    return serve_socket_mode(app, settings)
+    scheduler = start_scheduler(settings, database, app.client)
+    try:
+        if args.http:
+            return serve_http(app, args.host, args.port)
+        return serve_socket_mode(app, settings)
+    finally:
+        scheduler.stop()
+
+
+def start_scheduler(settings: Settings, database: Database, client: WebClient) -> Scheduler:
+    """Expiry warnings and TLS checks every CERTOPS_NOTIFY_INTERVAL seconds (bot/scheduler)."""
+    from bot.app import create_service_context
+    from bot.scheduler import start_scheduler as start
+
+    return start(settings, create_service_context(settings, database), client)
 
 
 def describe_database(settings: Settings) -> str:

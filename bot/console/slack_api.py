@@ -57,9 +57,21 @@ class StoredFile:
     content: bytes
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A planned failure of the next call(s) of one method (see `FakeSlackApi.fail_next`)."""
+
+    method: str
+    error: str = "internal_error"
+    status: int = 200
+    retry_after: int | None = None
+
+
 @dataclass
 class _State:
     calls: list[Call] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    failed: list[Call] = field(default_factory=list)
     files: dict[str, StoredFile] = field(default_factory=dict)
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -148,6 +160,37 @@ class FakeSlackApi:
         with self._lock:
             self._state.files[file_id] = StoredFile(info, content)
         return dict(info)
+
+    def fail_next(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        error: str = "internal_error",
+        status: int = 200,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next `count` calls of `method` fail: `{"ok": false, "error": error}`,
+        or with `status=429` Slack's rate-limit answer with a `Retry-After` header.
+        Failed calls are kept in `failed_calls()`, not in `calls()`."""
+        with self._state.changed:
+            self._state.failures.extend(
+                Failure(method, error, status, retry_after) for _ in range(count)
+            )
+
+    def failed_calls(self, method: str | None = None) -> list[Call]:
+        with self._state.changed:
+            found = list(self._state.failed)
+        return [call for call in found if method is None or call.method == method]
+
+    def _take_failure(self, method: str, params: dict[str, Any], path: str) -> Failure | None:
+        with self._state.changed:
+            for index, failure in enumerate(self._state.failures):
+                if failure.method == method:
+                    del self._state.failures[index]
+                    self._state.failed.append(Call(method, params, len(self._state.failed), path))
+                    return failure
+        return None
 
     def calls(self, method: str | None = None, since: int = 0) -> list[Call]:
         """The recorded calls (optionally of one method), from index `since` on."""
@@ -242,8 +285,17 @@ class FakeSlackApi:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def _json(self, status: int, data: dict[str, Any]) -> None:
-                self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+            def _json(
+                self, status: int, data: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
+                body = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
 
             def _authorized(self, params: dict[str, Any]) -> bool:
                 header = self.headers.get("Authorization", "")
@@ -283,6 +335,14 @@ class FakeSlackApi:
                 if not self._authorized(params):
                     api._record(method, params, url.path)
                     self._json(200, {"ok": False, "error": "invalid_auth"})
+                    return
+                failure = api._take_failure(method, params, url.path)
+                if failure is not None:
+                    error = "ratelimited" if failure.status == 429 else failure.error
+                    headers = {}
+                    if failure.retry_after is not None:
+                        headers["Retry-After"] = str(failure.retry_after)
+                    self._json(failure.status, {"ok": False, "error": error}, headers)
                     return
                 status, data = api.answer(method, params)
                 api._record(method, params, url.path)

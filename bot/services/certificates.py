@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from sqlmodel import col, select
 
+from bot.metrics import record_validation
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report, fingerprint_sha256, serial_hex
@@ -161,6 +162,7 @@ def submit_certificate(
         domain=domain, name=clean, extra_roots=tuple(ctx.extra_roots), now=ctx.now()
     )
     report = validate(files, passwords, options)
+    record_validation(report.verdict)
     secrets = redaction.secrets_of(files, passwords)
     report_dict = redaction.redact(report.to_dict(), secrets)
     log.info(

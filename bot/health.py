@@ -1,0 +1,95 @@
+"""`/healthz`, `/readyz` and `/metrics` as a small WSGI app, beside Bolt's or on its own port.
+
+- `/healthz`: the process is up and serving (200), whatever the database does, so an
+  orchestrator does not restart a bot that only waits for its database.
+- `/readyz`: the database answers (200), else 503 with the reason; also 503 once a
+  shutdown has begun, so a load balancer stops sending new work.
+- `/metrics`: the app's registry in the Prometheus text format.
+
+In HTTP mode `with_health` puts these paths in front of Bolt's `/slack/events`; in Socket
+Mode `certops run` serves the same app alone on CERTOPS_METRICS_PORT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from bot.metrics import CONTENT_TYPE, Metrics
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class HealthApp:
+    def __init__(
+        self,
+        metrics: Metrics | None,
+        database: Database | None,
+        draining: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.metrics = metrics
+        self.database = database
+        self.draining = draining
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the bot can take work, and why not."""
+        if self.draining():
+            return False, "shutting down"
+        if self.database is None:
+            return True, "ready"
+        from storage.errors import StorageError
+
+        try:
+            self.database.check()
+        except StorageError as error:
+            return False, str(error)
+        except Exception as error:  # an unexpected driver error still means "not ready"
+            return False, f"database check failed: {type(error).__name__}"
+        return True, "ready"
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD", "GET") not in {"GET", "HEAD"}:
+            return _answer(start_response, "405 Method Not Allowed", b"GET only\n")
+        if path == "/healthz":
+            return _answer(start_response, "200 OK", b"ok\n")
+        if path == "/readyz":
+            ready, why = self.readiness()
+            status = "200 OK" if ready else "503 Service Unavailable"
+            return _answer(start_response, status, why.encode("utf-8", "replace") + b"\n")
+        if path == "/metrics" and self.metrics is not None:
+            return _answer(start_response, "200 OK", self.metrics.render(), CONTENT_TYPE)
+        return _answer(start_response, "404 Not Found", b"not found\n")
+
+
+def _answer(
+    start_response: StartResponse,
+    status: str,
+    body: bytes,
+    content_type: str = "text/plain; charset=utf-8",
+) -> list[bytes]:
+    start_response(
+        status,
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [body]
+
+
+def with_health(slack: WsgiApp, health: HealthApp) -> WsgiApp:
+    """One WSGI app: the health paths answered by `health`, everything else by `slack`."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "") in PATHS:
+            return health(environ, start_response)
+        return slack(environ, start_response)
+
+    return app

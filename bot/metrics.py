@@ -1,0 +1,328 @@
+"""Prometheus metrics for one app: what the record holds, and what the process did.
+
+One `Metrics` per app, each with its own `CollectorRegistry` (never the global default),
+so tests, the console and several apps in one process never see each other's counts.
+
+Two kinds of numbers:
+
+- Read from the database at scrape time by a custom collector (`RecordCollector`):
+  certificates by status, each certificate's expiry (labelled by certificate and
+  environment, named and labelled after the x509-certificate-exporter's
+  `x509_cert_not_after` / `x509_cert_expires_in_seconds` / `x509_cert_expired`), and
+  warnings posted (the `Notification` rows with a `posted_at`). These survive restarts
+  and agree between replicas, because the database is their only source.
+- Counted by this process where things happen: validations by verdict, Slack Web API
+  errors by method and error, Slack request latency (request in -> ack) and handler
+  latency (listener start -> end) by kind of request.
+
+How the counting reaches the code where things happen, without a global:
+- Slack API errors and request latency: `bot.metrics_slack` (a slack-sdk retry handler
+  that only watches, and a wrapper around `app.dispatch`); this module imports no Slack.
+- Handler latency: `MeteredExecutor`, the listener executor `create_app` gives Bolt.
+- Validations: the services call `record_validation(verdict)`, which counts on the
+  metrics bound to the current context (a contextvar set while a request is dispatched
+  and copied into the listener threads, or `Metrics.bound()`); elsewhere it does nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Slack answers within 3 s or retries; handlers (DNS, validation) may take longer.
+ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
+HANDLER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+STATUSES = ("validated", "pending_manual", "approved", "rejected", "superseded")
+# Certificates that no longer matter (replaced, refused) get no expiry series.
+EXPIRY_STATUSES = ("validated", "pending_manual", "approved")
+CERT_LABELS = (
+    "certificate",
+    "environment",
+    "hostname",
+    "status",
+    "subject_CN",
+    "issuer_CN",
+    "serial_number",
+)
+
+_current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
+    "certops_metrics", default=None
+)
+_kind: contextvars.ContextVar[str] = contextvars.ContextVar("certops_request_kind", default="other")
+
+
+class Metrics:
+    """The registry of one app and the instruments the process counts with."""
+
+    def __init__(self, database: Database | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.database = database
+        self.validations = Counter(
+            "certops_validations",
+            "Certificate validations by verdict.",
+            ["verdict"],
+            registry=self.registry,
+        )
+        self.slack_api_errors = Counter(
+            "certops_slack_api_errors",
+            "Slack Web API calls that failed (ok=false, HTTP error or no connection).",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self.slack_requests = Histogram(
+            "certops_slack_request_seconds",
+            "Slack requests from arrival to the answer (the ack), by kind.",
+            ["kind"],
+            buckets=ACK_BUCKETS,
+            registry=self.registry,
+        )
+        self.handler_seconds = Histogram(
+            "certops_handler_seconds",
+            "Listener runs from start to end (the work after the ack included), by kind.",
+            ["kind"],
+            buckets=HANDLER_BUCKETS,
+            registry=self.registry,
+        )
+        self.handlers_in_flight = Gauge(
+            "certops_handlers_in_flight",
+            "Listener runs started and not yet finished.",
+            registry=self.registry,
+        )
+        if database is not None:
+            self.registry.register(RecordCollector(database))
+
+    def render(self) -> bytes:
+        """The Prometheus text format of everything in this registry."""
+        return generate_latest(self.registry)
+
+    @contextmanager
+    def bound(self) -> Iterator[Metrics]:
+        """Make these the metrics `record_validation` counts on, for the block."""
+        token = _current.set(self)
+        try:
+            yield self
+        finally:
+            _current.reset(token)
+
+
+# --- what the services call ------------------------------------------------------------
+def current() -> Metrics | None:
+    """The metrics bound to this context (a Slack request, a bound block), if any."""
+    return _current.get()
+
+
+def record_validation(verdict: str) -> None:
+    """Count one validation; a no-op outside an app (the CLI, a test of the services)."""
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.validations.labels(verdict=verdict).inc()
+
+
+# --- request latency, request id, listener latency -------------------------------------
+class MeteredExecutor(Executor):
+    """The listener executor, timing each run and counting those in flight.
+
+    Knowing what is in flight is also what lets a clean shutdown wait for it.
+    """
+
+    def __init__(self, inner: Executor, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        kind = _kind.get()
+        with self._idle:
+            self._pending += 1
+        self.metrics.handlers_in_flight.inc()
+
+        def timed() -> T:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.metrics.handler_seconds.labels(kind=kind).observe(
+                    time.perf_counter() - started
+                )
+
+        try:
+            future = self.inner.submit(timed)
+        except BaseException:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any] | None) -> None:
+        self.metrics.handlers_in_flight.dec()
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    @property
+    def pending(self) -> int:
+        with self._idle:
+            return self._pending
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no listener runs; False if some still did after `timeout` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=max(timeout, 0))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+_by_app: weakref.WeakKeyDictionary[Any, Metrics] = weakref.WeakKeyDictionary()
+
+
+def attach(app: object, metrics: Metrics) -> None:
+    """Remember `metrics` as `app`'s (done by `bot.metrics_slack.instrument`)."""
+    _by_app[app] = metrics
+
+
+def metrics_for(app: object) -> Metrics | None:
+    """The metrics attached to `app`."""
+    return _by_app.get(app)
+
+
+@contextmanager
+def request_scope(metrics: Metrics, kind: str) -> Iterator[None]:
+    """While a request is dispatched: its metrics and kind, for this thread and the
+    listener runs it submits (the executor copies the context)."""
+    tokens = (_current.set(metrics), _kind.set(kind))
+    try:
+        yield
+    finally:
+        _kind.reset(tokens[1])
+        _current.reset(tokens[0])
+
+
+# --- read from the record at scrape time -----------------------------------------------
+def _common_name(rfc4514: str | None) -> str:
+    """The CN of an RFC 4514 name string as stored (`CN=shop.example.com,O=...`)."""
+    for part in (rfc4514 or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key.upper() == "CN":
+            return value
+    return ""
+
+
+class RecordCollector(Collector):
+    """Gauges computed from the database at each scrape; a database that cannot be read
+    gives `certops_database_up 0` and no record series, never a failed scrape."""
+
+    def __init__(self, database: Database, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.database = database
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily("certops_database_up", "1 when the database could be read.")
+        try:
+            families = self._families()
+        except Exception as error:  # a scrape must answer; say why in the log only
+            log.warning("metrics: cannot read the database: %s", type(error).__name__)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        return [up, *families]
+
+    def _families(self) -> list[Metric]:
+        from sqlmodel import and_, col, func, select
+
+        from storage.models import Assignment, Certificate, Environment, Notification
+
+        now = self.clock()
+        by_status = GaugeMetricFamily(
+            "certops_certificates", "Certificates in the record by status.", labels=["status"]
+        )
+        not_after = GaugeMetricFamily(
+            "certops_cert_not_after",
+            "Expiry of each current certificate (Unix time), per environment it serves.",
+            labels=CERT_LABELS,
+        )
+        expires_in = GaugeMetricFamily(
+            "certops_cert_expires_in_seconds",
+            "Seconds until each current certificate expires (negative once expired).",
+            labels=CERT_LABELS,
+        )
+        expired = GaugeMetricFamily(
+            "certops_cert_expired", "1 when the certificate has expired.", labels=CERT_LABELS
+        )
+        posted = CounterMetricFamily(
+            "certops_warnings_posted",
+            "Expiry warnings posted in channels (from the record: all replicas together).",
+            labels=["threshold"],
+        )
+        with self.database.session() as session:
+            counts = dict(
+                session.exec(
+                    select(Certificate.status, func.count()).group_by(Certificate.status)
+                ).all()
+            )
+            rows = session.exec(
+                select(Certificate, Environment.name, Assignment.hostname)
+                .join(
+                    Assignment,
+                    and_(
+                        Assignment.certificate_id == Certificate.id,
+                        Assignment.state.in_(("updating", "active")),  # type: ignore[attr-defined]
+                    ),
+                    isouter=True,
+                )
+                .join(
+                    Environment,
+                    col(Environment.id) == col(Assignment.environment_id),
+                    isouter=True,
+                )
+                .where(Certificate.status.in_(EXPIRY_STATUSES))  # type: ignore[attr-defined]
+                .where(Certificate.not_after.is_not(None))  # type: ignore[union-attr]
+            ).all()
+            warnings = session.exec(
+                select(Notification.threshold, func.count())
+                .where(Notification.posted_at.is_not(None))  # type: ignore[union-attr]
+                .group_by(Notification.threshold)
+            ).all()
+        for status in STATUSES:
+            by_status.add_metric([status], float(counts.get(status, 0)))
+        for certificate, environment, hostname in rows:
+            assert certificate.not_after is not None
+            labels = [
+                certificate.name,
+                environment or "",
+                hostname or "",
+                str(certificate.status),
+                _common_name(certificate.subject),
+                _common_name(certificate.issuer),
+                certificate.serial or "",
+            ]
+            left = (certificate.not_after - now).total_seconds()
+            not_after.add_metric(labels, certificate.not_after.timestamp())
+            expires_in.add_metric(labels, left)
+            expired.add_metric(labels, 1.0 if left <= 0 else 0.0)
+        for threshold, count in warnings:
+            posted.add_metric([str(threshold)], float(count))
+        return [by_status, not_after, expires_in, expired, posted]

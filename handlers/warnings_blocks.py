@@ -1,0 +1,159 @@
+"""Block Kit of the expiry warnings, as pure functions (rendered and checked in tests).
+
+The warning names the certificate, where it serves (environments and hostnames), the
+days left and the expiry date, with the buttons Renew, Snooze 1 day, Snooze 7 days and
+Acknowledge. Every button's value carries the certificate id and the channel, so a click
+needs no lookup of which message it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.services.expiry import DueWarning, RenewedNotice
+from bot.services.expiry_digest import EnvironmentDigest
+from handlers.blocks.base import (
+    Blocks,
+    actions,
+    button,
+    checked_message,
+    context,
+    escape,
+    fields,
+    header,
+    section,
+)
+from handlers.blocks.confirm import renew_prompt_blocks
+
+ACTION_RENEW = "certops_warning_renew"
+ACTION_SNOOZE_1 = "certops_warning_snooze_1"
+ACTION_SNOOZE_7 = "certops_warning_snooze_7"
+ACTION_ACKNOWLEDGE = "certops_warning_ack"
+WARNING_ACTIONS = (ACTION_RENEW, ACTION_SNOOZE_1, ACTION_SNOOZE_7, ACTION_ACKNOWLEDGE)
+BLOCK_WARNING_ACTIONS = "certops_warning_actions"
+
+
+def _value(warning: DueWarning) -> str:
+    return json.dumps(
+        {
+            "certificate_id": warning.certificate_id,
+            "certificate": warning.certificate,
+            "domain": warning.domain,
+            "channel": warning.channel,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _where(warning: DueWarning) -> str:
+    if not warning.placements:
+        return "no environment (not assigned anywhere)"
+    return "\n".join(
+        f"• *{escape(p.environment)}*"
+        + (f" · {escape(p.hostname)}" if p.hostname else "")
+        + (" (LifeTime)" if p.is_lifetime else "")
+        for p in warning.placements
+    )
+
+
+def headline(warning: DueWarning) -> str:
+    name = escape(warning.certificate)
+    if warning.is_expired:
+        return f":rotating_light: <!here> Certificate *{name}* has EXPIRED"
+    if warning.is_reminder:
+        return f":alarm_clock: Snooze over: certificate *{name}* — {escape(warning.label)}"
+    when = "tomorrow" if warning.days_left <= 1 else f"in {warning.days_left} days"
+    icon = ":warning:" if warning.days_left <= 7 else ":hourglass_flowing_sand:"
+    return f"{icon} Certificate *{name}* expires {when}"
+
+
+def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
+    """The warning message (new, updated in place, or a reminder in its thread)."""
+    days = "expired" if warning.is_expired else str(warning.days_left)
+    blocks: Blocks = [
+        section(headline(warning)),
+        fields(
+            [
+                ("Certificate", escape(warning.certificate)),
+                ("Expires", f"{warning.not_after:%Y-%m-%d %H:%M} UTC"),
+                ("Days left", days),
+                ("Names", escape(", ".join(warning.sans) or warning.domain)),
+            ]
+        ),
+        section("*Serves*\n" + _where(warning)),
+    ]
+    if warning.is_expired:
+        blocks.insert(0, header(f"Expired: {warning.certificate}"))
+        blocks.append(
+            section(
+                ":fire: Browsers now refuse these hostnames. Renew and put the new "
+                "certificate in place now."
+            )
+        )
+    value = _value(warning)
+    blocks.append(
+        actions(
+            button("Renew", ACTION_RENEW, value=value, style="primary"),
+            button("Snooze 1 day", ACTION_SNOOZE_1, value=value),
+            button("Snooze 7 days", ACTION_SNOOZE_7, value=value),
+            button("Acknowledge", ACTION_ACKNOWLEDGE, value=value),
+            block_id=BLOCK_WARNING_ACTIONS,
+        )
+    )
+    blocks.append(context(note or f"Threshold: {escape(warning.label)}."))
+    return checked_message(blocks)
+
+
+def warning_text(warning: DueWarning) -> str:
+    """The plain text beside the blocks (what a notification shows)."""
+    if warning.is_expired:
+        return f"Certificate {warning.certificate} has expired"
+    return f"Certificate {warning.certificate} expires in {warning.days_left} days"
+
+
+def renewed_blocks(notice: RenewedNotice) -> Blocks:
+    """What a warning becomes once a valid renewal exists (no more buttons)."""
+    return checked_message(
+        [
+            section(
+                f":white_check_mark: Certificate *{escape(notice.certificate)}* is renewed by "
+                f"*{escape(notice.renewed_by)}*: no more warnings about it."
+            )
+        ]
+    )
+
+
+def renewal_offer_blocks(notice: RenewedNotice) -> Blocks:
+    """The one-step offer: put the renewal on every environment of the old certificate."""
+    return checked_message(renew_prompt_blocks(notice.renewed_by, list(notice.targets)))
+
+
+def silenced_note(text: str) -> Blocks:
+    return checked_message([context(text)])
+
+
+def digest_blocks(days: int, groups: Sequence[EnvironmentDigest]) -> Blocks:
+    """`/cert expiring DAYS`: by environment, soonest first."""
+    if not groups:
+        return checked_message(
+            [section(f":white_check_mark: Nothing expires in the next {days} days.")]
+        )
+    blocks: Blocks = [section(f"*Expiring in the next {days} days*, by environment")]
+    for group in groups:
+        lines = [_digest_line(item.to_dict()) for item in group.items]
+        blocks.append(section(f"*{escape(group.environment)}*\n" + "\n".join(lines)))
+    return checked_message(blocks)
+
+
+def _digest_line(item: Mapping[str, Any]) -> str:
+    name = escape(str(item["certificate"]))
+    host = f" · {escape(str(item['hostname']))}" if item.get("hostname") else ""
+    date = str(item["not_after"])[:10]
+    if item.get("renewed_by"):
+        return f"• {name}{host} — renewed by *{escape(str(item['renewed_by']))}* (ends {date})"
+    left = int(item["days_left"])
+    when = "expired" if left < 0 else f"{left} day{'s' if left != 1 else ''} left"
+    icon = ":rotating_light:" if left < 0 else (":warning:" if left <= 7 else "•")
+    return f"{icon} {name}{host} — {when} ({date})".replace("• •", "•")
