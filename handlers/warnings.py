@@ -222,17 +222,26 @@ def open_renewal_form(
 ) -> None:
     """The validate modal prefilled, if it takes prefill arguments; else our small form."""
     new_name = renewal_name(old, deps.services.now().date())
-    try:
-        # Built in the uploads issue; used once it takes prefill arguments.
-        validate_modal = importlib.import_module("handlers.validate_modal")
-        opener = getattr(validate_modal, "open_validate_modal", None)
-        params = inspect.signature(opener).parameters if opener else {}
-        if opener is not None and {"domain", "name", "renews"} <= set(params):
-            opener(client, trigger_id, user_id, deps, domain=domain, name=new_name, renews=old)
-            return
-    except ImportError:
-        pass
+    opener = _prefilling_validate_modal()
+    if opener is not None:
+        opener(client, trigger_id, user_id, deps, domain=domain, name=new_name, renews=old)
+        return
     client.views_open(trigger_id=trigger_id, view=renew_modal(old, domain, new_name))
+
+
+def _prefilling_validate_modal() -> Any:
+    """`handlers.validate_modal.open_modal` once it takes `domain`, `name` and `renews`
+    (the validate modal is built in the uploads issue; until then, our small form)."""
+    try:
+        module = importlib.import_module("handlers.validate_modal")
+    except ImportError:
+        return None
+    opener = getattr(module, "open_modal", None)
+    if opener is None:
+        return None
+    if {"domain", "name", "renews"} <= set(inspect.signature(opener).parameters):
+        return opener
+    return None
 
 
 def _submitted(view: dict[str, Any]) -> tuple[str, str, str]:

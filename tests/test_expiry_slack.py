@@ -1,0 +1,227 @@
+"""Expiry warnings through Slack: the real app and publisher against the Slack stand-in.
+
+The message's blocks (checked by slack_sdk), chat.update in place, a failed post retried
+on the next run, a 429 waited out, the buttons (snooze, acknowledge, renew), `/cert
+expiring`, and the renewal offer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.console.render import message_text
+from bot.services import expiry
+from bot.services.clock import ManualClock
+from bot.services.expiry import ChannelPacer, ExpiryConfig
+from bot.services.expiry_thresholds import from_settings
+from handlers.warnings import (
+    RENEW_MODAL_CALLBACK,
+    SlackPublisher,
+    renewal_name,
+    warning_client,
+)
+from handlers.warnings_blocks import (
+    ACTION_ACKNOWLEDGE,
+    ACTION_RENEW,
+    ACTION_SNOOZE_1,
+    ACTION_SNOOZE_7,
+)
+from storage import queries
+from storage.models import AuditEvent, WarningSilence
+from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+from tests.test_expiry import START, add_cert, add_env, assign
+
+CONFIG = ExpiryConfig(from_settings((30, 14, 7, 3, 1, 0), ()), "C0DEFAULT", "test")
+
+
+@pytest.fixture
+def h(sqlite_url: str) -> Iterator[SlackHarness]:
+    with slack_harness(sqlite_url, default_channel="C0DEFAULT") as harness:
+        harness.deps.services.clock = ManualClock(START)
+        yield harness
+
+
+def clock(h: SlackHarness) -> ManualClock:
+    value = h.deps.services.clock
+    assert isinstance(value, ManualClock)
+    return value
+
+
+def scan(h: SlackHarness) -> expiry.ScanReport:
+    publisher = SlackPublisher(warning_client(h.settings))
+    return expiry.run_scan(h.deps.services, publisher, CONFIG, ChannelPacer(0.0))
+
+
+def interact(h: SlackHarness, payload: dict[str, Any]) -> Any:
+    return h._exchange(lambda: h.sender.interaction(payload))
+
+
+def click(h: SlackHarness, message: Any, action_id: str, user: str = USER) -> Any:
+    """Click a button of a message the bot posted, as Slack sends it (container, channel)."""
+    for block in message.blocks:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id:
+                payload = {
+                    "type": "block_actions",
+                    "user": {"id": user},
+                    "channel": {"id": message.params["channel"]},
+                    "container": {
+                        "type": "message",
+                        "message_ts": message.params.get("ts") or "1.1",
+                        "channel_id": message.params["channel"],
+                    },
+                    "response_url": h.api.response_url(),
+                    "actions": [
+                        {"type": "button", "action_id": action_id, "value": element["value"]}
+                    ],
+                }
+                return interact(h, payload)
+    raise AssertionError(f"no button {action_id}")
+
+
+def posted(h: SlackHarness, channel: str | None = None) -> list[Any]:
+    return [
+        c
+        for c in h.api.calls("chat.postMessage")
+        if channel is None or c.params.get("channel") == channel
+    ]
+
+
+def test_warning_message_then_update_in_place(h: SlackHarness) -> None:
+    env = add_env(h.deps.services, "prod", "C0PROD")
+    cert = add_cert(h.deps.services, "shop-2026", days=20, sans=("shop.example.com",))
+    assign(h.deps.services, cert, env, "shop.example.com")
+    assert scan(h).posted == 1
+    (message,) = posted(h, "C0PROD")
+    text = message_text(message.params.get("text"), message.blocks)
+    for expected in ("shop-2026", "prod", "shop.example.com", "2026-03-21", "20"):
+        assert expected in text
+    buttons = [
+        e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert buttons == [ACTION_RENEW, ACTION_SNOOZE_1, ACTION_SNOOZE_7, ACTION_ACKNOWLEDGE]
+    clock(h).advance(days=7)  # 13 days left: 14d, in place
+    scan(h)
+    (update,) = h.api.calls("chat.update")
+    with h.deps.services.session() as session:
+        (first, second) = queries.notifications_of_certificate(session, cert)
+    assert update.params["ts"] == first.message_ts == second.message_ts
+    assert "13" in message_text(None, update.blocks)
+    clock(h).advance(days=14)  # expired: a new, loud message
+    scan(h)
+    loud = posted(h, "C0PROD")[-1]
+    assert "<!here>" in json.dumps(loud.blocks) and "EXPIRED" in json.dumps(loud.blocks)
+    assert len(posted(h, "C0PROD")) == 2
+
+
+def test_failed_post_retried_on_the_next_run(h: SlackHarness) -> None:
+    add_cert(h.deps.services, "shop", days=10)
+    h.api.fail_next("chat.postMessage", error="internal_error")
+    report = scan(h)
+    assert report.failed == 1 and report.posted == 0
+    assert len(h.api.failed_calls("chat.postMessage")) == 1 and posted(h) == []
+    report = scan(h)
+    assert report.posted == 1 and len(posted(h)) == 1
+    assert scan(h).due == 0 and len(posted(h)) == 1
+
+
+def test_rate_limited_post_waits_for_retry_after(h: SlackHarness) -> None:
+    add_cert(h.deps.services, "shop", days=10)
+    h.api.fail_next("chat.postMessage", status=429, retry_after=1)
+    report = scan(h)  # slack-sdk's RateLimitErrorRetryHandler sleeps 1 s and retries
+    assert report.posted == 1 and report.failed == 0
+    assert len(h.api.failed_calls("chat.postMessage")) == 1 and len(posted(h)) == 1
+
+
+def test_snooze_and_acknowledge_buttons_record_who_and_when(h: SlackHarness) -> None:
+    add_cert(h.deps.services, "shop", days=10)
+    scan(h)
+    (message,) = posted(h)
+    message = type(message)(
+        message.method, {**message.params, "ts": "1700000000.000001"}, message.index
+    )
+    exchange = click(h, message, ACTION_SNOOZE_7, user=USER)
+    (note,) = exchange.of("chat.postMessage")
+    assert note.params["thread_ts"] == "1700000000.000001"
+    assert f"Snoozed by <@{USER}>" in note.params["text"]
+    click(h, message, ACTION_ACKNOWLEDGE, user=ADMIN)
+    with h.deps.services.session() as session:
+        from sqlmodel import col, select
+
+        rows = session.exec(select(WarningSilence).order_by(col(WarningSilence.id))).all()
+        assert [(r.kind.value, r.actor) for r in rows] == [
+            ("snooze", USER),
+            ("acknowledge", ADMIN),
+        ]
+        assert rows[0].until == START + dt.timedelta(days=7)
+        actions = {e.action for e in session.exec(select(AuditEvent)).all()}
+    assert {"warning.snooze", "warning.acknowledge"} <= actions
+    clock(h).advance(days=8)  # snooze over, but acknowledged since: no reminder
+    assert scan(h).reminded == 0
+
+
+def test_renew_opens_a_prefilled_form(h: SlackHarness) -> None:
+    add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
+    scan(h)
+    (message,) = posted(h)
+    exchange = click(h, message, ACTION_RENEW)
+    (opened,) = exchange.of("views.open")
+    view = opened.view
+    text = json.dumps(view)
+    assert renewal_name("shop-2026", START.date()) in text
+    assert "shop.example.com" in text and "shop-2026" in view["private_metadata"]
+    payload = {
+        "type": "view_submission",
+        "user": {"id": USER},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": RENEW_MODAL_CALLBACK,
+            "private_metadata": view["private_metadata"],
+            "state": {
+                "values": {
+                    "domain": {"value": {"type": "plain_text_input", "value": "shop.example.com"}},
+                    "name": {"value": {"type": "plain_text_input", "value": "shop-2027"}},
+                }
+            },
+        },
+    }
+    answer = interact(h, payload)
+    (dm,) = answer.of("chat.postMessage")
+    assert "--renews shop-2026" in dm.params["text"] and "--name shop-2027" in dm.params["text"]
+
+
+def test_renewal_updates_the_warning_and_offers_the_one_step_renewal(h: SlackHarness) -> None:
+    ctx = h.deps.services
+    env = add_env(ctx, "prod", "C0PROD")
+    old = add_cert(ctx, "shop-2025", days=10)
+    assign(ctx, old, env, "shop.example.com")
+    scan(h)
+    (warning,) = posted(h, "C0PROD")
+    assert "shop-2025" in json.dumps(warning.blocks)
+    add_cert(ctx, "shop-2026", days=300, renews=old)
+    report = scan(h)
+    assert report.renewed == 1 and report.due == 0
+    (update,) = h.api.calls("chat.update")
+    assert "renewed by" in message_text(None, update.blocks)
+    offer = posted(h, "C0PROD")[-1]
+    assert offer.params.get("thread_ts") == update.params["ts"]
+    assert "Renew now" in json.dumps(offer.blocks) and "prod" in json.dumps(offer.blocks)
+    assert scan(h).renewed == 0 and len(h.api.calls("chat.update")) == 1
+
+
+def test_cert_expiring_digest_by_environment(h: SlackHarness) -> None:
+    ctx = h.deps.services
+    prod = add_env(ctx, "prod", "C0PROD")
+    cert = add_cert(ctx, "shop", days=10)
+    assign(ctx, cert, prod, "shop.example.com")
+    add_cert(ctx, "spare", days=40, sans=("spare.example.com",))
+    exchange = h.command("expiring 60")
+    text = exchange.all_text
+    assert "prod" in text and "shop" in text and "10 days left" in text
+    assert "spare" in text and "(no environment)" in text
+    assert "Nothing expires" in h.command("expiring 1").all_text
