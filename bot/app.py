@@ -18,6 +18,7 @@ from bot.services.context import ServiceContext
 from bot.settings import Settings
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
+from handlers.modals import register_intake
 from handlers.request_context import ContextExecutor
 from storage.db import Database
 
@@ -66,6 +67,7 @@ def create_app(
     home.register(app, deps)
     actions.register(app, deps)
     confirmations.register(app, deps)
+    register_intake(app, deps)  # files in a DM and the modals: before events' catch-all
     events.register(app, deps)
     warnings.register(app, deps)
     errors.register(app, deps)

@@ -17,6 +17,8 @@ DEFAULT_DATA_DIR = Path("data")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_LOAD_BALANCER_PATTERNS = ("*.elb.amazonaws.com",)
 DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1, 0)
+DEFAULT_UPLOAD_WINDOW_SECONDS = 3.0
+DEFAULT_MODAL_BUDGET_SECONDS = 2.0
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -51,6 +53,10 @@ class Settings:
     notify_interval_seconds: float = 60.0
     log_format: str = "text"
     raw_errors: tuple[str, ...] = ()
+    # Files sent in a DM within this many seconds of each other form one submission.
+    upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
+    # How long a modal submission may work before its ack shows "working" instead.
+    modal_budget_seconds: float = DEFAULT_MODAL_BUDGET_SECONDS
 
     @property
     def effective_database_url(self) -> str:
@@ -111,6 +117,13 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_NOTIFY_INTERVAL must be a number of seconds above 0")
             interval = 60.0
+    window = DEFAULT_UPLOAD_WINDOW_SECONDS
+    raw_window = environ.get("CERTOPS_UPLOAD_WINDOW_SECONDS")
+    if raw_window:
+        try:
+            window = min(max(float(raw_window), 0.0), 60.0)
+        except ValueError:
+            errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -130,4 +143,5 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         notify_interval_seconds=interval,
         log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
         raw_errors=tuple(errors),
+        upload_window_seconds=window,
     )

@@ -50,7 +50,14 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
             ack(blocks=usage_blocks(error), text=str(error))
             return
         log.info("/cert %s by %s", command.name, actor.user_id)
-        early = early_answer(command, actor, deps, client, str(body.get("trigger_id") or ""))
+        early = early_answer(
+            command,
+            actor,
+            deps,
+            client,
+            str(body.get("trigger_id") or ""),
+            str(body.get("channel_id") or ""),
+        )
         if early is not None:
             if early:
                 ack(blocks=early, text=fallback_text(early))
@@ -72,7 +79,12 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
 
 
 def early_answer(
-    command: Command, actor: Actor, deps: Deps, client: WebClient, trigger_id: str
+    command: Command,
+    actor: Actor,
+    deps: Deps,
+    client: WebClient,
+    trigger_id: str,
+    channel_id: str = "",
 ) -> list[dict[str, Any]] | None:
     """The answer that goes into the ack itself, or None when the work comes after it."""
     if command.name == "help":
@@ -85,7 +97,7 @@ def early_answer(
     elif command.name == "assign" and not command.args:
         opener = open_assign_modal
     if opener is not None:
-        hint = opener(client, trigger_id, actor.user_id, deps)
+        hint = opener(client, trigger_id, actor.user_id, deps, channel_id=channel_id)
         return checked_message([section(hint)]) if hint else []
     if command.name not in SUBCOMMANDS:
         return checked_message([section(NOT_YET.format(name=command.name))])

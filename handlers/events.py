@@ -3,7 +3,8 @@
 In Socket Mode an event with no listener is answered 404 and redelivered, so each
 subscribed type has a listener here even when there is nothing to do (see
 SUBSCRIBED_EVENTS, which the manifest test compares with manifest.yml).
-`app_home_opened` lives in handlers/home.py.
+`app_home_opened` lives in handlers/home.py; files shared in a DM (`message` with
+subtype `file_share`) in handlers/uploads.py, registered before this module.
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ DM_HINT = (
     "Hi! Send me certificate files here (certificate, key and chain, a PFX or a ZIP) and "
     "I'll check them. Type `/cert help` anywhere for everything else I can do."
 )
-FILES_HINT = (
-    "I got your files, but I can't read uploads yet. Use `certops validate FILE...` on a "
-    "terminal for now."
-)
 # Message subtypes that are edits, deletions and joins: nothing to answer.
 QUIET_SUBTYPES = frozenset(
     {"message_changed", "message_deleted", "channel_join", "bot_message", "message_replied"}
@@ -34,16 +31,7 @@ QUIET_SUBTYPES = frozenset(
 
 
 def register(app: App, deps: Deps) -> None:
-    app.event({"type": "message", "subtype": "file_share"})(on_file_share)
     app.event("message")(on_message)
-
-
-def on_file_share(event: dict[str, Any], say: Say) -> None:
-    """Seam for the file intake of the uploads issue: for now, say what to do instead."""
-    if event.get("channel_type") != "im":
-        return
-    log.info("files shared in a DM: %d file(s)", len(event.get("files") or []))
-    say(text=FILES_HINT)
 
 
 def on_message(event: dict[str, Any], say: Say) -> None:

@@ -1,31 +1,34 @@
-"""Seams for the validate and assign modals (built in the uploads-and-modals issue).
+"""Opening the validate and assign modals, for the `/cert` command and the Home buttons.
 
 A slash command's `trigger_id` is valid for 3 seconds, so these are called right at the
-ack. Each returns None once it has opened a modal, or the text to answer with instead:
-for now, where to send the files.
+ack. Each returns None once it has opened a modal, or the text to answer with instead
+(nothing to assign yet, not an admin).
 """
 
 from __future__ import annotations
 
+from slack_bolt import App
 from slack_sdk import WebClient
 
+from handlers import assign_modal, uploads, validate_modal
 from handlers.deps import Deps
 
-VALIDATE_HINT = (
-    "Send me the certificate files in a DM (certificate, private key and chain, or a "
-    "PFX, or a ZIP) and I'll check them and tell you what to fix. A form for this is coming."
-)
-ASSIGN_HINT = (
-    "Give me all three: `/cert assign CERT ENV HOSTNAME` (for example "
-    "`/cert assign shop-2026 prod shop.example.com`). A form for this is coming."
-)
+
+def open_validate_modal(
+    client: WebClient, trigger_id: str, user_id: str, deps: Deps, *, channel_id: str = ""
+) -> str | None:
+    return validate_modal.open_modal(client, trigger_id, user_id, deps, channel_id=channel_id)
 
 
-def open_validate_modal(client: WebClient, trigger_id: str, user_id: str, deps: Deps) -> str | None:
-    """Open the validate modal; until it exists, answer with where to send the files."""
-    return VALIDATE_HINT
+def open_assign_modal(
+    client: WebClient, trigger_id: str, user_id: str, deps: Deps, *, channel_id: str = ""
+) -> str | None:
+    return assign_modal.open_modal(client, trigger_id, user_id, deps, channel_id=channel_id)
 
 
-def open_assign_modal(client: WebClient, trigger_id: str, user_id: str, deps: Deps) -> str | None:
-    """Open the assign modal; until it exists, answer with the command's full form."""
-    return ASSIGN_HINT
+def register_intake(app: App, deps: Deps) -> None:
+    """Files in a DM and both modals. Call before handlers.events: for a request the first
+    matching listener wins, and events has the catch-all `message` listener."""
+    uploads.register(app, deps)
+    validate_modal.register(app, deps)
+    assign_modal.register(app, deps)

@@ -35,6 +35,8 @@ USER = "UUSER0001"
 OTHER = "UOTHER001"
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
+# Files in a DM within this window form one submission (short: the tests send at once).
+UPLOAD_WINDOW = 0.3
 
 
 @dataclass
@@ -169,6 +171,7 @@ def harness_settings(database_url: str, **overrides: Any) -> Settings:
         slack_signing_secret=SIGNING_SECRET,
         database_url=database_url,
         admins=(ADMIN,),
+        upload_window_seconds=UPLOAD_WINDOW,
     )
     return dataclasses.replace(base, **overrides)
 

@@ -162,9 +162,10 @@ def test_cancel_changes_nothing(slack: SlackHarness, pki: PkiSet) -> None:
     assert environments.show_environment(slack.deps.services, "dev").current is None
 
 
-def test_validate_and_assign_without_arguments_point_to_the_next_step(slack: SlackHarness) -> None:
-    assert "Send me the certificate files in a DM" in slack.command("validate").ack_text
-    assert "/cert assign CERT ENV HOSTNAME" in slack.command("assign", USER).ack_text
+def test_validate_and_assign_without_arguments_open_modals_or_refuse(slack: SlackHarness) -> None:
+    validate = slack.command("validate")  # the modals: tests/test_slack_modals.py
+    assert validate.of("views.open")[0].view["callback_id"] == "validate_format"
+    assert "for admins only" in slack.command("assign", USER).ack_text
 
 
 def test_dns_answers_after_the_ack_with_the_report(slack: SlackHarness) -> None:

@@ -108,7 +108,8 @@ def test_files_shared_in_a_dm_are_answered(slack: SlackHarness) -> None:
     file = slack.api.add_file("cert.pem", b"-----BEGIN CERTIFICATE-----\n")
     ex = slack.dm("", subtype="file_share", files=[file])
     assert ex.sent.status == 200
-    assert "can't read uploads yet" in ex.texts("chat.postMessage")[0]
+    assert "Checking `cert.pem`" in ex.texts("chat.postMessage")[0]
+    assert "unrecognized_file" in ex.texts("chat.update")[0]  # tests/test_slack_uploads.py
 
 
 def test_app_home_is_published_with_the_record(slack: SlackHarness, pki: PkiSet) -> None:
@@ -132,9 +133,9 @@ def test_home_buttons(slack: SlackHarness, pki: PkiSet) -> None:
     help_dm = slack.click("home_help", USER, in_message=False)
     assert "/cert dns HOSTNAME [ENV]" in help_dm.texts("chat.postMessage")[0]
     validate = slack.click("home_validate", USER, in_message=False)
-    assert "Send me the certificate files" in validate.texts("chat.postMessage")[0]
+    assert validate.of("views.open")[0].view["callback_id"] == "validate_format"
     assign = slack.click("home_assign", USER, in_message=False)
-    assert "/cert assign CERT ENV HOSTNAME" in assign.texts("chat.postMessage")[0]
+    assert "for admins only" in assign.texts("chat.postMessage")[0]
     expiring = slack.click("home_expiring", USER, in_message=False)
     listed = expiring.texts("chat.postMessage")[0]
     assert "*soon*" in listed and "*shop*" not in listed

@@ -102,6 +102,10 @@ class FakeSlackApi:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # File hosting knobs for the download tests: redirects by file id, and Slack's
+        # answer for a token without the files:read scope (its HTML sign-in page).
+        self._redirects: dict[str, str] = {}
+        self.files_scope_missing = False
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -191,6 +195,14 @@ class FakeSlackApi:
                     self._state.failed.append(Call(method, params, len(self._state.failed), path))
                     return failure
         return None
+
+    def add_redirect(self, name: str, location: str, size: int = 100) -> dict[str, Any]:
+        """A file whose download URL answers `302 Location: location` (any host)."""
+        info = self.add_file(name, b"")
+        info["size"] = size
+        with self._lock:
+            self._redirects[str(info["id"])] = location
+        return info
 
     def calls(self, method: str | None = None, since: int = 0) -> list[Call]:
         """The recorded calls (optionally of one method), from index `since` on."""
@@ -312,9 +324,15 @@ class FakeSlackApi:
             def _file(self, path: str) -> None:
                 file_id = path[len(FILES_PATH) :].split("/")[0].split("-")[-1]
                 stored = api._state.files.get(file_id)
-                if stored is None:
+                location = api._redirects.get(file_id)
+                if location is not None:
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif stored is None:
                     self._send(404, b"not found", "text/plain")
-                elif not self._authorized({}):
+                elif not self._authorized({}) or api.files_scope_missing:
                     self._send(200, SIGN_IN_PAGE, "text/html; charset=utf-8")
                 else:
                     self._send(200, stored.content, stored.info["mimetype"])

@@ -1,0 +1,181 @@
+"""Downloading the files people share with the bot, without leaking the bot token.
+
+`url_private_download` needs `Authorization: Bearer <bot token>`. urllib keeps that header
+on redirects to any host, so redirects are never followed by urllib here: each hop is
+checked against the allowed origins (Slack's file hosts, plus the origin of SLACK_API_URL
+so that GovSlack and the loopback stand-in work) and only then requested, with the token.
+A body is read up to a cap and no further. Without the `files:read` scope (or with a bad
+token) Slack answers 200 with its HTML sign-in page instead of the file: that page is
+recognised and reported as the permissions problem it is.
+
+This is I/O, so it lives beside the composition root and not in the pure pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+log = logging.getLogger("certops.files")
+
+# Slack's own upload limit for the file_input of modals; certificates are kilobytes.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_REDIRECTS = 3
+DEFAULT_TIMEOUT = 15.0
+# Where Slack serves private files (commercial Slack, GovSlack, public permalinks).
+SLACK_FILE_HOSTS = ("files.slack.com", "files.slack-gov.com", "slack-files.com")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+
+class DownloadError(Exception):
+    """A file could not be had; `code` says why, the message says it to a person."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Origin = tuple[str, str, int]
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of an http(s) URL, or None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    return parts.scheme, parts.hostname.lower(), port or default
+
+
+def allowed_origins(api_url: str) -> frozenset[Origin]:
+    """Slack's file hosts over HTTPS, and the exact origin of SLACK_API_URL."""
+    found: set[Origin] = {("https", host, 443) for host in SLACK_FILE_HOSTS}
+    api = origin_of(api_url)
+    if api is not None:
+        found.add(api)
+    return frozenset(found)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand every redirect back as an HTTPError, so that we decide where the token goes."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def looks_like_html(head: bytes, content_type: str) -> bool:
+    """Slack's sign-in page (what comes back instead of a file without files:read)."""
+    if content_type.split(";")[0].strip().lower() == "text/html":
+        return True
+    start = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html"))
+
+
+LOGIN_PAGE_MESSAGE = (
+    "Slack sent me its sign-in page instead of the file: the app is missing the "
+    "`files:read` permission (or its token is no longer valid). Ask whoever installed "
+    "certops to add the `files:read` scope and reinstall the app."
+)
+
+
+@dataclass(frozen=True)
+class Downloader:
+    """Fetches private Slack files with the bot token, over allowed origins only."""
+
+    token: str
+    origins: frozenset[Origin]
+    max_bytes: int = MAX_FILE_BYTES
+    timeout: float = DEFAULT_TIMEOUT
+
+    @classmethod
+    def for_api(cls, token: str, api_url: str, **options: Any) -> Downloader:
+        return cls(token=token, origins=allowed_origins(api_url), **options)
+
+    def check_url(self, url: str) -> None:
+        if origin_of(url) not in self.origins:
+            host = urlsplit(url).hostname or "?"
+            raise DownloadError(
+                "host_not_allowed",
+                f"the file is served from {host}, which is not one of Slack's file hosts: "
+                "I did not download it",
+            )
+
+    def download(self, url: str, name: str = "the file") -> bytes:
+        """The file's bytes; DownloadError for a refused host, size, sign-in page or failure."""
+        opener = urllib.request.build_opener(_NoRedirects)
+        for _hop in range(MAX_REDIRECTS + 1):
+            self.check_url(url)  # before any byte (and the token) leaves
+            request = urllib.request.Request(
+                url, headers={"Authorization": f"Bearer {self.token}"}, method="GET"
+            )
+            try:
+                with opener.open(request, timeout=self.timeout) as answer:
+                    return self._read(answer, name)
+            except urllib.error.HTTPError as error:
+                error.close()
+                location = error.headers.get("Location") if error.headers else None
+                if error.code in _REDIRECTS and location:
+                    url = urljoin(url, location)
+                    continue
+                if error.code == 404:
+                    raise DownloadError("not_found", f"{name} is gone from Slack") from None
+                raise DownloadError(
+                    "http_error", f"Slack answered {error.code} when I downloaded {name}"
+                ) from None
+            except (urllib.error.URLError, OSError) as error:
+                log.warning("download of %s failed: %s", name, type(error).__name__)
+                raise DownloadError(
+                    "network", f"I could not reach Slack to download {name}: try again"
+                ) from None
+        raise DownloadError("too_many_redirects", f"too many redirects for {name}")
+
+    def _read(self, answer: Any, name: str) -> bytes:
+        declared = answer.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            raise too_large(name, self.max_bytes)
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = answer.read(_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise too_large(name, self.max_bytes)
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if looks_like_html(data, answer.headers.get("Content-Type", "")):
+            raise DownloadError("login_page", LOGIN_PAGE_MESSAGE)
+        return data
+
+
+def too_large(name: str, limit: int) -> DownloadError:
+    return DownloadError(
+        "too_large",
+        f"{name} is larger than {limit // (1024 * 1024)} MB: certificate files are a few "
+        "kilobytes, so this is not one (or not only one)",
+    )
+
+
+def file_urls(file: Mapping[str, Any]) -> list[str]:
+    """The download URLs a file object carries, best first."""
+    return [
+        str(file[key])
+        for key in ("url_private_download", "url_private")
+        if isinstance(file.get(key), str) and file[key]
+    ]
+
+
+def file_ids(files: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [str(f["id"]) for f in files if isinstance(f.get("id"), str) and f["id"]]

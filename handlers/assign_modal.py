@@ -1,0 +1,271 @@
+"""`/cert assign` without arguments: the modal that mirrors LifeTime's assign wizard.
+
+Certificate (validated or approved only), environment, hostname (suggested from the
+certificate's names once one is picked), and "I have created a CNAME record on my chosen
+hostname". On submit the assignments service runs the DNS check; what concerns a field
+goes on it, a misconfigured CNAME is shown in the modal (which stays a form, so the person
+can fix the record and submit again), and a LifeTime environment turns into the ticket
+flow. The announcement in the channel carries the reminders (service URLs, mobile apps,
+host header protection). Every rule stays in the services: this only maps their answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.services import assignments, certificates, environments, tickets
+from bot.services.actors import Actor, actor_for
+from bot.services.errors import ServiceError
+from handlers import home
+from handlers.blocks import assign_modal as views
+from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.blocks.confirm import assignment_done_blocks
+from handlers.blocks.dns import dns_blocks
+from handlers.blocks.help import problem_blocks
+from handlers.blocks.records import mention, ticket_blocks
+from handlers.blocks.uploads import message_view
+from handlers.deps import Deps
+from handlers.modal_budget import Outcome, settle, start
+
+log = logging.getLogger("certops.assign_modal")
+
+ASSIGNABLE = frozenset({"validated", "approved"})
+NO_CERTIFICATES = (
+    "There is no validated or approved certificate to assign yet: send me the files in a "
+    "DM (or use `/cert validate`) first."
+)
+NO_ENVIRONMENTS = "No environment is recorded yet: an admin adds one with `/cert env add`."
+FIELD_OF_CODE = {
+    "invalid_input": "hostname",
+    "hostname_not_covered": "hostname",
+    "certificate_not_assignable": "certificate",
+    "certificate_expired": "certificate",
+    "not_found": "certificate",
+}
+
+
+class Form:
+    """The records the form offers, read once per rendering through the services."""
+
+    def __init__(self, deps: Deps) -> None:
+        certs = certificates.list_certificates(deps.services)
+        self.certificates = [c.to_dict(with_report=False) for c in certs if c.status in ASSIGNABLE]
+        self.environments = [e.to_dict() for e in environments.list_environments(deps.services)]
+
+    def sans_of(self, name: str | None) -> list[str]:
+        for cert in self.certificates:
+            if cert["name"] == name:
+                return [str(s) for s in cert.get("sans") or []]
+        return []
+
+    def in_use(self) -> list[str]:
+        return [str(e["hostname"]) for e in self.environments if e.get("hostname")]
+
+    def view(
+        self, metadata: str, choice: views.Choice, notice: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        return views.assign_view(
+            metadata,
+            self.certificates,
+            self.environments,
+            choice,
+            covers=self.sans_of(choice.certificate),
+            notice=notice or [],
+        )
+
+
+def open_modal(
+    client: WebClient,
+    trigger_id: str,
+    user_id: str,
+    deps: Deps,
+    *,
+    channel_id: str | None = None,
+    certificate: str | None = None,
+) -> str | None:
+    """Open the form; the text to answer with instead when there is nothing to assign."""
+    actor = actor_for(user_id, deps.settings)
+    if not actor.is_admin:
+        return f"Assigning certificates is for admins only: ask {deps.admin_mentions()}."
+    form = Form(deps)
+    if not form.certificates:
+        return NO_CERTIFICATES
+    if not form.environments:
+        return NO_ENVIRONMENTS
+    chosen = certificate if certificate in {c["name"] for c in form.certificates} else None
+    choice = views.Choice(
+        certificate=chosen,
+        hostname=views.suggested_hostname(form.sans_of(chosen), form.in_use()),
+    )
+    metadata = json.dumps({"channel": channel_id or ""})
+    client.views_open(trigger_id=trigger_id, view=form.view(metadata, choice))
+    return None
+
+
+def register(app: App, deps: Deps) -> None:
+    def on_pick(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """A certificate was picked: suggest a hostname it covers."""
+        ack()
+        view = body.get("view") or {}
+        form = Form(deps)
+        picked = choice_of(view)
+        choice = views.Choice(
+            certificate=picked.certificate,
+            environment=picked.environment,
+            hostname=views.suggested_hostname(form.sans_of(picked.certificate), form.in_use()),
+            cname=picked.cname,
+        )
+        client.views_update(
+            view_id=str(view.get("id", "")),
+            hash=view.get("hash"),
+            view=form.view(str(view.get("private_metadata") or "{}"), choice),
+        )
+
+    def on_submit(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        actor: Actor = context["actor"]
+        choice = choice_of(view)
+        errors = quick_errors(choice, deps)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        metadata = str(view.get("private_metadata") or "{}")
+        future = start(
+            lambda: run(choice, metadata, client, actor, deps), deps.settings.modal_budget_seconds
+        )
+        working = message_view("Assigning", [section(":hourglass_flowing_sand: Checking the DNS…")])
+        settle(ack, client, str(view.get("id", "")), future, working)
+
+    app.action(views.ACTION_PICK)(on_pick)
+    app.view(views.VIEW_ASSIGN)(on_submit)
+
+
+def quick_errors(choice: views.Choice, deps: Deps) -> dict[str, str]:
+    """What needs neither DNS nor a write: the hostname's syntax, the CNAME checkbox."""
+    errors: dict[str, str] = {}
+    if not choice.certificate:
+        errors["certificate"] = "Choose a certificate."
+    if not choice.environment:
+        errors["environment"] = "Choose an environment."
+        return errors
+    try:
+        host = assignments.check_hostname(choice.hostname)
+    except ServiceError as error:
+        errors["hostname"] = error.message
+        return errors
+    try:
+        env = environments.show_environment(deps.services, choice.environment)
+    except ServiceError as error:
+        errors["environment"] = error.message
+        return errors
+    if not env.is_lifetime and not choice.cname:
+        errors[views.CNAME] = (
+            f"Create the record {host} CNAME {env.default_host} first, then tick this."
+        )
+    return errors
+
+
+def run(
+    choice: views.Choice, metadata: str, client: WebClient, actor: Actor, deps: Deps
+) -> Outcome:
+    env = environments.show_environment(deps.services, choice.environment or "")
+    if env.is_lifetime:
+        return open_ticket(choice, client, actor, deps)
+    try:
+        result = assignments.assign_certificate(
+            deps.services,
+            actor,
+            choice.certificate or "",
+            env.name,
+            choice.hostname,
+            cname_confirmed=choice.cname,
+        )
+    except ServiceError as error:
+        return refusal(error, choice, metadata, deps)
+    done = assignment_done_blocks(result.to_dict(), actor.user_id)
+    channel = json_field(metadata, "channel")
+
+    def announce() -> None:
+        message = checked_message(done)
+        target = channel or dm(client, actor.user_id)
+        client.chat_postMessage(channel=target, text=fallback_text(message), blocks=message)
+        home.publish(client, actor, deps)
+
+    return Outcome(view=message_view("Assigned", done), after=announce)
+
+
+def open_ticket(choice: views.Choice, client: WebClient, actor: Actor, deps: Deps) -> Outcome:
+    """LifeTime: no assignment, a support ticket with the text to paste into the case."""
+    try:
+        result = tickets.open_ticket(
+            deps.services,
+            actor,
+            choice.certificate or "",
+            choice.hostname,
+            environment=choice.environment,
+        )
+    except ServiceError as error:
+        return Outcome(view=message_view("No ticket opened", problem_blocks(error.message)))
+    headline = (
+        f":memo: {choice.environment} is the LifeTime environment: its hostname changes only "
+        f"through a support ticket. {mention(actor.user_id)}, {result.message}"
+    )
+    blocks = ticket_blocks(result.ticket.to_dict(), headline, result.support_text)
+
+    def tell() -> None:
+        message = checked_message(blocks)
+        client.chat_postMessage(
+            channel=dm(client, actor.user_id), text=fallback_text(message), blocks=message
+        )
+        home.publish(client, actor, deps)
+
+    return Outcome(view=message_view("Support ticket", blocks), after=tell)
+
+
+def refusal(error: ServiceError, choice: views.Choice, metadata: str, deps: Deps) -> Outcome:
+    form = Form(deps)
+    notice = problem_blocks(error.message)
+    report = error.details.get("dns_report")
+    if isinstance(report, dict):
+        notice += dns_blocks(report)
+        notice.append(section("Fix the record, then submit again."))
+        return Outcome(view=form.view(metadata, choice, notice))
+    late = form.view(metadata, choice, notice)
+    field = FIELD_OF_CODE.get(error.code)
+    if field:
+        return Outcome(errors={field: error.message[:2000]}, late_view=late)
+    return Outcome(view=late)
+
+
+def choice_of(view: Mapping[str, Any]) -> views.Choice:
+    values = (view.get("state") or {}).get("values") or {}
+
+    def selected(block: str, action: str) -> str | None:
+        option = (values.get(block, {}).get(action) or {}).get("selected_option") or {}
+        return str(option["value"]) if option.get("value") else None
+
+    hostname = (values.get("hostname", {}).get("value") or {}).get("value") or ""
+    boxes = (values.get(views.CNAME, {}).get(views.CHOICE_ACTION) or {}).get("selected_options")
+    return views.Choice(
+        certificate=selected("certificate", views.ACTION_PICK),
+        environment=selected("environment", views.CHOICE_ACTION),
+        hostname=str(hostname).strip(),
+        cname=any(o.get("value") == views.CNAME for o in boxes or []),
+    )
+
+
+def json_field(metadata: str, key: str) -> str:
+    try:
+        data = json.loads(metadata)
+    except ValueError:
+        return ""
+    return str(data.get(key) or "") if isinstance(data, dict) else ""
+
+
+def dm(client: WebClient, user_id: str) -> str:
+    return str(client.conversations_open(users=user_id)["channel"]["id"])

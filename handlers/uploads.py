@@ -1,0 +1,459 @@
+"""Files dropped in a DM with the bot: collect, download, check, answer, then save.
+
+An upload arrives as a `message` event with subtype `file_share` (never through
+`app.message`). The files of one message, and of the person's further messages within a
+short window, form one submission: a certificate, key and chain sent as three messages
+are checked together. The first event of a submission waits out the window on its
+listener thread (the app's executor), then downloads, checks and answers by updating its
+"working" message.
+
+Dedupe: the middleware drops a retried event (same event id) and this module drops a
+file id it has already taken. Both memories are per process and forget after 15
+minutes; that is enough because checking is read-only: a retry that lands on another
+replica, or after a restart, at worst answers twice. Saving is idempotent where it
+matters (the certificate name is unique in the database).
+
+Passwords are never typed into messages: the answer offers a button that opens a modal;
+the modal holds the file ids (in `private_metadata`), the files are downloaded again on
+submit. A message that looks like a password is not read into anything and the person
+is told to delete it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Say
+from slack_sdk import WebClient
+
+from bot.pipeline.material import Passwords
+from bot.services import certificates
+from bot.services.actors import Actor
+from bot.services.errors import ServiceError
+from bot.slack_files import DownloadError, file_ids
+from handlers import assign_modal, home
+from handlers.blocks import uploads as blocks
+from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.dedupe import RecentIds
+from handlers.deps import Deps
+from handlers.errors import error_blocks
+from handlers.files import MAX_FILES, FileSource
+from handlers.modal_budget import DEFAULT_BUDGET_SECONDS, Outcome, settle, start
+from handlers.request_context import request_id_var
+from handlers.uploads_check import Checked, check_files, suggested_domain, suggested_name
+
+log = logging.getLogger("certops.uploads")
+
+DEFAULT_WINDOW_SECONDS = 3.0
+_POLL = 0.05
+# "password: x", "pwd=x", "the passphrase is x": said in a message, it is already exposed.
+PASSWORD_SAID = re.compile(
+    r"\b(pass(word|phrase|wd)?|pwd|pin|secret)\b\s*(is\b|[:=])", re.IGNORECASE
+)
+LONE_WORD = re.compile(r"^\S{4,128}$")
+AWAIT_PASSWORD_SECONDS = 15 * 60
+PASSWORD_CODES = ("password_required", "wrong_password")
+
+
+@dataclass
+class Batch:
+    """One submission being collected: the person's files until the window closes."""
+
+    user: str
+    channel: str
+    files: list[dict[str, Any]]
+    deadline: float
+    closed: bool = False
+
+
+@dataclass
+class Intake:
+    deps: Deps
+    window: float = DEFAULT_WINDOW_SECONDS
+    budget: float = DEFAULT_BUDGET_SECONDS
+    seen_files: RecentIds = field(default_factory=RecentIds)
+    # People shown an "Enter the password" button, and when: a lone word from them soon
+    # after is likely the password itself.
+    _awaiting: dict[str, float] = field(default_factory=dict)
+    _batches: dict[str, Batch] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- the DM ---------------------------------------------------------------------------
+    def on_file_share(self, event: dict[str, Any], client: WebClient, say: Say) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return
+        user, channel = str(event.get("user") or ""), str(event.get("channel") or "")
+        if not user or not channel:
+            return
+        if PASSWORD_SAID.search(str(event.get("text") or "")):
+            say(text=blocks.PASSWORD_TYPED)
+        new = [
+            f
+            for f in event.get("files") or []
+            if isinstance(f, dict)
+            and isinstance(f.get("id"), str)
+            and self.seen_files.first_time(f["id"])
+        ]
+        if not new:
+            log.info("file_share from %s with no new file: already taken", user)
+            return
+        batch = self._join(user, channel, new)
+        if batch is None:
+            return  # another listener collects this submission
+        names = [str(f.get("name") or f.get("id")) for f in batch.files]
+        working = client.chat_postMessage(
+            channel=channel, text="Checking your files…", blocks=blocks.working_blocks(names)
+        )
+        self._wait(batch)
+        self.answer(client, batch.channel, str(working["ts"]), batch.files, Passwords(), user=user)
+
+    def on_password_text(self, event: dict[str, Any], say: Say) -> None:
+        log.info("a message from %s looked like a password: not kept", event.get("user"))
+        say(text=blocks.PASSWORD_TYPED)
+
+    def looks_like_password(self, event: dict[str, Any]) -> bool:
+        """A DM text that is (or says) a password: the matcher of `on_password_text`."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return False
+        text = str(event.get("text") or "").strip()
+        if PASSWORD_SAID.search(text):
+            return True
+        return bool(LONE_WORD.match(text)) and self.awaits_password(str(event.get("user") or ""))
+
+    def awaits_password(self, user: str) -> bool:
+        with self._lock:
+            since = self._awaiting.get(user)
+        return since is not None and time.monotonic() - since < AWAIT_PASSWORD_SECONDS
+
+    def _await_password(self, user: str, waiting: bool) -> None:
+        with self._lock:
+            if waiting:
+                self._awaiting[user] = time.monotonic()
+            else:
+                self._awaiting.pop(user, None)
+
+    def _join(self, user: str, channel: str, files: list[dict[str, Any]]) -> Batch | None:
+        """Add files to the person's open submission; a new one (returned) if none is open."""
+        deadline = time.monotonic() + self.window
+        with self._lock:
+            open_batch = self._batches.get(user)
+            if (
+                open_batch is not None
+                and not open_batch.closed
+                and len(open_batch.files) + len(files) <= MAX_FILES
+            ):
+                open_batch.files += files
+                open_batch.deadline = deadline
+                return None
+            batch = Batch(user, channel, list(files), deadline)
+            self._batches[user] = batch
+            return batch
+
+    def _wait(self, batch: Batch) -> None:
+        while True:
+            with self._lock:
+                left = batch.deadline - time.monotonic()
+                if left <= 0:
+                    batch.closed = True
+                    if self._batches.get(batch.user) is batch:
+                        del self._batches[batch.user]
+                    return
+            time.sleep(min(left, _POLL))
+
+    # --- checking and answering -----------------------------------------------------------
+    def answer(
+        self,
+        client: WebClient,
+        channel: str,
+        ts: str,
+        files: Sequence[Mapping[str, Any]],
+        passwords: Passwords,
+        *,
+        user: str = "",
+    ) -> None:
+        """Download, check and put the verdict in place of the working message."""
+        ids = file_ids(files)
+        try:
+            inputs = FileSource(client, self.deps.settings).fetch_all(files)
+            checked = check_files(self.deps.services, inputs, passwords)
+            answer = self._report(checked, ids, passwords)
+            if user:
+                self._await_password(user, checked.needs_password)
+        except DownloadError as error:
+            log.info("upload refused: %s", error.code)
+            answer = blocks.failure_blocks(error.message)
+        except Exception as error:  # the person must hear about it, never silence
+            log.error("checking an upload failed: %s", type(error).__name__, exc_info=error)
+            answer = error_blocks("checking your files", request_id_var.get())
+        client.chat_update(channel=channel, ts=ts, text=fallback_text(answer), blocks=answer)
+
+    def _report(self, checked: Checked, ids: list[str], passwords: Passwords) -> list[Any]:
+        return blocks.report_blocks(
+            checked.report,
+            ids,
+            needs_password=checked.needs_password,
+            password_used=bool(passwords.key or passwords.zip),
+            has_zip=checked.has_zip,
+            key_sent=checked.key_sent,
+            name=suggested_name(checked.report),
+            domain=suggested_domain(checked.report),
+        )
+
+    # --- the password modal ---------------------------------------------------------------
+    def open_password(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        value = button_value(body)
+        metadata = json.dumps(
+            {
+                "files": value.get("files", []),
+                "zip": bool(value.get("zip")),
+                "channel": dm_of(body, client),
+            }
+        )
+        client.views_open(
+            trigger_id=str(body.get("trigger_id", "")),
+            view=blocks.password_view(metadata, has_zip=bool(value.get("zip"))),
+        )
+
+    def submit_password(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body.get("view") or {}
+        meta = metadata_of(view)
+        values = input_values(view)
+        passwords = Passwords(
+            key=values.get("password", "").encode() or None,
+            zip=values.get("zip_password", "").encode() or None,
+        )
+        if not passwords.key and not passwords.zip:
+            block = "zip_password" if meta.get("zip") else "password"
+            ack(response_action="errors", errors={block: "Give the password to open the files."})
+            return
+        ack()
+        actor: Actor = context["actor"]
+        channel = str(meta.get("channel") or "")
+        ids = [str(i) for i in meta.get("files") or []]
+        working = client.chat_postMessage(
+            channel=channel, text="Checking again…", blocks=blocks.working_blocks([])
+        )
+        self.answer(
+            client,
+            channel,
+            str(working["ts"]),
+            [{"id": i} for i in ids],
+            passwords,
+            user=actor.user_id,
+        )
+
+    # --- save / submit for manual validation ----------------------------------------------
+    def open_save(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        value = button_value(body)
+        metadata = json.dumps(
+            {
+                "files": value.get("files", []),
+                "zip": bool(value.get("zip")),
+                "pw": bool(value.get("pw")),
+                "manual": bool(value.get("manual")),
+                "channel": dm_of(body, client),
+            }
+        )
+        view = blocks.save_view(
+            metadata,
+            name=str(value.get("name") or ""),
+            domain=str(value.get("domain") or ""),
+            manual=bool(value.get("manual")),
+            password=bool(value.get("pw")),
+            has_zip=bool(value.get("zip")),
+        )
+        client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+
+    def submit_save(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        view = body.get("view") or {}
+        meta = metadata_of(view)
+        values = input_values(view)
+        actor: Actor = context["actor"]
+        if not values.get("name"):
+            ack(response_action="errors", errors={"name": "Give the certificate a name."})
+            return
+        future = start(lambda: self._save(client, actor, meta, values), self.budget)
+        working = blocks.message_view(
+            "Saving", [section(":hourglass_flowing_sand: Checking and saving…")]
+        )
+        settle(ack, client, str(view.get("id", "")), future, working)
+
+    def _save(
+        self, client: WebClient, actor: Actor, meta: Mapping[str, Any], values: Mapping[str, str]
+    ) -> Outcome:
+        manual = bool(meta.get("manual"))
+        passwords = Passwords(
+            key=values.get("password", "").encode() or None,
+            zip=values.get("zip_password", "").encode() or None,
+        )
+        try:
+            inputs = FileSource(client, self.deps.settings).fetch_ids(
+                [str(i) for i in meta.get("files") or []]
+            )
+            result = certificates.submit_certificate(
+                self.deps.services,
+                actor,
+                inputs,
+                passwords,
+                name=values.get("name", ""),
+                domain=values.get("domain") or None,
+                manual=manual,
+            )
+        except DownloadError as error:
+            return Outcome(
+                view=blocks.message_view("Not saved", blocks.failure_blocks(error.message))
+            )
+        except ServiceError as error:
+            return save_refusal(error, has_password_field=bool(meta.get("pw")))
+        saved = result.certificate
+        status = "waiting for manual validation by an admin" if result.manual else "validated"
+        text = f":floppy_disk: Saved *{saved.name}* ({status})."
+        done = [section(text)]
+        channel = str(meta.get("channel") or "")
+
+        def tell() -> None:
+            message = checked_message([section(text), *assign_button(saved.name, result.manual)])
+            client.chat_postMessage(channel=channel, text=fallback_text(message), blocks=message)
+            home.publish(client, actor, self.deps)
+
+        return Outcome(view=blocks.message_view("Saved", done), after=tell)
+
+    def open_assign(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        actor: Actor = context["actor"]
+        value = button_value(body)
+        hint = assign_modal.open_modal(
+            client,
+            str(body.get("trigger_id", "")),
+            actor.user_id,
+            self.deps,
+            channel_id=dm_of(body, client),
+            certificate=str(value.get("certificate") or "") or None,
+        )
+        if hint:
+            message = checked_message([section(hint)])
+            client.chat_postMessage(
+                channel=dm_of(body, client), text=fallback_text(message), blocks=message
+            )
+
+
+def assign_button(name: str, manual: bool) -> list[dict[str, Any]]:
+    if manual:
+        return []
+    return [
+        {
+            "type": "actions",
+            "block_id": "saved_next",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Assign"},
+                    "action_id": blocks.ACTION_ASSIGN,
+                    "value": json.dumps({"certificate": name}),
+                }
+            ],
+        }
+    ]
+
+
+SAVE_FIELDS = {
+    "name_taken": "name",
+    "invalid_input": "name",
+    "domain_mismatch": "domain",
+    "invalid_domain": "domain",
+}
+
+
+def save_refusal(error: ServiceError, *, has_password_field: bool) -> Outcome:
+    """A refused save: on the field it concerns when there is one, else in the modal."""
+    late = blocks.message_view("Not saved", blocks.failure_blocks(error.message))
+    if error.code in {"name_taken", "invalid_input"}:
+        return Outcome(errors={"name": error.message}, late_view=late)
+    report = error.details.get("report")
+    if error.code == "certificate_invalid" and isinstance(report, dict):
+        codes = [
+            str(f.get("code")) for f in report.get("findings", []) if f.get("severity") == "error"
+        ]
+        errors: dict[str, str] = {}
+        if has_password_field and any(c in PASSWORD_CODES for c in codes):
+            errors["password"] = "This password does not open the files."
+        if any(SAVE_FIELDS.get(c) == "domain" for c in codes):
+            errors["domain"] = "The certificate does not cover this Domain."
+        late = blocks.message_view(
+            "Not saved",
+            [section(":x: Not saved: it is invalid."), *blocks.finding_blocks(report["findings"])],
+        )
+        if errors:
+            return Outcome(errors=errors, late_view=late)
+        return Outcome(view=late)
+    return Outcome(view=late)
+
+
+# --- payload helpers ---------------------------------------------------------------------
+def button_value(body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(body["actions"][0].get("value") or "{}")
+    except (KeyError, IndexError, TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def metadata_of(view: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def input_values(view: Mapping[str, Any]) -> dict[str, str]:
+    """Text inputs of a submitted view by block id (the action id is always `value`)."""
+    found: dict[str, str] = {}
+    values = (view.get("state") or {}).get("values") or {}
+    for block_id, elements in values.items():
+        element = (elements or {}).get("value") or {}
+        if isinstance(element.get("value"), str):
+            found[block_id] = element["value"].strip()
+    return found
+
+
+def dm_of(body: Mapping[str, Any], client: WebClient) -> str:
+    """The DM channel of the click (or of the person, when clicked elsewhere)."""
+    channel = body.get("channel") or {}
+    if isinstance(channel, dict) and str(channel.get("id", "")).startswith("D"):
+        return str(channel["id"])
+    user = (body.get("user") or {}).get("id", "")
+    return str(client.conversations_open(users=user)["channel"]["id"])
+
+
+def register(app: App, deps: Deps) -> Intake:
+    """Listen for uploads and the upload flow's buttons and modals (before handlers.events)."""
+    intake = Intake(
+        deps,
+        window=deps.settings.upload_window_seconds,
+        budget=deps.settings.modal_budget_seconds,
+    )
+    app.event({"type": "message", "subtype": "file_share"})(intake.on_file_share)
+    app.event("message", matchers=[intake.looks_like_password])(intake.on_password_text)
+    app.action(blocks.ACTION_PASSWORD)(intake.open_password)
+    app.action(blocks.ACTION_SAVE)(intake.open_save)
+    app.action(blocks.ACTION_MANUAL)(intake.open_save)
+    app.action(blocks.ACTION_ASSIGN)(intake.open_assign)
+    app.view(blocks.VIEW_PASSWORD)(intake.submit_password)
+    app.view(blocks.VIEW_SAVE)(intake.submit_save)
+    return intake

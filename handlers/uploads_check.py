@@ -1,0 +1,75 @@
+"""Checking files that arrived through Slack: the shared pipeline, then what Slack needs.
+
+The check itself is `bot.pipeline` (read, then validate), exactly as `certops validate`
+runs it; nothing is stored here (saving goes through the certificates service). On top
+of the report this says what the conversation needs next: is a password missing, did
+the upload carry a private key (the person is reminded to delete that message). The
+report is redacted against this upload's secrets before anyone renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.pipeline.material import InputFile, Passwords
+from bot.pipeline.readers import read_inputs
+from bot.pipeline.validate import ValidateOptions, validate_material
+from bot.services import redaction
+from bot.services.context import ServiceContext
+
+PASSWORD_CODES = frozenset({"password_required", "wrong_password"})
+KEY_KINDS = frozenset({"private_key", "bundle", "pkcs12"})
+
+
+@dataclass(frozen=True)
+class Checked:
+    report: dict[str, Any]
+    key_sent: bool  # a private key (readable or locked) was among the files
+    needs_password: bool
+    has_zip: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.report.get("verdict") == "valid"
+
+    @property
+    def codes(self) -> list[str]:
+        return [str(f.get("code")) for f in self.report.get("findings", [])]
+
+
+def check_files(
+    ctx: ServiceContext,
+    files: Sequence[InputFile],
+    passwords: Passwords = Passwords(),  # noqa: B008 - frozen, harmless default
+    *,
+    domain: str | None = None,
+) -> Checked:
+    material = read_inputs(files, passwords)
+    options = ValidateOptions(domain=domain, extra_roots=tuple(ctx.extra_roots), now=ctx.now())
+    report = validate_material(material, options)
+    data = redaction.redact(report.to_dict(), redaction.secrets_of(files, passwords))
+    kinds = {summary.kind for summary in material.inputs}
+    codes = {finding.code for finding in report.findings}
+    return Checked(
+        report=data,
+        key_sent=bool(material.keys) or bool(kinds & KEY_KINDS) or "zip" in kinds,
+        needs_password=bool(codes & PASSWORD_CODES),
+        has_zip="zip" in kinds,
+    )
+
+
+def suggested_name(report: dict[str, Any]) -> str:
+    """A unique-looking certificate name: the first name it covers and its expiry year."""
+    cert = report.get("certificate") or {}
+    sans = [str(s) for s in cert.get("sans") or []]
+    base = (sans[0] if sans else "certificate").replace("*.", "wildcard.")
+    year = str(cert.get("not_after") or "")[:4]
+    return f"{base}-{year}" if year.isdigit() else base
+
+
+def suggested_domain(report: dict[str, Any]) -> str:
+    cert = report.get("certificate") or {}
+    sans = [str(s) for s in cert.get("sans") or []]
+    return sans[0] if sans else ""

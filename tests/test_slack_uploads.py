@@ -1,0 +1,273 @@
+"""Files dropped in a DM, end to end: signed events to the app in HTTP mode, real files
+served by the stand-in over loopback, the real pipeline and services on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.pipeline.material import InputFile, Passwords
+from bot.services import certificates, redaction
+from handlers.blocks import uploads as ui
+from tests.slack_fixtures import PkiSet, make_pki
+from tests.slack_harness import SlackHarness, slack_harness
+from tests.slack_upload_fixtures import (
+    PFX_PASSWORD,
+    ZIP_PASSWORD,
+    UploadSet,
+    button_in,
+    click,
+    file_share_event,
+    last_update,
+    make_uploads,
+    opened_view,
+    recording_server,
+    send_files,
+    submit_view,
+    text_value,
+)
+
+
+@pytest.fixture(scope="module")
+def pki() -> PkiSet:
+    return make_pki()
+
+
+@pytest.fixture(scope="module")
+def files(pki: PkiSet) -> UploadSet:
+    return make_uploads(pki)
+
+
+@pytest.fixture
+def slack(sqlite_url: str, pki: PkiSet) -> Iterator[SlackHarness]:
+    with slack_harness(sqlite_url, extra_roots=[pki.root.cert]) as harness:
+        yield harness
+
+
+def test_a_pem_set_in_one_message_is_checked_and_can_be_saved(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    cert = slack.api.add_file("fullchain.pem", files.cert_pem)
+    key = slack.api.add_file("privkey.pem", files.key_pem)
+    ex = send_files(slack, cert, key)
+    assert ex.sent.status == 200
+    (working,) = ex.of("chat.postMessage")
+    assert "Checking `fullchain.pem`, `privkey.pem`" in ex.texts("chat.postMessage")[0]
+    (update,) = ex.of("chat.update")
+    assert update.params["ts"] == working.params.get("ts") or update.params["ts"]
+    text = last_update(ex)
+    assert "*Valid*" in text and "shop.example.com, www.example.com" in text
+    assert "days left" in text and "delete that message" in text.lower()
+    save = button_in(update.blocks, ui.ACTION_SAVE)
+    assert json.loads(save["value"])["files"] == [cert["id"], key["id"]]
+    assert ui.ACTION_MANUAL not in json.dumps(update.blocks)  # only when invalid
+    button_in(update.blocks, ui.ACTION_ASSIGN)
+
+    modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    assert modal["callback_id"] == ui.VIEW_SAVE
+    assert "shop.example.com-20" in json.dumps(modal["blocks"])  # name prefilled
+    saved = submit_view(
+        slack, modal, {"name": text_value("shop"), "domain": text_value("shop.example.com")}
+    )
+    assert saved.ack_json["response_action"] == "update"
+    assert "Saved *shop*" in saved.all_text and "validated" in saved.all_text
+    assert certificates.show_certificate(slack.deps.services, "shop").status == "validated"
+    again = submit_view(slack, modal, {"name": text_value("shop"), "domain": text_value("")})
+    assert again.ack_json["response_action"] == "errors"
+    assert "already taken" in again.ack_json["errors"]["name"]
+
+
+def test_files_over_several_messages_form_one_submission(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    since = slack.api.mark()
+    cert = slack.api.add_file("cert.pem", files.cert_pem)
+    key = slack.api.add_file("key.pem", files.key_pem)
+    slack.sender.event(file_share_event([cert]))  # the second arrives inside the window
+    slack.sender.event(file_share_event([key]))
+    slack.settle()
+    calls = slack.api.calls(since=since)
+    updates = [c for c in calls if c.method == "chat.update"]
+    assert len(updates) == 1 and len([c for c in calls if c.method == "chat.postMessage"]) == 1
+    assert "*Valid*" in json.dumps(updates[0].blocks)
+
+
+def test_a_retried_event_and_a_file_seen_before_are_answered_once(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    cert = slack.api.add_file("cert.pem", files.cert_pem)
+    event = file_share_event([cert])
+    first = slack.event(event, event_id="Ev0UPLOAD1")
+    retry = slack.event(event, event_id="Ev0UPLOAD1", retry_num=1)
+    other_id = slack.event(event, event_id="Ev0UPLOAD2")  # same file, another envelope
+    assert len(first.of("chat.update")) == 1
+    assert retry.sent.status == 200 and retry.calls == []
+    assert other_id.sent.status == 200 and other_id.calls == []
+
+
+def test_a_pfx_with_its_password_given_in_the_modal(
+    slack: SlackHarness, files: UploadSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    pfx = slack.api.add_file("shop.pfx", files.pfx)
+    ex = send_files(slack, pfx)
+    text = last_update(ex)
+    assert "password_required" in text and "Enter the password" in text
+    assert "never type a password in a message" in text
+    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    assert json.loads(button["value"]) == {"files": [pfx["id"]], "zip": False, "pw": True}
+
+    typed = slack.dm(PFX_PASSWORD)  # the person types it anyway
+    assert "That looks like a password" in typed.texts("chat.postMessage")[0]
+
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    assert modal["callback_id"] == ui.VIEW_PASSWORD
+    assert json.loads(modal["private_metadata"])["files"] == [pfx["id"]]
+    empty = submit_view(slack, modal, {"password": text_value("")})
+    assert empty.ack_json["response_action"] == "errors"
+    wrong = submit_view(slack, modal, {"password": text_value("not-it")})
+    assert "wrong_password" in last_update(wrong)
+    right = submit_view(slack, modal, {"password": text_value(PFX_PASSWORD)})
+    assert right.sent.body == ""  # the modal closes
+    done = last_update(right)
+    assert "*Valid*" in done and "shop.example.com" in done
+    save = button_in(right.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    assert json.loads(save["value"])["pw"] is True  # the save step asks for it again
+    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    assert '"block_id": "password"' in json.dumps(save_modal["blocks"])
+    bad = submit_view(
+        slack, save_modal, {"name": text_value("pfx"), "password": text_value("nope")}
+    )
+    assert bad.ack_json["errors"] == {"password": "This password does not open the files."}
+    ok = submit_view(
+        slack, save_modal, {"name": text_value("pfx"), "password": text_value(PFX_PASSWORD)}
+    )
+    assert "Saved *pfx*" in ok.all_text
+    assert certificates.show_certificate(slack.deps.services, "pfx").submitted_format == "pfx"
+    assert PFX_PASSWORD not in caplog.text
+
+
+def test_a_zip_with_an_aes_password(slack: SlackHarness, files: UploadSet) -> None:
+    archive = slack.api.add_file("bundle.zip", files.zip_aes)
+    ex = send_files(slack, archive)
+    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    assert json.loads(button["value"])["zip"] is True
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    assert '"block_id": "zip_password"' in json.dumps(modal["blocks"])
+    right = submit_view(slack, modal, {"zip_password": text_value(ZIP_PASSWORD)})
+    text = last_update(right)
+    assert "*Valid*" in text and "delete that message" in text.lower()
+
+
+def test_an_invalid_set_offers_manual_validation(slack: SlackHarness, files: UploadSet) -> None:
+    leaf = slack.api.add_file("leaf.pem", files.leaf_pem)  # no chain
+    key = slack.api.add_file("key.pem", files.key_pem)
+    ex = send_files(slack, leaf, key)
+    text = last_update(ex)
+    assert "*Invalid*" in text and "chain_incomplete" in text
+    blocks = ex.of("chat.update")[0].blocks
+    assert ui.ACTION_SAVE not in json.dumps(blocks)
+    manual = button_in(blocks, ui.ACTION_MANUAL)
+    modal = opened_view(click(slack, ui.ACTION_MANUAL, manual["value"]))
+    assert "an admin will review it" in json.dumps(modal["blocks"])
+    saved = submit_view(slack, modal, {"name": text_value("leaf-only")})
+    assert "waiting for manual validation" in saved.all_text
+    view = certificates.show_certificate(slack.deps.services, "leaf-only")
+    assert view.status == "pending_manual"
+
+
+def test_garbage_is_reported_and_nothing_is_offered_to_save(slack: SlackHarness) -> None:
+    junk = slack.api.add_file("notes.txt", b"hello, this is not a certificate\n" * 3)
+    ex = send_files(slack, junk)
+    text = last_update(ex)
+    assert "*Invalid*" in text and "unrecognized_file" in text
+    blocks = json.dumps(ex.of("chat.update")[0].blocks)
+    assert ui.ACTION_SAVE not in blocks and ui.ACTION_MANUAL not in blocks
+    assert "Traceback" not in ex.all_text
+
+
+def test_a_file_object_without_urls_is_looked_up(slack: SlackHarness, files: UploadSet) -> None:
+    cert = slack.api.add_file("cert.pem", files.cert_pem)
+    key = slack.api.add_file("key.pem", files.key_pem)
+    ex = send_files(slack, {"id": cert["id"], "file_access": "check_file_info"}, {"id": key["id"]})
+    assert [c.params["file"] for c in ex.of("files.info")] == [cert["id"], key["id"]]
+    assert "*Valid*" in last_update(ex)
+
+
+def test_download_problems_end_in_a_clear_message(slack: SlackHarness, files: UploadSet) -> None:
+    outside = dict(slack.api.add_file("cert.pem", files.cert_pem))
+    outside["url_private_download"] = "https://files.evil.example.net/files-pri/cert.pem"
+    outside["id"] = "F0OUTSIDE"
+    assert "not one of Slack's file hosts" in last_update(send_files(slack, outside))
+
+    with recording_server() as (url, seen):
+        redirected = slack.api.add_redirect("cert.pem", url + "/steal")
+        text = last_update(send_files(slack, redirected))
+    assert "not one of Slack's file hosts" in text
+    assert seen.requests == [] and seen.authorization_headers == []
+
+    big = slack.api.add_file("huge.pem", b"A" * (10 * 1024 * 1024 + 1))
+    assert "larger than 10 MB" in last_update(send_files(slack, big))
+    lying = dict(slack.api.add_file("small.pem", b"B" * (10 * 1024 * 1024 + 1)))
+    lying["size"] = 120  # the event says small; the download stops at the cap anyway
+    assert "larger than 10 MB" in last_update(send_files(slack, lying))
+
+    slack.api.files_scope_missing = True
+    login = last_update(send_files(slack, slack.api.add_file("c.pem", files.cert_pem)))
+    assert "files:read" in login and "sign-in page" in login
+    slack.api.files_scope_missing = False
+
+    gone = send_files(slack, {"id": "F0MISSING"})
+    assert "could not find file F0MISSING" in last_update(gone)
+
+
+def test_a_password_in_a_message_is_not_kept_and_the_bot_says_so(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    said = slack.dm("the password is Hunter-2-Secret")
+    assert "That looks like a password" in said.texts("chat.postMessage")[0]
+    cert = slack.api.add_file("cert.pem", files.cert_pem)
+    with_text = send_files(slack, cert, text="pwd: Hunter-2-Secret")
+    assert "That looks like a password" in with_text.all_text
+    plain = slack.dm("hello")  # not awaiting a password: the usual hint
+    assert "Send me certificate files here" in plain.texts("chat.postMessage")[0]
+
+
+def test_no_key_or_password_reaches_the_database_the_logs_or_slack(
+    slack: SlackHarness, files: UploadSet, caplog: pytest.LogCaptureFixture, sqlite_url: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cert = slack.api.add_file("fullchain.pem", files.cert_pem)
+    key = slack.api.add_file("privkey.pem", files.key_pem, "text/plain")
+    ex = send_files(slack, cert, key, text="password: Typed-Secret-991")
+    save = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    submit_view(slack, modal, {"name": text_value("pem-set")})
+    pfx = slack.api.add_file("shop.pfx", files.pfx)
+    locked = send_files(slack, pfx)
+    button = button_in(locked.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    pw_modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    unlocked = submit_view(slack, pw_modal, {"password": text_value(PFX_PASSWORD)})
+    save = button_in(unlocked.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    submit_view(
+        slack, save_modal, {"name": text_value("pfx-set"), "password": text_value(PFX_PASSWORD)}
+    )
+    assert certificates.show_certificate(slack.deps.services, "pfx-set").status == "validated"
+
+    known = redaction.secrets_of(
+        [InputFile("k", files.key_pem)], Passwords(key=PFX_PASSWORD.encode())
+    )
+    secrets = [*known, "Typed-Secret-991", "PRIVATE KEY"]
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    database = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # and -wal
+    assert b"pfx-set" in database  # the scan can find what is there
+    everything_sent = json.dumps([c.params for c in slack.api.calls()])
+    for secret in secrets:
+        assert secret.encode() not in database, secret[:12]
+        assert secret not in caplog.text, secret[:12]
+        assert secret not in everything_sent, secret[:12]
