@@ -14,8 +14,11 @@ from concurrent.futures import Executor
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.metrics import MeteredExecutor, Metrics
+from bot.metrics_slack import instrument
 from bot.services.context import ServiceContext
 from bot.settings import Settings
+from bot.shutdown import Shutdown, attach
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
 from handlers.modals import register_intake
@@ -46,6 +49,7 @@ def create_app(
     deps: Deps | None = None,
     listener_executor: Executor | None = None,
     logger: logging.Logger | None = None,
+    metrics: Metrics | None = None,
 ) -> App:
     """The Bolt app with every listener registered.
 
@@ -53,12 +57,18 @@ def create_app(
     `ack()` and the listener goes on (DNS, validation) on `listener_executor`.
     """
     deps = deps or Deps(settings=settings, services=create_service_context(settings, database))
+    # Operating (issue 8): the app's own metrics registry, its listener runs timed and
+    # counted (so a shutdown can wait for them), its shutdown coordinator.
+    metrics = metrics or Metrics(deps.services.database)
+    executor = MeteredExecutor(
+        listener_executor or ContextExecutor(max_workers=LISTENER_THREADS), metrics
+    )
     app = App(
         client=client or create_client(settings),
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=False,
         process_before_response=False,
-        listener_executor=listener_executor or ContextExecutor(max_workers=LISTENER_THREADS),
+        listener_executor=executor,
         logger=logger or logging.getLogger("certops.bolt"),
         name="certops",
     )
@@ -71,4 +81,6 @@ def create_app(
     events.register(app, deps)
     warnings.register(app, deps)
     errors.register(app, deps)
+    instrument(app, metrics)
+    attach(app, Shutdown(settings.shutdown_seconds, executor))
     return app

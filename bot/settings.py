@@ -17,6 +17,8 @@ DEFAULT_DATA_DIR = Path("data")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_LOAD_BALANCER_PATTERNS = ("*.elb.amazonaws.com",)
 DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1, 0)
+DEFAULT_SHUTDOWN_SECONDS = 20.0
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_UPLOAD_WINDOW_SECONDS = 3.0
 DEFAULT_MODAL_BUDGET_SECONDS = 2.0
 
@@ -52,6 +54,11 @@ class Settings:
     # How often the bot's scheduler scans for due warnings and TLS checks (seconds).
     notify_interval_seconds: float = 60.0
     log_format: str = "text"
+    # Operating (issue 8): CERTOPS_LOG_LEVEL, CERTOPS_METRICS_PORT (Socket Mode's own port
+    # for /healthz, /readyz, /metrics), CERTOPS_SHUTDOWN_SECONDS (grace period on SIGTERM).
+    log_level: str = "INFO"
+    metrics_port: int | None = None
+    shutdown_seconds: float = 20.0
     raw_errors: tuple[str, ...] = ()
     # Files sent in a DM within this many seconds of each other form one submission.
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -80,7 +87,31 @@ class Settings:
             found.append("SLACK_API_URL must be an http(s) URL")
         if self.log_format not in {"text", "json"}:
             found.append("CERTOPS_LOG_FORMAT must be 'text' or 'json'")
+        if self.log_level not in LOG_LEVELS:
+            found.append(f"CERTOPS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         return found
+
+
+def _operating(environ: Mapping[str, str], errors: list[str]) -> tuple[int | None, float]:
+    """CERTOPS_METRICS_PORT and CERTOPS_SHUTDOWN_SECONDS; a bad value is added to `errors`."""
+    port: int | None = None
+    raw_port = (environ.get("CERTOPS_METRICS_PORT") or "").strip()
+    if raw_port:
+        if raw_port.isdigit() and 0 < int(raw_port) < 65536:
+            port = int(raw_port)
+        else:
+            errors.append("CERTOPS_METRICS_PORT must be a port number from 1 to 65535")
+    seconds = DEFAULT_SHUTDOWN_SECONDS
+    raw_seconds = (environ.get("CERTOPS_SHUTDOWN_SECONDS") or "").strip()
+    if raw_seconds:
+        try:
+            seconds = float(raw_seconds)
+            if not 0 <= seconds <= 3600:
+                raise ValueError(raw_seconds)
+        except ValueError:
+            errors.append("CERTOPS_SHUTDOWN_SECONDS must be a number of seconds from 0 to 3600")
+            seconds = DEFAULT_SHUTDOWN_SECONDS
+    return port, seconds
 
 
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -124,6 +155,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
             window = min(max(float(raw_window), 0.0), 60.0)
         except ValueError:
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
+    metrics_port, shutdown_seconds = _operating(environ, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -142,6 +174,9 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         warning_shares=shares,
         notify_interval_seconds=interval,
         log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
+        log_level=(environ.get("CERTOPS_LOG_LEVEL") or "INFO").strip().upper(),
+        metrics_port=metrics_port,
+        shutdown_seconds=shutdown_seconds,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
     )

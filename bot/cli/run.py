@@ -117,7 +117,7 @@ def main(argv: list[str], prog: str = "certops run", command: str = "run") -> in
     try:
         if args.http:
             return serve_http(app, args.host, args.port)
-        return serve_socket_mode(app, settings)
+        return serve_socket_mode(app, settings, args.host)
     finally:
         scheduler.stop()
 
@@ -140,28 +140,22 @@ def describe_database(settings: Settings) -> str:
 
 
 def serve_http(app: App, host: str, port: int) -> int:
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-    from waitress import serve
+    """Slack and /healthz, /readyz, /metrics on one port; a clean stop on SIGTERM."""
+    from bot.serving import ServeError
+    from bot.serving import serve_http as serve
 
-    log.info("HTTP mode: listening on %s:%d, path /slack/events", host, port)
     try:
-        serve(SlackRequestHandler(app), host=host, port=port, threads=HTTP_THREADS, ident="certops")
-    except OSError as error:
-        return fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
-    return 0
+        return serve(app, host, port, threads=HTTP_THREADS)
+    except ServeError as error:
+        return fail(str(error))
 
 
-def serve_socket_mode(app: App, settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-    from slack_sdk.errors import SlackApiError
+def serve_socket_mode(app: App, settings: Settings, host: str = "0.0.0.0") -> int:
+    """Socket Mode (and CERTOPS_METRICS_PORT when set); a clean stop on SIGTERM."""
+    from bot.serving import ServeError
+    from bot.serving import serve_socket_mode as serve
 
-    log.info("Socket Mode: connecting")
     try:
-        SocketModeHandler(app, settings.slack_app_token).start()
-    except SlackApiError as error:  # Slack refused: say what it said, on one line
-        code = error.response.get("error", "refused") if error.response else "refused"
-        return fail(f"Slack refused the Socket Mode connection ({code}): check SLACK_APP_TOKEN")
-    except Exception as error:  # no network, DNS...: one line, not a traceback
-        first = (str(error).splitlines() or [""])[0]
-        return fail(f"Socket Mode stopped: {type(error).__name__}: {first}")
-    return 0
+        return serve(app, settings, metrics_host=host)
+    except ServeError as error:
+        return fail(str(error))

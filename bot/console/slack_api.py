@@ -25,6 +25,19 @@ SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sig
 TEAM_ID = "T0CONSOLE"
 BOT_USER_ID = "U0CERTOPS"
 BOT_ID = "B0CERTOPS"
+# The bot scopes of manifest.yml: sent in `x-oauth-scopes` on every Web API answer, as
+# Slack does (`certops doctor` compares them); tests set `FakeSlackApi.scopes` to others.
+DEFAULT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:history",
+    "im:read",
+    "im:write",
+    "files:read",
+    "channels:read",
+    "groups:read",
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,12 @@ class FakeSlackApi:
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # What `x-oauth-scopes` says (None: no header), and the channels conversations.info
+        # knows: {"C0123": {"name": "certs", "is_member": True, "is_private": False}}.
+        self.scopes: tuple[str, ...] | None = DEFAULT_SCOPES
+        self.channels: dict[str, dict[str, Any]] = {}
+        # Seconds to hold back the answer to a method (a slow Slack, for shutdown tests).
+        self.delays: dict[str, float] = {}
         # File hosting knobs for the download tests: redirects by file id, and Slack's
         # answer for a token without the files:read scope (its HTML sign-in page).
         self._redirects: dict[str, str] = {}
@@ -274,6 +293,8 @@ class FakeSlackApi:
         if method == "users.info":
             user = str(params.get("user", ""))
             return 200, {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
+        if method == "conversations.info":
+            return self._conversation_info(str(params.get("channel", "")))
         if method == "files.info":
             stored = self._state.files.get(str(params.get("file", "")))
             if stored is None:
@@ -281,11 +302,26 @@ class FakeSlackApi:
             return 200, {"ok": True, "file": dict(stored.info)}
         return 404, {"ok": False, "error": "unknown_method"}
 
+    def _conversation_info(self, channel: str) -> tuple[int, dict[str, Any]]:
+        scopes = set(self.scopes or ())
+        if not {"channels:read", "groups:read"} & scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "channels:read"}
+        known = self.channels.get(channel)
+        if known is None:
+            return 200, {"ok": False, "error": "channel_not_found"}
+        info = {"id": channel, "is_channel": True, "is_private": False, "is_member": False}
+        return 200, {"ok": True, "channel": {**info, **known}}
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def end_headers(self) -> None:
+                if api.scopes is not None and urlsplit(self.path).path.startswith(API_PATH):
+                    self.send_header("x-oauth-scopes", ",".join(api.scopes))
+                super().end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the calls are recorded, not logged."""
@@ -362,6 +398,7 @@ class FakeSlackApi:
                         headers["Retry-After"] = str(failure.retry_after)
                     self._json(failure.status, {"ok": False, "error": error}, headers)
                     return
+                time.sleep(api.delays.get(method, 0.0))
                 status, data = api.answer(method, params)
                 api._record(method, params, url.path)
                 self._json(status, data)

@@ -1,0 +1,199 @@
+"""`/metrics`: read back through a real HTTP request, parsed with prometheus-client's own
+parser, after real flows through the Slack harness (signed requests, the stand-in, a real
+DNS server, SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from bot.health import HealthApp
+from bot.http_server import HttpServer
+from bot.metrics import Metrics, metrics_for, record_validation
+from bot.metrics_slack import request_kind
+from storage.db import Database
+from storage.models import Notification
+from tests.dns_server import DnsServer
+from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
+from tests.slack_harness import ADMIN, SlackHarness, slack_harness
+
+RECORDS = {
+    "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],
+    ENV_HOST: [("A", "192.0.2.10", 60)],
+}
+
+
+@pytest.fixture(scope="module")
+def pki() -> PkiSet:
+    return make_pki()
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[DnsServer]:
+    with DnsServer(RECORDS, zones=["example.com", "outsystemsenterprise.com"]) as server:
+        yield server
+
+
+def scrape(metrics: Metrics, database: Database | None = None) -> dict[str, list[Sample]]:
+    """GET /metrics over HTTP from a server of the app's health endpoints; samples by name."""
+    app = HealthApp(metrics, database or metrics.database)
+    with (
+        HttpServer(app, host="127.0.0.1", port=0, threads=2) as server,
+        urllib.request.urlopen(server.url + "/metrics", timeout=10) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    samples: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def value(samples: dict[str, list[Sample]], name: str, **labels: str) -> float:
+    found = [
+        s for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    assert len(found) == 1, f"{name}{labels}: {samples.get(name)}"
+    return found[0].value
+
+
+def test_metrics_after_real_flows(database_url: str, pki: PkiSet, dns_server: DnsServer) -> None:
+    with slack_harness(
+        database_url, nameservers=[dns_server.address], extra_roots=[pki.root.cert]
+    ) as slack:
+        metrics = metrics_for(slack.app)
+        assert metrics is not None
+        ctx = slack.deps.services
+        with metrics.bound():  # what a request does for the code it runs
+            submit(ctx, pki, "shop")
+            submit(ctx, pki, "manual-one", pki.wildcard, manual=True)
+        add_env(ctx)
+        assign(slack)
+        slack.command("list", ADMIN)
+        slack.api.bot_token = "xoxb-rotated"  # every Web API call of the bot now fails
+        slack.open_home(ADMIN)
+        post_warnings(ctx.database)
+        samples = scrape(metrics)
+
+    assert value(samples, "certops_database_up") == 1
+    assert value(samples, "certops_certificates", status="validated") == 1
+    assert value(samples, "certops_certificates", status="pending_manual") == 1
+    assert value(samples, "certops_certificates", status="superseded") == 0
+
+    shop = value(samples, "certops_cert_expires_in_seconds", certificate="shop", environment="dev")
+    not_after = pki.shop.cert.not_valid_after_utc
+    expected = (not_after - dt.datetime.now(dt.UTC)).total_seconds()
+    assert abs(shop - expected) < 120
+    labels = next(
+        s.labels for s in samples["certops_cert_not_after"] if s.labels["certificate"] == "shop"
+    )
+    assert labels["hostname"] == "shop.example.com"
+    assert (
+        labels["subject_CN"]
+        == pki.shop.cert.subject.rfc4514_string().split("=", 1)[1].split(",")[0]
+    )
+    assert labels["issuer_CN"] == "Slack Test Intermediate"
+    assert value(samples, "certops_cert_not_after", certificate="shop") == not_after.timestamp()
+    assert value(samples, "certops_cert_expired", certificate="shop") == 0
+    # Not assigned anywhere: one series with an empty environment.
+    assert (
+        value(samples, "certops_cert_expires_in_seconds", certificate="manual-one", environment="")
+        > 0
+    )
+
+    assert value(samples, "certops_validations_total", verdict="valid") == 1
+    assert value(samples, "certops_validations_total", verdict="invalid") == 1
+    assert value(samples, "certops_warnings_posted_total", threshold="30") == 2
+    assert value(samples, "certops_warnings_posted_total", threshold="7") == 1
+
+    errors = value(
+        samples, "certops_slack_api_errors_total", method="views.publish", error="invalid_auth"
+    )
+    assert errors >= 1
+    assert value(samples, "certops_slack_request_seconds_count", kind="command") == 2
+    assert value(samples, "certops_slack_request_seconds_count", kind="block_actions") >= 1
+    assert value(samples, "certops_slack_request_seconds_count", kind="event:app_home_opened") == 1
+    assert value(samples, "certops_handler_seconds_count", kind="command") == 2
+    assert value(samples, "certops_handlers_in_flight") == 0
+
+
+def assign(slack: SlackHarness) -> None:
+    prompt = slack.command("assign shop dev shop.example.com", ADMIN)
+    done = slack.click_button_in(prompt.responses[0], "assign_confirm", ADMIN)
+    assert "assigned *shop* to *dev*" in done.texts()[-1]
+
+
+def post_warnings(database: Database) -> None:
+    """Warnings as the expiry notifier records them: two posted at 30 days, one at 7, one
+    claimed and not yet posted (which does not count)."""
+    from sqlmodel import select
+
+    from storage.models import Certificate
+
+    now = dt.datetime.now(dt.UTC)
+    with database.session() as session:
+        ids = [c.id for c in session.exec(select(Certificate)).all()]
+        assert len(ids) == 2 and all(ids)
+        for cert_id in ids:
+            session.add(
+                Notification(
+                    certificate_id=cert_id,
+                    threshold="30",
+                    channel="C1",
+                    claimed_by="a",
+                    posted_at=now,
+                )
+            )
+        session.add(
+            Notification(
+                certificate_id=ids[0], threshold="7", channel="C1", claimed_by="a", posted_at=now
+            )
+        )
+        session.add(
+            Notification(certificate_id=ids[0], threshold="3", channel="C1", claimed_by="a")
+        )
+
+
+def test_two_apps_in_one_process_count_apart(sqlite_url: str) -> None:
+    with slack_harness(sqlite_url) as one, slack_harness(sqlite_url) as two:
+        one.command("help")
+        one.command("help")
+        two.command("help")
+        first, second = metrics_for(one.app), metrics_for(two.app)
+        assert first is not None and second is not None and first is not second
+        assert value(scrape(first), "certops_slack_request_seconds_count", kind="command") == 2
+        assert value(scrape(second), "certops_slack_request_seconds_count", kind="command") == 1
+
+
+def test_a_database_that_is_down_still_gives_a_scrape() -> None:
+    down = Database("postgresql://postgres@127.0.0.1:1/certops")
+    metrics = Metrics(down)
+    samples = scrape(metrics)
+    assert value(samples, "certops_database_up") == 0
+    assert "certops_certificates" not in samples
+    assert "certops_validations_total" not in samples  # no sample before the first count
+    record_validation("valid")  # outside any app: counted nowhere, never an error
+    with metrics.bound():
+        record_validation("valid")
+    assert value(scrape(metrics), "certops_validations_total", verdict="valid") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"command": "/cert", "text": "help"}, "command"),
+        ({"type": "event_callback", "event": {"type": "message"}}, "event:message"),
+        ({"type": "block_actions"}, "block_actions"),
+        ({"type": "view_submission"}, "view_submission"),
+        ({"type": "made_up"}, "other"),
+    ],
+)
+def test_request_kinds_stay_few(body: dict[str, object], kind: str) -> None:
+    assert request_kind(body) == kind
