@@ -49,7 +49,7 @@ FIELD_OF_CODE: dict[str, dict[str, str]] = {
     "chain_incomplete": {"pem": "chain"},
     "archive_too_large": {"zip": "zip"},
 }
-KEY_FILE_FORMATS = frozenset({"pem", "pfx", "zip"})
+LOCKED_CONSEQUENCES = frozenset({"no_certificate", "no_leaf_certificate", "no_private_key"})
 
 
 def open_modal(
@@ -197,10 +197,12 @@ class Submission:
     def field_errors(self, report: Mapping[str, Any]) -> dict[str, str] | None:
         """Every error of the report on a field of this form, or None if one has no field."""
         errors: dict[str, str] = {}
-        for finding in report.get("findings", []):
-            if finding.get("severity") != "error":
-                continue
+        findings = [f for f in report.get("findings", []) if f.get("severity") == "error"]
+        locked = any(f.get("code") in PASSWORD_CODES for f in findings)
+        for finding in findings:
             code = str(finding.get("code"))
+            if locked and code in LOCKED_CONSEQUENCES:
+                continue  # what a locked file could not give: the password says it all
             if code in PASSWORD_CODES:
                 field = "password"
                 if self.fmt == "zip" and "zip" in str(finding.get("message", "")).lower():
