@@ -13,6 +13,8 @@ flight, run the shutdown callbacks (claims given back), close, and return 0.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from bot.health import HealthApp, with_health
@@ -70,11 +72,10 @@ def serve_http(app: App, host: str, port: int, *, threads: int = 16) -> int:
     server.stop_accepting()
     if not server.drain(deadline):
         log.warning("HTTP requests still open after %.0f s: closing them", shutdown.grace_seconds)
-    shutdown.finish(deadline)
+    finished = shutdown.finish(deadline)
     server.close()
     _dispose(app)
-    log.info("stopped")
-    return 0
+    return _stopped(shutdown, finished)
 
 
 def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.0.0") -> int:
@@ -105,12 +106,25 @@ def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.
     deadline = shutdown.deadline()
     log.info("stopping (%s): disconnecting, finishing the work in flight", shutdown.reason)
     handler.close()
-    shutdown.finish(deadline)
+    finished = shutdown.finish(deadline)
     if side is not None:
         side.close()
     _dispose(app)
-    log.info("stopped")
-    return 0
+    return _stopped(shutdown, finished)
+
+
+def _stopped(shutdown: Shutdown, finished: bool) -> int:
+    """0 after a clean stop. Listener threads still running past the grace period would
+    keep the interpreter alive at exit (it joins executor threads), so then the process
+    leaves at once, with its logs flushed."""
+    if finished or shutdown.work is None or not shutdown.work.pending:
+        log.info("stopped")
+        return 0
+    log.warning("stopped with %d handler run(s) cut short", shutdown.work.pending)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _connect_error(error: Exception) -> ServeError:

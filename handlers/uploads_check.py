@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.metrics import record_validation
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.validate import ValidateOptions, validate_material
@@ -49,6 +50,7 @@ def check_files(
     material = read_inputs(files, passwords)
     options = ValidateOptions(domain=domain, extra_roots=tuple(ctx.extra_roots), now=ctx.now())
     report = validate_material(material, options)
+    record_validation(report.verdict)  # counted on the app's /metrics
     data = redaction.redact(report.to_dict(), redaction.secrets_of(files, passwords))
     kinds = {summary.kind for summary in material.inputs}
     codes = {finding.code for finding in report.findings}

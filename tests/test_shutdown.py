@@ -1,0 +1,249 @@
+"""SIGTERM: `certops run --http` as a real process stops taking work, finishes what is in
+flight (within CERTOPS_SHUTDOWN_SECONDS), runs its shutdown callbacks and exits 0.
+
+The slow request in flight is a real one: an App Home opened, acknowledged at once, whose
+listener then waits on Slack's Web API (the stand-in holds `views.publish` back)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.console.sender import SlackSender
+from bot.console.slack_api import FakeSlackApi
+from bot.shutdown import Shutdown
+from storage.db import Database
+from storage.models import Certificate, CertificateStatus, Notification, SubmittedFormat
+from tests.test_slack_run import EXE, free_port, wait_listening
+
+SECRET = "shutdown-test-signing-secret"
+TOKEN = "xoxb-shutdown-test"
+USER = "USHUTDOWN"
+
+
+@contextmanager
+def running(
+    tmp_path: Path, api: FakeSlackApi, grace: float
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    port = free_port()
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
+    }
+    environ.update(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": api.api_url,
+            "CERTOPS_DATA_DIR": str(tmp_path / "data"),
+            "CERTOPS_SHUTDOWN_SECONDS": str(grace),
+            "CERTOPS_NOTIFY_INTERVAL": "3600",
+        }
+    )
+    process = subprocess.Popen(
+        [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_listening(port, process)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def gauge(port: int, name: str) -> float:
+    _, text = get(port, "/metrics")
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def wait_in_flight(port: int, count: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while gauge(port, "certops_handlers_in_flight") != count:
+        assert time.monotonic() < deadline, "the handler run never started"
+        time.sleep(0.05)
+
+
+def refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return False
+    except OSError:
+        return True
+
+
+def open_home(port: int) -> None:
+    sender = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+    sent = sender.event({"type": "app_home_opened", "user": USER, "tab": "home", "channel": "D1"})
+    assert sent.status == 200  # acknowledged before the slow work
+
+
+def test_sigterm_finishes_the_work_in_flight_then_exits_0(tmp_path: Path) -> None:
+    with FakeSlackApi(bot_token=TOKEN) as api, running(tmp_path, api, grace=20) as (process, port):
+        assert get(port, "/healthz") == (200, "ok\n")
+        assert get(port, "/readyz") == (200, "ready\n")
+        assert gauge(port, "certops_database_up") == 1
+        api.delays["views.publish"] = 2.0
+        open_home(port)
+        wait_in_flight(port, 1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 1.5
+        while not refused(port):  # new work is refused at once...
+            assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+            time.sleep(0.02)
+        assert process.poll() is None  # ...while the run in flight goes on
+        assert process.wait(timeout=20) == 0
+        elapsed = time.monotonic() - started
+        (published,) = api.calls("views.publish")  # the work was finished, not dropped
+        assert published.params["user_id"] == USER
+        _, stderr = process.communicate(timeout=5)
+    assert 1.0 < elapsed < 10, elapsed
+    assert "SIGTERM received: stopping, no new work taken" in stderr
+    assert "waiting for 1 handler run(s) in flight" in stderr
+    assert stderr.strip().splitlines()[-1].endswith("stopped")
+    assert "Traceback" not in stderr
+
+
+def test_the_grace_period_bounds_the_wait(tmp_path: Path) -> None:
+    with FakeSlackApi(bot_token=TOKEN) as api, running(tmp_path, api, grace=1) as (process, port):
+        api.delays["views.publish"] = 8.0
+        open_home(port)
+        wait_in_flight(port, 1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=8) == 0
+        elapsed = time.monotonic() - started
+        _, stderr = process.communicate(timeout=5)
+    assert elapsed < 5, elapsed
+    assert "still running after 1 s: stopping anyway" in stderr
+    assert "stopped with 1 handler run(s) cut short" in stderr
+
+
+def test_an_idle_bot_stops_at_once(tmp_path: Path) -> None:
+    with FakeSlackApi(bot_token=TOKEN) as api, running(tmp_path, api, grace=20) as (process, port):
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 3
+        assert refused(port)
+
+
+# --- the callbacks that give claims back ----------------------------------------------
+class _Work:
+    """In-flight work that ends when told (stands for the listener executor's count)."""
+
+    def __init__(self) -> None:
+        self.pending = 1
+
+    def wait_idle(self, timeout: float) -> bool:
+        time.sleep(min(timeout, 0.05))
+        self.pending = 0
+        return True
+
+
+def _claim(database: Database) -> None:
+    with database.session() as session:
+        cert = Certificate(
+            name="claimed",
+            domain="shop.example.com",
+            submitted_format=SubmittedFormat.PEM,
+            status=CertificateStatus.VALIDATED,
+            submitted_by="U1",
+        )
+        session.add(cert)
+        session.flush()
+        assert cert.id is not None
+        for threshold, posted in (("30", True), ("7", False)):
+            session.add(
+                Notification(
+                    certificate_id=cert.id,
+                    threshold=threshold,
+                    channel="C1",
+                    claimed_by="replica-a",
+                    posted_at=cert.submitted_at if posted else None,
+                )
+            )
+
+
+def _release(database: Database, replica: str) -> None:
+    """What the notifier registers: its unposted claims deleted, for others to take."""
+    from sqlmodel import col, delete
+
+    with database.session() as session:
+        session.exec(
+            delete(Notification)
+            .where(col(Notification.claimed_by) == replica)
+            .where(col(Notification.posted_at).is_(None))
+        )
+
+
+def test_callbacks_release_the_claims_after_the_work_newest_first(database: Database) -> None:
+    _claim(database)
+    work = _Work()
+    shutdown = Shutdown(grace_seconds=5, work=work)
+    order: list[str] = []
+
+    def release() -> None:
+        assert work.pending == 0, "claims are released after the work in flight"
+        _release(database, "replica-a")
+        order.append("release")
+
+    def broken() -> None:
+        order.append("broken")
+        raise RuntimeError("boom")
+
+    shutdown.on_shutdown(release, name="notifier claims")
+    shutdown.on_shutdown(broken)
+    shutdown.request("test")
+    assert shutdown.draining
+    assert shutdown.finish() is False  # one callback failed: reported, the others ran
+    assert order == ["broken", "release"]
+    with database.session() as session:
+        from sqlmodel import select
+
+        left = session.exec(select(Notification.threshold)).all()
+    assert left == ["30"]  # the posted warning stays; the open claim is gone
+    assert shutdown.run_callbacks() == 0 and order == ["broken", "release"]  # once only
+
+
+@pytest.mark.parametrize("grace", [0.0, 0.2])
+def test_a_run_that_never_ends_is_left_after_the_grace(grace: float) -> None:
+    class Stuck:
+        pending = 1
+
+        def wait_idle(self, timeout: float) -> bool:
+            time.sleep(timeout)
+            return False
+
+    shutdown = Shutdown(grace_seconds=grace, work=Stuck())
+    started = time.monotonic()
+    assert shutdown.finish() is False
+    assert time.monotonic() - started < grace + 0.5
