@@ -10,6 +10,7 @@ runs in a copy of the caller's contextvars (the request id stays in the logs).
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -19,6 +20,11 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
+
+from handlers.errors import error_blocks
+from handlers.request_context import request_id_var
+
+log = logging.getLogger("certops.slack")
 
 T = TypeVar("T")
 
@@ -65,19 +71,38 @@ def settle(
     future: Future[Outcome],
     working_view: dict[str, Any],
 ) -> Outcome:
-    """Ack with the outcome when it is ready, else with `working_view` and update later."""
+    """Ack with the outcome when it is ready, else with `working_view` and update later.
+
+    Work that raised still ends in a view that says so (never a modal left "working").
+    """
     if future.done():
-        outcome = future.result()
+        outcome = _outcome_of(future)
         if outcome.errors:
             ack(response_action="errors", errors=outcome.errors)
         else:
             ack(response_action="update", view=outcome.view)
     else:
         ack(response_action="update", view=working_view)
-        outcome = future.result()
+        outcome = _outcome_of(future)
         view = outcome.view if not outcome.errors else outcome.late_view
         if view is not None:
             client.views_update(view_id=view_id, view=view)
     if outcome.after is not None:
         outcome.after()
     return outcome
+
+
+def _outcome_of(future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except Exception as error:
+        log.error("modal work failed: %s", type(error).__name__, exc_info=error)
+        blocks = error_blocks("handling your form", request_id_var.get())
+        return Outcome(
+            view={
+                "type": "modal",
+                "title": {"type": "plain_text", "text": "Something went wrong"},
+                "close": {"type": "plain_text", "text": "Close"},
+                "blocks": blocks,
+            }
+        )

@@ -53,10 +53,23 @@ LOCKED_CONSEQUENCES = frozenset({"no_certificate", "no_leaf_certificate", "no_pr
 
 
 def open_modal(
-    client: WebClient, trigger_id: str, user_id: str, deps: Deps, *, channel_id: str | None = None
+    client: WebClient,
+    trigger_id: str,
+    user_id: str,
+    deps: Deps,
+    *,
+    channel_id: str | None = None,
+    domain: str = "",
+    name: str = "",
+    renews: str | None = None,
 ) -> str | None:
-    """Open step one (the format). None: opened; no text answer is needed."""
-    metadata = json.dumps({"channel": channel_id or ""})
+    """Open step one (the format). None: opened; no text answer is needed.
+
+    `domain` and `name` prefill step two; `renews` names the certificate this one renews
+    (the Renew button of an expiry warning opens the form this way).
+    """
+    prefill = {"domain": domain, "name": name, "renews": renews or ""}
+    metadata = json.dumps({"channel": channel_id or "", **prefill})
     client.views_open(trigger_id=trigger_id, view=views.format_view(metadata))
     return None
 
@@ -67,7 +80,14 @@ def register(app: App, deps: Deps) -> None:
         if fmt not in views.SLOTS:
             fmt = "pem"
         meta = {**metadata_of(view), "format": fmt}
-        ack(response_action="update", view=views.fields_view(fmt, json.dumps(meta)))
+        next_view = views.fields_view(
+            fmt,
+            json.dumps(meta),
+            domain=str(meta.get("domain") or ""),
+            name=str(meta.get("name") or ""),
+            renews=str(meta.get("renews") or ""),
+        )
+        ack(response_action="update", view=next_view)
 
     def on_fields(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         submission = Submission.of(view)
@@ -167,6 +187,7 @@ class Submission:
                 domain=self.texts.get("domain") or None,
                 manual=self.manual,
                 notes=self.texts.get("notes") or None,
+                renews=str(self.meta.get("renews") or "") or None,
             )
         except ServiceError as error:
             return self.refusal(error)

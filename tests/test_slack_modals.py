@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.services import certificates, environments
+from handlers import validate_modal
 from handlers.blocks import assign_modal as assign_ui
 from handlers.blocks import validate_modal as validate_ui
 from tests.dns_server import DnsServer
@@ -346,3 +347,61 @@ def test_assign_modal_is_for_admins_and_needs_records(slack: SlackHarness, pki: 
     home = slack.click("home_assign", ADMIN, in_message=False)
     assert opened_view(home)["callback_id"] == assign_ui.VIEW_ASSIGN
     assert "for admins only" in slack.click("home_assign", USER, in_message=False).all_text
+
+
+def test_validate_modal_prefilled_for_a_renewal(
+    slack: SlackHarness, pki: PkiSet, files: UploadSet
+) -> None:
+    """The Renew button of an expiry warning opens this modal with prefill arguments."""
+    submit(slack.deps.services, pki, "shop")
+    since = slack.api.mark()
+    client = slack.app.client
+    assert (
+        validate_modal.open_modal(
+            client,
+            "1.trigger",
+            USER,
+            slack.deps,
+            domain="shop.example.com",
+            name="shop-new",
+            renews="shop",
+        )
+        is None
+    )
+    (opened,) = slack.api.calls("views.open", since=since)
+    step = submit_view(slack, opened.view, {"format": choice_value("pem")}).ack_json["view"]
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in step["blocks"]
+        if b["type"] == "input" and b["element"]["type"] == "plain_text_input"
+    }
+    assert initial["domain"] == "shop.example.com" and initial["name"] == "shop-new"
+    assert "Renewing *shop*" in json.dumps(step["blocks"])
+    renewal = pki.shop_renewal.pem + pki.intermediate.issued.pem
+    values = {
+        "domain": text_value("shop.example.com"),
+        "name": text_value("shop-new"),
+        "certificate": files_value(slack.api.add_file("new.pem", renewal)),
+        "key": files_value(slack.api.add_file("key.pem", files.key_pem)),
+    }
+    assert "Saved *shop-new*" in json.dumps(submit_view(slack, step, values).ack_json)
+    assert certificates.show_certificate(slack.deps.services, "shop-new").renews == "shop"
+
+
+def test_work_that_breaks_ends_in_a_view_without_details(
+    slack: SlackHarness, files: UploadSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    view = fields_step(slack, "pem")
+    monkeypatch.setattr(certificates, "submit_certificate", broken)
+    values = {
+        "domain": text_value("shop.example.com"),
+        "name": text_value("broken"),
+        "certificate": files_value(slack.api.add_file("c.pem", files.cert_pem)),
+        "key": files_value(slack.api.add_file("k.pem", files.key_pem)),
+    }
+    ack = json.dumps(submit_view(slack, view, values).ack_json)
+    assert "Something went wrong" in ack and "Reference" in ack
+    assert "secret internal detail" not in ack

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.blocks.base import Blocks, checked_view, context, section
+from handlers.blocks.base import Blocks, checked_view, context, escape, section
 from handlers.blocks.uploads import text_input
 
 VIEW_FORMAT = "validate_format"
@@ -92,10 +92,20 @@ def _file_input(slot: Slot) -> dict[str, Any]:
     return block
 
 
-def fields_view(fmt: str, metadata: str) -> dict[str, Any]:
-    blocks: Blocks = [
-        text_input("domain", "Domain", hint="The host name it serves, a *.wildcard or a SAN"),
-        text_input("name", "Certificate name", hint="Unique in certops, e.g. shop-2027"),
+def fields_view(
+    fmt: str, metadata: str, *, domain: str = "", name: str = "", renews: str = ""
+) -> dict[str, Any]:
+    blocks: Blocks = [section(f"Renewing *{escape(renews)}*.")] if renews else []
+    blocks += [
+        text_input(
+            "domain",
+            "Domain",
+            initial=domain,
+            hint="The host name it serves, a *.wildcard or a SAN",
+        ),
+        text_input(
+            "name", "Certificate name", initial=name, hint="Unique in certops, e.g. shop-2027"
+        ),
         *(_file_input(slot) for slot in SLOTS[fmt]),
     ]
     if fmt == "zip":
