@@ -44,6 +44,8 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{60,}={0,2}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _NOT_SECRET_VALUES = {"none", "null", "true", "false", "***", REDACTED}
+# Names that hold no secret though they say "password" or "token": finding codes, flags.
+_NOT_SECRET_KEYS = re.compile(r"(_required|_enabled|_verification|_type)$|^wrong_password$", re.I)
 
 
 def _base64(match: re.Match[str]) -> str:
@@ -53,6 +55,8 @@ def _base64(match: re.Match[str]) -> str:
 
 def _field(match: re.Match[str]) -> str:
     value = match.group("value")
+    if _NOT_SECRET_KEYS.search(match.group("key")):
+        return match.group(0)
     if value.lower() in _NOT_SECRET_VALUES or value.startswith("[redacted"):
         return match.group(0)
     return f"{match.group('key')}{match.group('sep')}***"
