@@ -82,6 +82,17 @@ def mode_problem(settings: Settings, http: bool) -> str | None:
 
 
 def main(argv: list[str], prog: str = "certops run", command: str = "run") -> int:
+    """Run the bot; whatever stops it is one line on stderr, never a traceback."""
+    try:
+        return start(argv, prog)
+    except Exception as error:
+        from bot.logging_setup import redact_text
+
+        first = (str(error).strip().splitlines() or [""])[0]
+        return fail(redact_text(f"stopped: {type(error).__name__}: {first}"))
+
+
+def start(argv: list[str], prog: str) -> int:
     args = parser(prog).parse_args(argv)
     settings = settings_module.load()
     problems = settings.problems()
