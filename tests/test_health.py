@@ -59,12 +59,6 @@ def test_readyz_says_why_the_database_is_not_ready() -> None:
         assert get(server.url + "/nowhere")[0] == 404
 
 
-def test_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    with HttpServer(slack_stand_in, host="127.0.0.1", port=0) as taken:
-        with pytest.raises(OSError):
-            HttpServer(slack_stand_in, host="127.0.0.1", port=taken.port)
-
-
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     monkeypatch.chdir(tmp_path)  # no .env
@@ -151,3 +145,21 @@ def test_a_bad_or_missing_setting_stops_the_start_with_one_line(
     lines = [text for text in err.splitlines() if text.startswith("certops run:")]
     assert len(lines) == 1 and lines[0].startswith(line), err
     assert "Traceback" not in err and "hunter22" not in err
+
+
+def test_a_port_in_use_is_one_line(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    clean_env.setenv("SLACK_SIGNING_SECRET", "0123456789abcdef0123456789abcdef")
+    clean_env.setenv("SLACK_API_URL", "http://127.0.0.1:1/api/")
+    with HttpServer(slack_stand_in, host="127.0.0.1", port=0) as taken:
+        args = ["run", "--http", "--host", "127.0.0.1", "--port", str(taken.port)]
+        assert certops(args) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(f"certops run: cannot listen on 127.0.0.1:{taken.port}: ")
+    )
+    assert "Traceback" not in err
