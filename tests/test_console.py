@@ -164,3 +164,15 @@ def test_buttons_are_numbered_and_clicked_with_click(sqlite_url: str) -> None:
     assert "Buttons: 1) I have created the CNAME: assign  2) Cancel  (type /click N)" in text
     assert "Cancelled: nothing was changed." in text
     assert "4) Help" in text and "`/cert dns HOSTNAME [ENV]`" in text  # the Help button's DM
+
+
+def test_run_without_tokens_makes_the_operator_an_admin(tmp_path: Path) -> None:
+    """`make run` with no tokens must be useful at once: the operator can add records."""
+    done = run_cli(
+        ["run"],
+        tmp_path,
+        stdin="/cert env add qa acme-qa.outsystemsenterprise.com\n/cert env list\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "as an admin" in done.stderr.splitlines()[0]
+    assert "*qa*" in done.stdout and "admins only" not in done.stdout

@@ -107,13 +107,15 @@ def start(argv: list[str], prog: str) -> int:
     if not args.http and not settings.slack_bot_token and not settings.slack_app_token:
         print(
             "No Slack tokens (SLACK_BOT_TOKEN, SLACK_APP_TOKEN): starting console mode on "
-            f"{describe_database(settings)}.",
+            f"{describe_database(settings)}, as an admin; type /cert help.",
             file=sys.stderr,
         )
         from bot.cli.console import run_console
 
         configure(settings, level=logging.WARNING)
-        return run_console(settings)
+        # The person at the terminal runs the bot, so they are its operator: an admin,
+        # as on every other terminal command.
+        return run_console(settings, admin=True)
     problem = mode_problem(settings, args.http)
     if problem:
         return fail(problem)
