@@ -121,6 +121,9 @@ class FakeSlackApi:
         self.channels: dict[str, dict[str, Any]] = {}
         # Seconds to hold back the answer to a method (a slow Slack, for shutdown tests).
         self.delays: dict[str, float] = {}
+        # Socket Mode: apps.connections.open answers `socket_mode_url` to `app_token`.
+        self.app_token = "xapp-console"
+        self.socket_mode_url: str | None = None
         # File hosting knobs for the download tests: redirects by file id, and Slack's
         # answer for a token without the files:read scope (its HTML sign-in page).
         self._redirects: dict[str, str] = {}
@@ -345,6 +348,16 @@ class FakeSlackApi:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _connections_open(self, params: dict[str, Any]) -> None:
+                """Socket Mode: the app-level token gets the WebSocket URL to connect to."""
+                header = self.headers.get("Authorization", "")
+                token = header.removeprefix("Bearer ").strip() or params.get("token", "")
+                api._record("apps.connections.open", {}, API_PATH)
+                if token != api.app_token:
+                    self._json(200, {"ok": False, "error": "invalid_auth"})
+                else:
+                    self._json(200, {"ok": True, "url": api.socket_mode_url})
+
             def _authorized(self, params: dict[str, Any]) -> bool:
                 header = self.headers.get("Authorization", "")
                 token = header.removeprefix("Bearer ").strip() or params.get("token", "")
@@ -386,6 +399,9 @@ class FakeSlackApi:
                     self._json(404, {"ok": False, "error": "unknown_method"})
                     return
                 method = url.path[len(API_PATH) :].strip("/")
+                if method == "apps.connections.open" and api.socket_mode_url:
+                    self._connections_open(params)
+                    return
                 if not self._authorized(params):
                     api._record(method, params, url.path)
                     self._json(200, {"ok": False, "error": "invalid_auth"})
