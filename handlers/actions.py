@@ -32,7 +32,7 @@ EXPIRING_DAYS = 30
 def register(app: App, deps: Deps) -> None:
     def refresh(ack: Ack, client: WebClient, context: BoltContext) -> None:
         ack()
-        home.publish(client, context["actor"], deps)
+        home.show(client, context["actor"], deps)
 
     def show_help(ack: Ack, client: WebClient, context: BoltContext) -> None:
         ack()

@@ -120,6 +120,6 @@ def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None
             client.chat_postMessage(
                 channel=channel, text=text, blocks=checked_message([section(text)])
             )
-            home.publish(client, actor_for(user, deps.settings), deps)  # their record moved too
+            home.show(client, actor_for(user, deps.settings), deps)  # their record moved too
     if reply.changed:
         home.publish(client, actor, deps)

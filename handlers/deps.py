@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from handlers.dedupe import RecentIds
+from handlers.home_viewers import HomeViewers
 
 
 @dataclass
@@ -16,6 +17,8 @@ class Deps:
     # services and never touch the database themselves.
     services: ServiceContext
     seen_events: RecentIds = field(default_factory=RecentIds)
+    # People who opened the App Home: a change to the record republishes theirs too.
+    home_viewers: HomeViewers = field(default_factory=HomeViewers)
 
     def admin_mentions(self) -> str:
         """The admins as Slack mentions, for the polite refusal of an admin-only command."""

@@ -1,4 +1,5 @@
-"""The App Home: published when a person opens it, and again after they change the record."""
+"""The App Home: published when a person opens it, and again for every open Home when the
+record changes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services import certificates, environments
 from bot.services.actors import Actor
@@ -21,7 +23,8 @@ def register(app: App, deps: Deps) -> None:
     def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab: nothing to publish
-        publish(client, context["actor"], deps)
+        deps.home_viewers.add(context["actor"])
+        show(client, context["actor"], deps)
 
     app.event("app_home_opened")(app_home_opened)
 
@@ -33,6 +36,21 @@ def build_view(actor: Actor, deps: Deps) -> dict[str, Any]:
 
 
 def publish(client: WebClient, actor: Actor, deps: Deps) -> None:
+    """`actor` changed the record: republish their Home and every other open Home.
+
+    The change itself has been answered already, so a Home that cannot be published is
+    logged, not reported; a viewer who cannot be published to (left the workspace) is
+    forgotten.
+    """
+    for person in [actor, *deps.home_viewers.others(actor.user_id)]:
+        try:
+            show(client, person, deps)
+        except SlackApiError as error:
+            log.info("home of %s not republished: %s", person.user_id, error.response.get("error"))
+            deps.home_viewers.discard(person.user_id)
+
+
+def show(client: WebClient, actor: Actor, deps: Deps) -> None:
     """Publish the Home tab of `actor` with the record as it is now.
 
     When the record cannot be read (the database is down), the tab says so instead of
