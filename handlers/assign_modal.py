@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services import assignments, certificates, environments, tickets
 from bot.services.actors import Actor, actor_for
@@ -192,8 +193,20 @@ def run(
 
     def announce() -> None:
         message = checked_message(done)
-        target = channel or dm(client, actor.user_id)
-        client.chat_postMessage(channel=target, text=fallback_text(message), blocks=message)
+        try:
+            target = channel or dm(client, actor.user_id)
+            client.chat_postMessage(channel=target, text=fallback_text(message), blocks=message)
+        except SlackApiError as error:  # e.g. a private channel the bot is not in
+            log.info(
+                "announcement to %s failed (%s): sent to the DM",
+                channel,
+                error.response.get("error"),
+            )
+            note = section("_I could not post this in the channel: here it is for you._")
+            message = checked_message([*done, note])
+            client.chat_postMessage(
+                channel=dm(client, actor.user_id), text=fallback_text(message), blocks=message
+            )
         home.publish(client, actor, deps)
 
     return Outcome(view=message_view("Assigned", done), after=announce)

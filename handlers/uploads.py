@@ -57,7 +57,10 @@ _POLL = 0.05
 PASSWORD_SAID = re.compile(
     r"\b(pass(word|phrase|wd)?|pwd|pin|secret)\b\s*(is\b|[:=])", re.IGNORECASE
 )
-LONE_WORD = re.compile(r"^\S{4,128}$")
+LONE_WORD = re.compile(r"^\S{6,128}$")
+# A lone word is taken for a password when it mixes letters with digits or symbols.
+MIXED = re.compile(r"(?=.*[A-Za-z])(?=.*[^A-Za-z])")
+PASSWORD_FIELDS = frozenset({"password", "zip_password"})
 AWAIT_PASSWORD_SECONDS = 15 * 60
 PASSWORD_CODES = ("password_required", "wrong_password")
 
@@ -94,12 +97,15 @@ class Intake:
             return
         if PASSWORD_SAID.search(str(event.get("text") or "")):
             say(text=blocks.PASSWORD_TYPED)
+        # A retry (even in a new envelope) repeats the message's ts; sharing the same file
+        # again is a new message, and is checked again.
+        when = str(event.get("ts") or "")
         new = [
             f
             for f in event.get("files") or []
             if isinstance(f, dict)
             and isinstance(f.get("id"), str)
-            and self.seen_files.first_time(f["id"])
+            and self.seen_files.first_time(f"{f['id']}@{when}")
         ]
         if not new:
             log.info("file_share from %s with no new file: already taken", user)
@@ -125,7 +131,8 @@ class Intake:
         text = str(event.get("text") or "").strip()
         if PASSWORD_SAID.search(text):
             return True
-        return bool(LONE_WORD.match(text)) and self.awaits_password(str(event.get("user") or ""))
+        lone = bool(LONE_WORD.match(text)) and bool(MIXED.match(text))
+        return lone and self.awaits_password(str(event.get("user") or ""))
 
     def awaits_password(self, user: str) -> bool:
         with self._lock:
@@ -422,13 +429,17 @@ def metadata_of(view: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def input_values(view: Mapping[str, Any]) -> dict[str, str]:
-    """Text inputs of a submitted view by block id (the action id is always `value`)."""
+    """Text inputs of a submitted view by block id (the action id is always `value`).
+
+    Trimmed, except passwords: a space can belong to one.
+    """
     found: dict[str, str] = {}
     values = (view.get("state") or {}).get("values") or {}
     for block_id, elements in values.items():
         element = (elements or {}).get("value") or {}
         if isinstance(element.get("value"), str):
-            found[block_id] = element["value"].strip()
+            text = element["value"]
+            found[block_id] = text if block_id in PASSWORD_FIELDS else text.strip()
     return found
 
 

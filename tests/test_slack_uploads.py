@@ -65,7 +65,9 @@ def test_a_pem_set_in_one_message_is_checked_and_can_be_saved(
     save = button_in(update.blocks, ui.ACTION_SAVE)
     assert json.loads(save["value"])["files"] == [cert["id"], key["id"]]
     assert ui.ACTION_MANUAL not in json.dumps(update.blocks)  # only when invalid
-    button_in(update.blocks, ui.ACTION_ASSIGN)
+    assign = button_in(update.blocks, ui.ACTION_ASSIGN)
+    refused = click(slack, ui.ACTION_ASSIGN, assign["value"])  # not an admin
+    assert "for admins only" in refused.texts("chat.postMessage")[0]
 
     modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
     assert modal["callback_id"] == ui.VIEW_SAVE
@@ -107,6 +109,8 @@ def test_a_retried_event_and_a_file_seen_before_are_answered_once(
     assert len(first.of("chat.update")) == 1
     assert retry.sent.status == 200 and retry.calls == []
     assert other_id.sent.status == 200 and other_id.calls == []
+    shared_again = slack.event({**event, "ts": "1700000099.000100"})  # a new message
+    assert len(shared_again.of("chat.update")) == 1
 
 
 def test_a_pfx_with_its_password_given_in_the_modal(
@@ -235,6 +239,12 @@ def test_a_password_in_a_message_is_not_kept_and_the_bot_says_so(
     assert "That looks like a password" in with_text.all_text
     plain = slack.dm("hello")  # not awaiting a password: the usual hint
     assert "Send me certificate files here" in plain.texts("chat.postMessage")[0]
+    locked = send_files(slack, slack.api.add_file("shop.pfx", files.pfx))
+    assert "Enter the password" in last_update(locked)
+    word = slack.dm("alright")  # a lone word, but no password-like mix
+    assert "Send me certificate files here" in word.texts("chat.postMessage")[0]
+    typed = slack.dm("S3cret-Pfx")
+    assert "That looks like a password" in typed.texts("chat.postMessage")[0]
 
 
 def test_no_key_or_password_reaches_the_database_the_logs_or_slack(
