@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction
 from handlers.blocks import uploads as ui
+from tests.openssl_pki import OpenSSLPKI, session_pki
 from tests.slack_fixtures import PkiSet, make_pki
 from tests.slack_harness import SlackHarness, slack_harness
 from tests.slack_upload_fixtures import (
@@ -42,9 +44,15 @@ def files(pki: PkiSet) -> UploadSet:
     return make_uploads(pki)
 
 
+@pytest.fixture(scope="session")
+def openssl(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
+    return session_pki(tmp_path_factory)
+
+
 @pytest.fixture
-def slack(sqlite_url: str, pki: PkiSet) -> Iterator[SlackHarness]:
-    with slack_harness(sqlite_url, extra_roots=[pki.root.cert]) as harness:
+def slack(sqlite_url: str, pki: PkiSet, openssl: OpenSSLPKI) -> Iterator[SlackHarness]:
+    roots = [pki.root.cert, x509.load_pem_x509_certificate(openssl.root_pem)]
+    with slack_harness(sqlite_url, extra_roots=roots) as harness:
         yield harness
 
 
@@ -281,3 +289,32 @@ def test_no_key_or_password_reaches_the_database_the_logs_or_slack(
         assert secret.encode() not in database, secret[:12]
         assert secret not in caplog.text, secret[:12]
         assert secret not in everything_sent, secret[:12]
+
+
+@pytest.mark.parametrize("pfx", ["legacy.pfx", "modern.pfx"])
+def test_openssl_made_pfx_with_a_password_that_has_spaces(
+    slack: SlackHarness, openssl: OpenSSLPKI, pfx: str
+) -> None:
+    ex = send_files(slack, slack.api.add_file(pfx, openssl.read(pfx)))
+    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    password = openssl.password.decode()  # "correct horse 42": spaces are kept
+    text = last_update(submit_view(slack, modal, {"password": text_value(password)}))
+    assert "*Valid*" in text and "app.example.com, www.example.com" in text
+
+
+def test_openssl_pem_files_der_leaf_and_an_encrypted_traditional_key(
+    slack: SlackHarness, openssl: OpenSSLPKI
+) -> None:
+    leaf = slack.api.add_file("leaf.der", openssl.read("leaf.der"))
+    chain = slack.api.add_file("chain.p7b", openssl.read("chain.p7b"))
+    key = slack.api.add_file("leaf.key", openssl.read("leaf.enc-trad.pem"))
+    ex = send_files(slack, leaf, chain, key)
+    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    assert json.loads(button["value"])["files"] == [leaf["id"], chain["id"], key["id"]]
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    password = openssl.password.decode()
+    done = submit_view(slack, modal, {"password": text_value(password)})
+    text = last_update(done)
+    assert "*Valid*" in text and "delete that message" in text.lower()
+    assert password not in json.dumps([c.params for c in slack.api.calls()])
