@@ -221,11 +221,16 @@ def request_scope(metrics: Metrics, kind: str) -> Iterator[None]:
 # --- read from the record at scrape time -----------------------------------------------
 def _common_name(rfc4514: str | None) -> str:
     """The CN of an RFC 4514 name string as stored (`CN=shop.example.com,O=...`)."""
-    for part in (rfc4514 or "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key.upper() == "CN":
-            return value
-    return ""
+    if not rfc4514:
+        return ""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        found = x509.Name.from_rfc4514_string(rfc4514).get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return ""
+    return str(found[0].value) if found else ""
 
 
 class RecordCollector(Collector):
@@ -251,6 +256,7 @@ class RecordCollector(Collector):
         return [up, *families]
 
     def _families(self) -> list[Metric]:
+        from sqlalchemy import select as sa_select
         from sqlmodel import and_, col, func, select
 
         from storage.models import Assignment, Certificate, Environment, Notification
@@ -283,8 +289,17 @@ class RecordCollector(Collector):
                     select(Certificate.status, func.count()).group_by(Certificate.status)
                 ).all()
             )
-            rows = session.exec(
-                select(Certificate, Environment.name, Assignment.hostname)
+            rows = session.execute(
+                sa_select(  # only the columns the labels need: no PEM, no report
+                    col(Certificate.name),
+                    col(Certificate.status),
+                    col(Certificate.subject),
+                    col(Certificate.issuer),
+                    col(Certificate.serial),
+                    col(Certificate.not_after),
+                    col(Environment.name),
+                    col(Assignment.hostname),
+                )
                 .join(
                     Assignment,
                     and_(
@@ -308,19 +323,22 @@ class RecordCollector(Collector):
             ).all()
         for status in STATUSES:
             by_status.add_metric([status], float(counts.get(status, 0)))
-        for certificate, environment, hostname in rows:
-            assert certificate.not_after is not None
+        names: dict[str | None, str] = {}  # subject and issuer CNs repeat: parse each once
+        for name, status, subject, issuer, serial, expiry, environment, hostname in rows:
+            for rfc4514 in (subject, issuer):
+                if rfc4514 not in names:
+                    names[rfc4514] = _common_name(rfc4514)
             labels = [
-                certificate.name,
+                name,
                 environment or "",
                 hostname or "",
-                str(certificate.status),
-                _common_name(certificate.subject),
-                _common_name(certificate.issuer),
-                certificate.serial or "",
+                str(status),
+                names[subject],
+                names[issuer],
+                serial or "",
             ]
-            left = (certificate.not_after - now).total_seconds()
-            not_after.add_metric(labels, certificate.not_after.timestamp())
+            left = (expiry - now).total_seconds()
+            not_after.add_metric(labels, expiry.timestamp())
             expires_in.add_metric(labels, left)
             expired.add_metric(labels, 1.0 if left <= 0 else 0.0)
         for threshold, count in warnings:

@@ -127,6 +127,10 @@ def start(argv: list[str], prog: str) -> int:
 
     app = create_app(settings, database=database)
     scheduler = start_scheduler(settings, database, app.client)
+    from bot.shutdown import shutdown_for
+
+    # On SIGTERM the scheduler stops (its tick in progress finishes) within the grace period.
+    shutdown_for(app).on_shutdown(scheduler.stop, name="scheduler")
     try:
         if args.http:
             return serve_http(app, args.host, args.port)
