@@ -54,10 +54,12 @@ def check_files(
     data = redaction.redact(report.to_dict(), redaction.secrets_of(files, passwords))
     kinds = {summary.kind for summary in material.inputs}
     codes = {finding.code for finding in report.findings}
+    locked = bool(codes & PASSWORD_CODES)
     return Checked(
         report=data,
-        key_sent=bool(material.keys) or bool(kinds & KEY_KINDS) or "zip" in kinds,
-        needs_password=bool(codes & PASSWORD_CODES),
+        # A locked ZIP may hold a key: remind, to be safe. An open one shows what it held.
+        key_sent=bool(material.keys) or bool(kinds & KEY_KINDS) or ("zip" in kinds and locked),
+        needs_password=locked,
         has_zip="zip" in kinds,
     )
 

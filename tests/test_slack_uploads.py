@@ -197,6 +197,7 @@ def test_garbage_is_reported_and_nothing_is_offered_to_save(slack: SlackHarness)
     ex = send_files(slack, junk)
     text = last_update(ex)
     assert "*Invalid*" in text and "unrecognized_file" in text
+    assert "delete that message" not in text.lower()  # no key, no reminder
     blocks = json.dumps(ex.of("chat.update")[0].blocks)
     assert ui.ACTION_SAVE not in blocks and ui.ACTION_MANUAL not in blocks
     assert "Traceback" not in ex.all_text
