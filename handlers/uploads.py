@@ -114,9 +114,13 @@ class Intake:
         if batch is None:
             return  # another listener collects this submission
         names = [str(f.get("name") or f.get("id")) for f in batch.files]
-        working = client.chat_postMessage(
-            channel=channel, text="Checking your files…", blocks=blocks.working_blocks(names)
-        )
+        try:
+            working = client.chat_postMessage(
+                channel=channel, text="Checking your files…", blocks=blocks.working_blocks(names)
+            )
+        except Exception:
+            self._close(batch)  # or the person's next files would join a dead submission
+            raise
         self._wait(batch)
         self.answer(client, batch.channel, str(working["ts"]), batch.files, Passwords(), user=user)
 
@@ -164,15 +168,20 @@ class Intake:
             return batch
 
     def _wait(self, batch: Batch) -> None:
+        """Until the window has passed since the submission's last files; then close it."""
         while True:
             with self._lock:
                 left = batch.deadline - time.monotonic()
-                if left <= 0:
-                    batch.closed = True
-                    if self._batches.get(batch.user) is batch:
-                        del self._batches[batch.user]
-                    return
+            if left <= 0:
+                self._close(batch)
+                return
             time.sleep(min(left, _POLL))
+
+    def _close(self, batch: Batch) -> None:
+        with self._lock:
+            batch.closed = True
+            if self._batches.get(batch.user) is batch:
+                del self._batches[batch.user]
 
     # --- checking and answering -----------------------------------------------------------
     def answer(

@@ -13,6 +13,7 @@ from cryptography import x509
 
 from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction
+from handlers import uploads
 from handlers.blocks import uploads as ui
 from tests.openssl_pki import OpenSSLPKI, session_pki
 from tests.slack_fixtures import PkiSet, make_pki
@@ -319,3 +320,19 @@ def test_openssl_pem_files_der_leaf_and_an_encrypted_traditional_key(
     text = last_update(done)
     assert "*Valid*" in text and "delete that message" in text.lower()
     assert password not in json.dumps([c.params for c in slack.api.calls()])
+
+
+def test_an_unexpected_failure_still_ends_the_working_message(
+    slack: SlackHarness, files: UploadSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(uploads, "check_files", broken)
+    ex = send_files(slack, slack.api.add_file("cert.pem", files.cert_pem))
+    text = last_update(ex)
+    assert "something went wrong while checking your files" in text and "Reference" in text
+    assert "secret internal detail" not in ex.all_text
+    monkeypatch.undo()
+    again = send_files(slack, slack.api.add_file("cert2.pem", files.cert_pem))
+    assert "no_private_key" in last_update(again)  # the next upload is checked as usual
