@@ -12,7 +12,9 @@ resolvers that make a DNS check hard:
 - ``servfail``: answers every query with SERVFAIL.
 
 ``delay`` holds every answer back that many seconds (answers are sent from timers, so a
-slow answer never blocks the next query).
+slow answer never blocks the next query). ``silent_names`` are names whose queries are
+read and never answered, whatever the mode: a budget that runs out part-way through a
+chain, without depending on how fast the machine is.
 
 Records: ``{"app.example.com": [("CNAME", "env.example.net", 300)], ...}``; a record
 without a TTL gets 300. ``zones`` names the zone apexes: each gets an SOA record
@@ -69,11 +71,13 @@ class DnsServer:
         mode: str = "normal",
         delay: float = 0.0,
         negative_ttl: int = 60,
+        silent_names: Iterable[str] = (),
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
         self.delay = delay
+        self.silent_names = {_canon(n) for n in silent_names}
         self.records: dict[str, list[tuple[str, str, int]]] = {}
         for name, items in (records or {}).items():
             for item in items:
@@ -146,7 +150,7 @@ class DnsServer:
             self.queries.append(
                 (_canon(question.name.to_text()), dns.rdatatype.to_text(question.rdtype))
             )
-            if self.mode == "silent":
+            if self.mode == "silent" or self.queries[-1][0] in self.silent_names:
                 continue
             wire = self.respond(query).to_wire()
             if self.delay:

@@ -355,3 +355,22 @@ def test_a_server_dripping_bytes_is_cut_off_at_the_deadline(site: Site, pki: dic
 def test_a_host_that_does_not_resolve_is_a_reason_not_a_crash() -> None:
     with pytest.raises(FetchError, match=r"could not be resolved"):
         HttpIssuerFetcher(timeout=2.0).fetch_bytes("http://no-such-host.invalid/ca.der")
+
+
+def test_the_connection_itself_is_fenced_not_only_the_url_check(site: Site) -> None:
+    """Against DNS rebinding: even past the URL check (a name that answered a public
+    address then), the connection is made only to an address checked at connect time."""
+    from bot.pipeline.aia import _guarded_connect
+
+    fetcher = HttpIssuerFetcher(timeout=1.0)
+    before = sum(site.hits.values())
+    with pytest.raises(FetchError, match=r"the host 127\.0\.0\.1 is a local address"):
+        fetcher._opener("example.invalid").open(site.url("/inter.der"), timeout=1.0)
+    with pytest.raises(FetchError, match="the host localhost is a local address"):
+        _guarded_connect(False, 1.0)(("localhost", 80))
+    assert sum(site.hits.values()) == before  # no request reached the server
+    # allow_local=True connects (the same guard, the fence lifted)
+    site.routes["/guard-ok"] = Route(body=b"ok", content_type="text/plain")
+    local = HttpIssuerFetcher(timeout=1.0, allow_local=True)
+    with local._opener("127.0.0.1").open(site.url("/guard-ok"), timeout=1.0) as response:
+        assert response.read() == b"ok"

@@ -159,3 +159,28 @@ def test_sha1_leaf_under_a_broken_ca_part_is_still_caught(weak: WeakPKI) -> None
     result = build_chain(leaf, [inter], trust=trust(root), now=LATER)
     assert codes(result) == ["chain_invalid"]
     assert not result.trusted
+
+
+def test_md5_signed_leaf_is_a_weak_signature_in_the_whole_pipeline(weak: WeakPKI) -> None:
+    """The leaf's own signature in MD5 (an RSA issuer signs it): `weak_signature`, invalid."""
+    from bot.pipeline.material import InputFile
+    from bot.pipeline.validate import ValidateOptions, validate
+
+    root = weak.root("rsa-root", "MD5 Leaf Root")
+    leaf = weak.issue("md5.example.com", "leaf", "MD5 Leaf Root", "rsa-root", "md5", "leaf.ext")
+    assert leaf.signature_hash_algorithm is not None
+    assert leaf.signature_hash_algorithm.name == "md5"
+    report = validate(
+        [
+            InputFile("cert.pem", (weak.dir / "md5.example.com.pem").read_bytes()),
+            InputFile("key.pem", (weak.dir / "leaf.key").read_bytes()),
+        ],
+        options=ValidateOptions(domain="weak.example.com", extra_roots=[root], now=LATER),
+    )
+    weak_findings = [f for f in report.findings if f.code == "weak_signature"]
+    assert not report.valid
+    assert len(weak_findings) == 1, report.findings
+    assert weak_findings[0].severity.value == "error"
+    assert "MD5" in weak_findings[0].message
+    assert "md5.example.com" in weak_findings[0].message  # names the leaf itself
+    assert weak_findings[0].hint

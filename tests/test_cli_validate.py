@@ -328,3 +328,20 @@ def test_cli_imports_no_slack_database_or_dns(pki: OpenSSLPKI) -> None:
     assert match, proc.stderr
     assert match.group(1) == "1"  # chain incomplete without the intermediate: a real run
     assert match.group(2) == "[]"
+
+
+def test_a_locked_pfx_is_named_as_the_reason_no_certificate_was_read(
+    pki: OpenSSLPKI, tmp_path: Path
+) -> None:
+    """ "No certificate was given" would send a person looking for a file they did give."""
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("nope\n")
+    for extra in (["--password-file", str(wrong)], []):
+        proc = certops(pki.path("modern.pfx"), *extra, "--json")
+        found = {f["code"]: f for f in json.loads(proc.stdout)["findings"]}
+        assert proc.returncode == 1
+        assert {"wrong_password", "password_required"} & set(found)
+        message = found["no_certificate"]["message"]
+        assert "modern.pfx could not be opened" in message
+        assert "No certificate was given" not in message
+        assert "password" in found["no_certificate"]["hint"]

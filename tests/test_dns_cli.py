@@ -91,7 +91,7 @@ def test_no_answer_exits_3(silent: DnsServer, capsys: pytest.CaptureFixture[str]
         (["ok.example.com", "--target", TARGET, "--nameserver", "dns.example"], "IP address"),
         (["ok.example.com", "--target", TARGET, "--timeout", "0"], "--timeout"),
         (["ok.example.com", "--target", TARGET, "--timeout", "-1"], "--timeout"),
-        (["ok.example.com", "--target", TARGET, "--cert", "/nonexistent.pem"], "cannot read"),
+        (["ok.example.com", "--target", TARGET, "--cert", "/nonexistent.pem"], "does not exist"),
     ],
 )
 def test_usage_errors_exit_2_with_one_clear_line(

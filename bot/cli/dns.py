@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.cli.files import InputFileError, read_input_file
 from bot.pipeline.hostnames import InvalidHostname, normalize
 
 EXIT_OK = 0
@@ -23,6 +24,7 @@ EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
 MAX_TIMEOUT = 300.0
 DEFAULT_TIMEOUT = 5.0  # the same as bot.pipeline.dns_check.DEFAULT_TIMEOUT
+MAX_CERT_BYTES = 50 * 1024 * 1024  # as certops validate
 _MAX_STARTUP = 2.0  # a larger "age" means the clocks do not compare: ignore it
 
 
@@ -87,9 +89,10 @@ def _certificate_names(paths: list[str], hostname: str) -> list[str]:
     files: list[InputFile] = []
     for path in paths:
         try:
-            files.append(InputFile(Path(path).name, Path(path).read_bytes()))
-        except OSError as exc:
-            raise _UsageError(f"cannot read --cert {path}: {exc.strerror or exc}") from None
+            data = read_input_file(path, "--cert file", MAX_CERT_BYTES)
+        except InputFileError as exc:
+            raise _UsageError(str(exc)) from None
+        files.append(InputFile(Path(path).name, data))
     try:
         return certificate_names(files, hostname)
     except ValueError as exc:

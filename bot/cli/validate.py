@@ -21,6 +21,8 @@ from typing import NoReturn, TextIO
 
 from cryptography import x509
 
+from bot.cli.files import InputFileError, read_input_file
+from bot.pipeline.aia import HttpIssuerFetcher
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report, render_text
 from bot.pipeline.trust import TrustStore, TrustStoreError
@@ -28,6 +30,7 @@ from bot.pipeline.validate import ValidateOptions, validate
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 MAX_INPUT_BYTES = 50 * 1024 * 1024
+MAX_PASSWORD_BYTES = 64 * 1024  # a password file, not a key or a bundle named by mistake
 MAX_PROMPT_ROUNDS = 3
 
 
@@ -60,6 +63,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--fetch-missing", action="store_true", help="fetch a missing issuer from its AIA URL"
     )
     parser.add_argument(
+        "--allow-local-fetch",
+        action="store_true",
+        help="with --fetch-missing: also fetch from loopback and link-local addresses "
+        "(a PKI on this machine; refused by default and always by the bot)",
+    )
+    parser.add_argument(
         "--output-chain",
         metavar="FILE",
         help="write the leaf and its chain, in order, as PEM (never overwrites a file)",
@@ -68,26 +77,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _read_bytes(path: str, what: str) -> bytes:
-    file = Path(path)
+def _read_bytes(path: str, what: str, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
     try:
-        if file.is_dir():
-            raise UsageError(f"{what} {path!r} is a directory, not a file")
-        size = file.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise UsageError(f"{what} {path!r} is larger than {MAX_INPUT_BYTES // 2**20} MiB")
-        return file.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path!r} does not exist") from None
-    except PermissionError:
-        raise UsageError(f"{what} {path!r} cannot be read (permission denied)") from None
-    except OSError as exc:
-        raise UsageError(f"{what} {path!r} cannot be read: {exc.strerror or exc}") from None
+        return read_input_file(path, what, max_bytes)
+    except InputFileError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def read_password_file(path: str) -> bytes:
     """The password is the file's content less one trailing newline (as `echo` writes)."""
-    data = _read_bytes(path, "password file")
+    data = _read_bytes(path, "password file", MAX_PASSWORD_BYTES)
     for end in (b"\r\n", b"\n"):
         if data.endswith(end):
             return data[: -len(end)]
@@ -179,12 +178,15 @@ def run(args: argparse.Namespace) -> int:
         key=read_password_file(args.password_file) if args.password_file else None,
         zip=read_password_file(args.zip_password_file) if args.zip_password_file else None,
     )
+    if args.allow_local_fetch and not args.fetch_missing:
+        raise UsageError("--allow-local-fetch only applies with --fetch-missing")
     roots = [cert for path in args.trust_store for cert in read_trust_store(path)]
     options = ValidateOptions(
         domain=args.domain,
         name=args.name,
         extra_roots=roots,
         fetch_missing=args.fetch_missing,
+        fetcher=HttpIssuerFetcher(allow_local=True) if args.allow_local_fetch else None,
     )
     report = validate_with_prompts(files, passwords, options, interactive=_stdin_is_tty(sys.stdin))
     if args.json:

@@ -8,8 +8,12 @@ The URL comes from an uploaded certificate, i.e. from whoever uploaded it, so th
 fenced in: http and https only (also after a redirect), a few redirects at most, a time
 budget for the whole fetch, a size cap on the body, and by default no loopback,
 link-local or otherwise special addresses (a bot must not become a probe of its own host
-or of a cloud metadata service). Private networks (10/8, 192.168/16, ...) are allowed:
-that is where a company's own PKI publishes its certificates.
+or of a cloud metadata service). The address check is made again on the very addresses
+each connection goes to, so a name that answers differently the second time (DNS
+rebinding) gains nothing. Private networks (10/8, 192.168/16, ...) are allowed: that is
+where a company's own PKI publishes its certificates. Only the person running
+`certops validate` may lift the local fence for their own machine
+(`--allow-local-fetch`); the bot never does.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -143,15 +147,12 @@ def _resolve(host: str, port: int, timeout: float) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def _check_url(url: str, allow_local: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        raise FetchError(f"only http and https URLs are fetched, not {parts.scheme or url!r}")
-    if not parts.hostname:
-        raise FetchError(f"the URL {url} names no host")
+def _allowed_addresses(host: str, port: int, allow_local: bool, timeout: float) -> list[str]:
+    """The host's addresses, every one checked: FetchError when any is forbidden."""
+    texts = _resolve(host, port, timeout)
     if allow_local:
-        return
-    for text in _resolve(parts.hostname, parts.port or 80, timeout):
+        return texts
+    for text in texts:
         address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 scope id
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
@@ -162,7 +163,73 @@ def _check_url(url: str, allow_local: bool, timeout: float = DEFAULT_TIMEOUT) ->
             or address.is_unspecified
             or address.is_reserved
         ):
-            raise FetchError(f"the host {parts.hostname} is a local address ({address})")
+            raise FetchError(f"the host {host} is a local address ({address})")
+    return texts
+
+
+def _check_url(url: str, allow_local: bool, timeout: float = DEFAULT_TIMEOUT) -> None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise FetchError(f"only http and https URLs are fetched, not {parts.scheme or url!r}")
+    if not parts.hostname:
+        raise FetchError(f"the URL {url} names no host")
+    if allow_local:
+        return
+    _allowed_addresses(parts.hostname, parts.port or 80, allow_local, timeout)
+
+
+def _guarded_connect(allow_local: bool, timeout: float) -> Callable[..., socket.socket]:
+    """A `create_connection` that connects only to an address it has just checked.
+
+    Checking the URL's host and then letting urllib resolve it again would leave a gap:
+    a name that answers a public address to the check and 127.0.0.1 to the connection
+    (DNS rebinding) would get through. Here the addresses checked are the addresses
+    connected to. (TLS still checks the certificate against the host name.)
+    """
+
+    def connect(
+        address: tuple[str, int],
+        conn_timeout: float | None = None,
+        source_address: tuple[str, int] | None = None,
+        **_: object,
+    ) -> socket.socket:
+        host, port = address
+        failure: OSError | None = None
+        for text in _allowed_addresses(host, port, allow_local, timeout):
+            try:
+                return socket.create_connection((text, port), conn_timeout, source_address)
+            except OSError as exc:
+                failure = exc
+        raise failure or OSError(f"no address for {host}")
+
+    return connect
+
+
+def _guarded(
+    handler: type[urllib.request.AbstractHTTPHandler], allow_local: bool, timeout: float
+) -> urllib.request.BaseHandler:
+    """`handler` whose direct connections go through `_guarded_connect` (a proxy, set by
+    whoever runs the process, resolves the host itself: only the URL check applies)."""
+    from http.client import HTTPConnection
+
+    class Guarded(handler):  # type: ignore[valid-type,misc]
+        def do_open(
+            self,
+            http_class: Callable[..., HTTPConnection],
+            req: urllib.request.Request,
+            **kwargs: object,
+        ) -> object:
+            if req.has_proxy():
+                return super().do_open(http_class, req, **kwargs)
+
+            def make(host: str, **conn_args: object) -> HTTPConnection:
+                connection = http_class(host, **conn_args)
+                setattr(connection, "_create_connection", _guarded_connect(allow_local, timeout))  # noqa: B010
+                return connection
+
+            return super().do_open(make, req, **kwargs)
+
+    return Guarded()
 
 
 def _fenced_redirects(allow_local: bool, timeout: float) -> urllib.request.BaseHandler:
@@ -208,8 +275,8 @@ class HttpIssuerFetcher:
         handlers: list[urllib.request.BaseHandler] = [
             # No proxy for loopback; the environment's proxy settings otherwise.
             urllib.request.ProxyHandler({} if local else None),
-            urllib.request.HTTPHandler(),
-            urllib.request.HTTPSHandler(),
+            _guarded(urllib.request.HTTPHandler, self.allow_local, self.timeout),
+            _guarded(urllib.request.HTTPSHandler, self.allow_local, self.timeout),
             _fenced_redirects(self.allow_local, self.timeout),
             urllib.request.HTTPDefaultErrorHandler(),
             urllib.request.HTTPErrorProcessor(),

@@ -124,7 +124,11 @@ CATALOG: dict[str, CodeInfo] = {
     "critical_subject_alt_name": CodeInfo(
         W, "Browsers accept it, but some strict clients may not; no action needed for browsers."
     ),
-    "names_covered": CodeInfo(INFO, "These are the names the certificate covers."),
+    "names_covered": CodeInfo(
+        INFO,
+        "To check the host name you will use, give it as the Domain field "
+        "(--domain on the terminal).",
+    ),
     # --- DNS check ------------------------------------------------------------------------
     "cname_ok": CodeInfo(INFO, "Nothing to do: the CNAME points at the environment."),
     "cname_wrong_target": CodeInfo(

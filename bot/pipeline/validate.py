@@ -197,6 +197,24 @@ def _locked_inputs(material: Material) -> list[str]:
     ]
 
 
+def _explain_locked(found: list[Finding], material: Material) -> list[Finding]:
+    """ "No certificate was given" is wrong when a file could not be opened: say which."""
+    locked = _locked_inputs(material)
+    if not locked:
+        return found
+    return [
+        finding(
+            "no_certificate",
+            f"No certificate could be read: {', '.join(locked)} could not be opened "
+            "(see the password finding).",
+            hint="Give the right password; the certificate is probably in that file.",
+        )
+        if f.code == "no_certificate"
+        else f
+        for f in found
+    ]
+
+
 def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
     """The platform's key rule on the leaf, then which given key belongs to it."""
     where = label(leaf)
@@ -256,7 +274,7 @@ def validate_material(material: Material, options: ValidateOptions = ValidateOpt
     findings += damaged
     material = Material(readable, material.keys, material.inputs, material.findings)
     choice = choose_leaf([sc.cert for sc in readable], [k.key for k in material.keys], domain)
-    findings += choice.findings
+    findings += _explain_locked(choice.findings, material)
     leaf = choice.leaf
     chain: list[ChainEntry] = []
     if leaf is None:

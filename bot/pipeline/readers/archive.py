@@ -14,12 +14,14 @@ import io
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import pyzipper
+from typing import TYPE_CHECKING
 
 from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers.limits import ArchiveLimits
+
+if TYPE_CHECKING:  # pyzipper (with pycryptodomex) costs ~30-100 ms to import: only for a ZIP
+    import pyzipper
 
 CHUNK = 64 * 1024
 EOCD_MAGIC = b"PK\x05\x06"
@@ -92,6 +94,8 @@ def read_zip(
             raise ArchiveTooLarge(f"{name}: archives nested more than {limits.max_depth} deep")
         if declared_entries(data) > limits.max_members:  # before parsing every entry
             raise ArchiveTooLarge(f"{name}: the archive has more than {limits.max_members} entries")
+        import pyzipper
+
         with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
             members = _plan(name, archive.infolist(), limits)
             if _is_office_document(archive.namelist()):
