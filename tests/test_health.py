@@ -3,8 +3,10 @@ or missing setting with one line naming it."""
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,19 @@ def test_readyz_says_why_the_database_is_not_ready() -> None:
         assert text.startswith("database unavailable") and "hunter22" not in text
         assert get(server.url + "/healthz") == (200, "ok\n")
         assert get(server.url + "/nowhere")[0] == 404
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """`certops run` configures the root logger on the test's stderr, which pytest closes."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
