@@ -247,8 +247,9 @@ def cli_flows(
 
 
 def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
-    """Every Slack flow: a PEM set and a PFX dropped in a DM (the PFX's password through the
-    modal), saved; assign; a LifeTime ticket; a renewal, all as signed requests."""
+    """Every Slack flow: a PEM set, a PFX and a PEM set with an encrypted key dropped in a DM
+    (passwords through the modal), saved; assign; a LifeTime ticket; a renewal, all as
+    signed requests."""
     cert = slack.api.add_file("fullchain.pem", uploads.cert_pem)
     key = slack.api.add_file("privkey.pem", uploads.key_pem, "text/plain")
     checked = send_files(slack, cert, key, user=ADMIN)
@@ -268,6 +269,21 @@ def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
         {"name": text_value("pfx"), "password": text_value(PFX_PASSWORD)},
         user=ADMIN,
     )
+    chain = slack.api.add_file("chain.pem", uploads.cert_pem)
+    locked_key = slack.api.add_file("key.pem", key_pem(pki.shop.key, KEY_PASSWORD.encode()))
+    asked = send_files(slack, chain, locked_key, user=ADMIN)
+    button = button_in(asked.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    key_modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"], ADMIN))
+    opened = submit_view(slack, key_modal, {"password": text_value(KEY_PASSWORD)}, user=ADMIN)
+    save = button_in(opened.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"], ADMIN))
+    saved = submit_view(
+        slack,
+        save_modal,
+        {"name": text_value("shop-locked"), "password": text_value(KEY_PASSWORD)},
+        user=ADMIN,
+    )
+    assert "Saved *shop-locked*" in saved.all_text
     ctx = slack.deps.services
     add_env(ctx)
     add_env(ctx, "lt", LT_HOST, lifetime=True)
