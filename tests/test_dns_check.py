@@ -30,7 +30,7 @@ from bot.pipeline.dns_report import (
     render_text,
 )
 from bot.pipeline.findings import CATALOG, Severity
-from bot.pipeline.hostnames import InvalidHostname
+from bot.pipeline.hostnames import InvalidHostname, covers, normalize, to_unicode
 from tests.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
 
 
@@ -400,3 +400,39 @@ def test_the_default_is_the_system_resolver_from_resolv_conf() -> None:
     assert [address for address, _ in system.addresses] == listed
     assert all(port == 53 for _, port in system.addresses)
     assert system.label.startswith("system resolver (")
+
+
+@pytest.mark.parametrize(
+    ("written", "alabel"),
+    [
+        ("straße.example.com", "xn--strae-oqa.example.com"),  # IDNA 2008, not "strasse"
+        ("STRASSE.example.com", "strasse.example.com"),
+        ("Bücher.Example.COM.", "xn--bcher-kva.example.com"),
+        ("ＡＰＰ.example.com", "app.example.com"),  # full-width letters map to ASCII
+        ("ς.example.com", "xn--3xa.example.com"),  # final sigma kept, as browsers do
+    ],
+)
+def test_names_become_the_a_labels_browsers_and_cas_use(written: str, alabel: str) -> None:
+    assert normalize(written) == alabel
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("xn--zz.example.com", "not a valid internationalised"),
+        ("xn--abc-.example.com", "not a valid internationalised"),
+        ("a" * 64 + ".example.com", "longer than 63 characters"),
+    ],
+)
+def test_bad_labels_say_why(written: str, reason: str) -> None:
+    with pytest.raises(InvalidHostname, match=reason):
+        normalize(written)
+
+
+def test_idna_2008_names_are_matched_and_shown_in_unicode(normal: DnsServer) -> None:
+    assert covers(["xn--strae-oqa.example.com"], normalize("straße.example.com"))
+    assert not covers(["strasse.example.com"], normalize("straße.example.com"))
+    assert to_unicode("xn--strae-oqa.example.com") == "straße.example.com"
+    report = _check(normal, "straße.example.com")
+    assert report.hostname == "xn--strae-oqa.example.com"
+    assert "(straße.example.com)" in render_text(report)

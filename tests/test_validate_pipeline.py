@@ -505,3 +505,21 @@ def test_certificate_in_the_key_place_by_name(ossl: OpenSSLPKI, name: str, named
     report = run([("cert.pem", ossl.leaf_pem), (name, ossl.inter_pem)])
     text = message(report, "no_private_key")
     assert (f"{name} holds a certificate" in text) is named
+
+
+def test_a_leaf_after_its_chain_in_one_file_is_chain_order_across_files_is_not(
+    ossl: OpenSSLPKI, ossl_root: x509.Certificate
+) -> None:
+    """Order matters inside a bundle (servers send it as it is), not between files named
+    in any order on a command line or dropped into a DM."""
+    reversed_bundle = run(
+        [("bundle.pem", ossl.inter_pem + ossl.leaf_pem), ("k", ossl.key_pem)], roots=[ossl_root]
+    )
+    assert reversed_bundle.valid, reversed_bundle.findings
+    assert reversed_bundle.codes.count("chain_order") == 1
+    assert "leaf" in message(reversed_bundle, "chain_order")
+    separate = run(
+        [("chain.pem", ossl.inter_pem), ("cert.pem", ossl.leaf_pem), ("k", ossl.key_pem)],
+        roots=[ossl_root],
+    )
+    assert separate.valid and "chain_order" not in separate.codes, separate.findings

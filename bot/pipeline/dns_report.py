@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.pipeline.findings import Finding, Severity
+from bot.pipeline.hostnames import to_unicode
 
 VERDICT_OK = "ok"
 VERDICT_MISCONFIGURED = "misconfigured"
@@ -216,10 +217,7 @@ def _display_name(name: str) -> str:
     """The A-label name, followed by its Unicode form when it is internationalised."""
     if "xn--" not in name:
         return name
-    try:
-        unicode = name.encode("ascii").decode("idna")
-    except UnicodeError:
-        return name
+    unicode = to_unicode(name)
     return f"{name} ({unicode})" if unicode != name else name
 
 

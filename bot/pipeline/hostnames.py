@@ -9,6 +9,7 @@ browsers match them (RFC 6125).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -19,13 +20,35 @@ class InvalidHostname(ValueError):
     """A name that is not a usable DNS host name; the message says why, for a person."""
 
 
+# IDNA 2003 (Python's codec) maps these to other letters (ß -> ss); IDNA 2008, which
+# registries, CAs and browsers use today, keeps them: straße -> xn--strae-oqa.
+_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+
+
 def _to_alabel(label: str) -> str:
     if label.isascii():
-        return label.lower()
+        alabel = label.lower()
+        if alabel.startswith("xn--"):
+            _check_alabel(label, alabel)
+        return alabel
     try:
-        return label.encode("idna").decode("ascii").lower()
+        mapped = label.encode("idna").decode("ascii").lower()  # IDNA 2003: checks and maps
     except UnicodeError as exc:
         raise InvalidHostname(f"label {label!r} cannot be written as an A-label") from exc
+    ulabel = unicodedata.normalize("NFC", label).lower()
+    if not _DEVIATIONS & set(ulabel):
+        return mapped
+    return "xn--" + ulabel.encode("punycode").decode("ascii")
+
+
+def _check_alabel(given: str, alabel: str) -> None:
+    """An `xn--` label must decode to a name with non-ASCII letters (RFC 5891 5.4)."""
+    try:
+        decoded = alabel[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        decoded = ""
+    if decoded.isascii():
+        raise InvalidHostname(f"label {given!r} is not a valid internationalised (xn--) label")
 
 
 def normalize(name: str, *, allow_wildcard: bool = False) -> str:
@@ -52,6 +75,8 @@ def normalize(name: str, *, allow_wildcard: bool = False) -> str:
             out.append("*")
             continue
         alabel = _to_alabel(label)
+        if len(alabel) > 63:
+            raise InvalidHostname(f"{name!r}: label {label[:20]!r}... is longer than 63 characters")
         if not _LABEL.match(alabel):
             raise InvalidHostname(
                 f"{name!r}: label {label!r} may hold only letters, digits and inner hyphens"
@@ -65,6 +90,23 @@ def normalize(name: str, *, allow_wildcard: bool = False) -> str:
     if len(result) > _MAX_NAME:
         raise InvalidHostname(f"{name!r} is longer than {_MAX_NAME} characters")
     return result
+
+
+def to_unicode(name: str) -> str:
+    """The Unicode form of a normalized name, for people (A-labels stay the identity).
+
+    Label by label with punycode: the IDNA 2003 codec refuses IDNA 2008 labels such as
+    xn--strae-oqa (straße) because they do not round-trip through its mapping.
+    """
+    labels: list[str] = []
+    for label in name.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = label[4:].encode("ascii").decode("punycode")
+            except UnicodeError:
+                pass
+        labels.append(label)
+    return ".".join(labels)
 
 
 def is_wildcard(name: str) -> bool:
