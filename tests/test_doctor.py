@@ -143,6 +143,12 @@ def test_socket_mode_without_an_app_token_and_without_a_metrics_port(
     results = run_doctor(settings, options(dns, mode="socket"))
     assert statuses(results, "mode") == {Status.OK}
     assert "SLACK_SIGNING_SECRET is set too" in by_name(results)["mode"][0].what
+    refused = by_name(results)["slack app token"][0]
+    assert refused.status is Status.FAIL and "invalid_auth" in refused.what
+    api.app_token, api.socket_mode_url = "xapp-1-A1-x", "ws://127.0.0.1:9/link"
+    results = run_doctor(settings, options(dns, mode="socket"))
+    assert statuses(results, "slack app token") == {Status.OK}
+    assert len(api.calls("apps.connections.open")) == 2
 
 
 def test_a_signing_secret_that_is_not_one_and_a_metrics_port_in_http_mode(

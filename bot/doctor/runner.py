@@ -39,6 +39,12 @@ def run_doctor(settings: Settings, options: DoctorOptions | None = None) -> list
         results.append(auth_result)
         results.append(slack_checks.scopes(answer, facts.scopes if facts else None))
         results += slack_checks.channels(client, answer, channels, facts.scopes if facts else None)
+        if (
+            settings_checks.chosen_mode(settings, options.mode) == "socket"
+            and settings.slack_app_token
+            and settings.slack_app_token.startswith("xapp-")
+        ):
+            results.append(slack_checks.app_token(settings))
     else:
         results.append(skip("slack", "not checked: no usable SLACK_BOT_TOKEN"))
 

@@ -186,3 +186,23 @@ def _channel(client: WebClient, channel: str, public_write: bool) -> CheckResult
         f"{label}: the bot is not a member and cannot post there",
         f"/invite @certops in {label}",
     )
+
+
+def app_token(settings: Settings) -> CheckResult:
+    """Socket Mode: Slack accepts the app-level token (`apps.connections.open` hands out a
+    WebSocket URL; nothing connects to it)."""
+    name = "slack app token"
+    client = WebClient(base_url=settings.slack_api_url, timeout=SLACK_TIMEOUT, retry_handlers=[])
+    try:
+        client.apps_connections_open(app_token=settings.slack_app_token or "")
+    except SlackApiError as error:
+        code = str(error.response.get("error", "refused")) if error.response else "refused"
+        return fail(
+            name,
+            f"Slack refused SLACK_APP_TOKEN ({code})",
+            "generate an app-level token with connections:write (Basic Information, App-Level "
+            "Tokens) and check that Socket Mode is enabled for the app",
+        )
+    except Exception as error:
+        return fail(name, f"cannot reach Slack: {type(error).__name__}", "check the network")
+    return ok(name, "Slack accepts SLACK_APP_TOKEN for Socket Mode")
