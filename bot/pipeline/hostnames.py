@@ -8,6 +8,7 @@ browsers match them (RFC 6125).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -101,10 +102,8 @@ def to_unicode(name: str) -> str:
     labels: list[str] = []
     for label in name.split("."):
         if label.startswith("xn--"):
-            try:
+            with contextlib.suppress(UnicodeError):  # a damaged label stays as it is
                 label = label[4:].encode("ascii").decode("punycode")
-            except UnicodeError:
-                pass
         labels.append(label)
     return ".".join(labels)
 
