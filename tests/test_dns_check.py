@@ -436,3 +436,18 @@ def test_idna_2008_names_are_matched_and_shown_in_unicode(normal: DnsServer) -> 
     report = _check(normal, "straße.example.com")
     assert report.hostname == "xn--strae-oqa.example.com"
     assert "(straße.example.com)" in render_text(report)
+
+
+@pytest.mark.parametrize(
+    ("host", "second"),
+    [("dangling.example.com", "dangling_cname"), ("loop1.example.com", "cname_loop")],
+)
+def test_a_wrong_first_hop_gives_one_fix_for_the_whole_chain(
+    normal: DnsServer, host: str, second: str
+) -> None:
+    report = _check(normal, host)
+    assert report.codes[:2] == ["cname_wrong_target", second]
+    assert report.findings[1].hint == report.findings[0].hint  # the JSON keeps a hint
+    assert len(report.fixes) == 1 and report.fixes[0].startswith(f"Change the CNAME of {host}")
+    text = render_text(report)
+    assert "  1. Change the CNAME" in text and "  2. " not in text

@@ -21,7 +21,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dns.exception
 import dns.flags
@@ -491,12 +491,21 @@ def _judge_no_cname(answer: NameserverAnswer, ctx: _Context) -> list[Finding]:
     return []
 
 
+_FIXED_WITH_FIRST_HOP = frozenset({"dangling_cname", "cname_loop"})
+
+
 def judge(answer: NameserverAnswer, ctx: _Context) -> list[Finding]:
     """The findings one nameserver's answer supports, as far as it got."""
     if answer.hops:
         findings = _judge_first_hop(answer, ctx)
         if answer.answered:
-            findings += _judge_chain_end(answer, ctx)
+            # Where the first hop is wrong, its fix also removes whatever the chain does
+            # after it: one fix, not two wordings of it.
+            fix = next((f.hint for f in findings if f.severity is Severity.ERROR), None)
+            findings += [
+                replace(f, hint=fix) if fix and f.code in _FIXED_WITH_FIRST_HOP else f
+                for f in _judge_chain_end(answer, ctx)
+            ]
         return findings
     if answer.answered:
         return _judge_no_cname(answer, ctx)
