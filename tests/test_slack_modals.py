@@ -1,6 +1,6 @@
 """The `/cert validate` and `/cert assign` modals from open to submit, end to end: signed
 slash commands and view submissions to the app in HTTP mode, files served by the stand-in,
-a real DNS server on loopback, the real services on a SQLite file."""
+a real DNS server on loopback, the real services on a SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -60,8 +60,9 @@ def _harness(url: str, pki: PkiSet, dns: DnsServer, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-def slack(sqlite_url: str, pki: PkiSet, dns_server: DnsServer) -> Iterator[SlackHarness]:
-    with _harness(sqlite_url, pki, dns_server) as harness:
+def slack(database_url: str, pki: PkiSet, dns_server: DnsServer) -> Iterator[SlackHarness]:
+    """The app on SQLite and on PostgreSQL."""
+    with _harness(database_url, pki, dns_server) as harness:
         yield harness
 
 

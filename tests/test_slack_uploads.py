@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from cryptography import x509
 
 from bot.pipeline.material import InputFile, Passwords
@@ -257,9 +258,49 @@ def test_a_password_in_a_message_is_not_kept_and_the_bot_says_so(
     assert "That looks like a password" in typed.texts("chat.postMessage")[0]
 
 
+def database_text(url: str) -> bytes:
+    """Every row of every table, as text; for a SQLite file also its raw bytes (and WAL)."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        metadata = sqlalchemy.MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as connection:
+            rows = [
+                repr(row)
+                for table in metadata.sorted_tables
+                for row in connection.execute(table.select())
+            ]
+    finally:
+        engine.dispose()
+    text = "\n".join(rows).encode()
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        text += b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    return text
+
+
 def test_no_key_or_password_reaches_the_database_the_logs_or_slack(
-    slack: SlackHarness, files: UploadSet, caplog: pytest.LogCaptureFixture, sqlite_url: str
+    database_url: str, pki: PkiSet, files: UploadSet, caplog: pytest.LogCaptureFixture
 ) -> None:
+    with slack_harness(database_url, extra_roots=[pki.root.cert]) as slack:
+        flows_with_secrets(slack, files, caplog)
+        everything_sent = json.dumps([c.params for c in slack.api.calls()])
+    known = redaction.secrets_of(
+        [InputFile("k", files.key_pem)], Passwords(key=PFX_PASSWORD.encode())
+    )
+    secrets = [*known, "Typed-Secret-991", "PRIVATE KEY"]
+    database = database_text(database_url)
+    assert b"pfx-set" in database and b"pem-set" in database  # the scan finds what is there
+    for secret in secrets:
+        assert secret.encode() not in database, secret[:12]
+        assert secret not in caplog.text, secret[:12]
+        assert secret not in everything_sent, secret[:12]
+
+
+def flows_with_secrets(
+    slack: SlackHarness, files: UploadSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PEM set with a key, a password typed in the message, a PFX opened and saved."""
     caplog.set_level(logging.DEBUG)
     cert = slack.api.add_file("fullchain.pem", files.cert_pem)
     key = slack.api.add_file("privkey.pem", files.key_pem, "text/plain")
@@ -278,19 +319,6 @@ def test_no_key_or_password_reaches_the_database_the_logs_or_slack(
         slack, save_modal, {"name": text_value("pfx-set"), "password": text_value(PFX_PASSWORD)}
     )
     assert certificates.show_certificate(slack.deps.services, "pfx-set").status == "validated"
-
-    known = redaction.secrets_of(
-        [InputFile("k", files.key_pem)], Passwords(key=PFX_PASSWORD.encode())
-    )
-    secrets = [*known, "Typed-Secret-991", "PRIVATE KEY"]
-    path = Path(sqlite_url.removeprefix("sqlite:///"))
-    database = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # and -wal
-    assert b"pfx-set" in database  # the scan can find what is there
-    everything_sent = json.dumps([c.params for c in slack.api.calls()])
-    for secret in secrets:
-        assert secret.encode() not in database, secret[:12]
-        assert secret not in caplog.text, secret[:12]
-        assert secret not in everything_sent, secret[:12]
 
 
 @pytest.mark.parametrize("pfx", ["legacy.pfx", "modern.pfx"])
