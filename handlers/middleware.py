@@ -15,7 +15,7 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 
 from bot.services.actors import actor_for
 from handlers.deps import Deps
-from handlers.request_context import request_id_of, request_id_var
+from handlers.request_context import request_id_for, request_id_var
 
 log = logging.getLogger("certops.slack")
 
@@ -44,7 +44,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def _with_request_id(body: dict[str, Any], context: BoltContext, next: Callable[[], None]) -> None:
-    request_id = request_id_of(body)
+    request_id = request_id_for(body)
     request_id_var.set(request_id)
     context["request_id"] = request_id
     next()

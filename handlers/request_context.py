@@ -28,6 +28,15 @@ def request_id_of(body: Mapping[str, Any]) -> str:
     return "req-" + uuid.uuid4().hex[:12]
 
 
+def request_id_for(body: Mapping[str, Any]) -> str:
+    """The id already given to this request (set when it was dispatched), else one now.
+
+    A request without a Slack id gets a random one: asking twice must not give two.
+    """
+    current = request_id_var.get()
+    return current if current != "-" else request_id_of(body)
+
+
 class RequestIdFilter(logging.Filter):
     """Adds `record.request_id` so formatters can print it."""
 

@@ -33,6 +33,7 @@ from tests.slack_upload_fixtures import (
     UploadSet,
     button_in,
     click,
+    interact,
     make_uploads,
     opened_view,
     send_files,
@@ -187,6 +188,34 @@ def test_every_line_of_a_slack_request_carries_its_id(
     ]
     assert len(during) >= 3, during  # Bolt and slack_sdk log at DEBUG: there is something to check
     assert {line["request_id"] for line in during} == {"Ev0LOGTEST1"}
+
+
+def test_a_request_without_a_slack_id_gets_one_id_for_all_its_lines(
+    sqlite_url: str, restore_logging: None
+) -> None:
+    stream = io.StringIO()
+    with slack_harness(sqlite_url) as slack:
+        settings = dataclasses.replace(slack.settings, log_format="json")
+        configure(settings, stream=stream, level=logging.DEBUG)
+        marker = logging.getLogger("certops.test")
+        marker.info("begin")
+        payload = {  # as Slack sends view_closed and some others: no trigger_id
+            "type": "block_actions",
+            "trigger_id": "",
+            "user": {"id": ADMIN},
+            "actions": [{"type": "button", "action_id": "home_refresh", "value": ""}],
+        }
+        assert interact(slack, payload).sent.status == 200
+        marker.info("end")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    start = next(i for i, line in enumerate(lines) if line["message"] == "begin")
+    stop = next(i for i, line in enumerate(lines) if line["message"] == "end")
+    ids = {
+        line["request_id"]
+        for line in lines[start + 1 : stop]
+        if line["logger"].startswith(("certops", "slack_bolt", "slack_sdk"))
+    }
+    assert len(ids) == 1 and next(iter(ids)).startswith("req-"), ids
 
 
 # --- the full run --------------------------------------------------------------------------
