@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy
 from cryptography import x509
 
+from bot import settings as settings_module
 from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction
 from handlers import uploads
@@ -364,3 +365,21 @@ def test_an_unexpected_failure_still_ends_the_working_message(
     monkeypatch.undo()
     again = send_files(slack, slack.api.add_file("cert2.pem", files.cert_pem))
     assert "no_private_key" in last_update(again)  # the next upload is checked as usual
+
+
+def test_the_grouping_window_setting() -> None:
+    assert settings_module.load({}, dotenv=False).upload_window_seconds == 3.0
+    assert (
+        settings_module.load(
+            {"CERTOPS_UPLOAD_WINDOW_SECONDS": "0.5"}, dotenv=False
+        ).upload_window_seconds
+        == 0.5
+    )
+    assert (
+        settings_module.load(
+            {"CERTOPS_UPLOAD_WINDOW_SECONDS": "900"}, dotenv=False
+        ).upload_window_seconds
+        == 60.0
+    )
+    bad = settings_module.load({"CERTOPS_UPLOAD_WINDOW_SECONDS": "soon"}, dotenv=False)
+    assert "CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds" in bad.problems()
