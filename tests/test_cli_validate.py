@@ -345,3 +345,13 @@ def test_a_locked_pfx_is_named_as_the_reason_no_certificate_was_read(
         assert "modern.pfx could not be opened" in message
         assert "No certificate was given" not in message
         assert "password" in found["no_certificate"]["hint"]
+
+
+def test_ctrl_d_or_odd_bytes_at_the_prompt_are_no_traceback(pki: OpenSSLPKI) -> None:
+    argv = [PYTHON, "-m", "bot", "validate", str(pki.path("modern.pfx")), *trust(pki)]
+    code, output = _run_on_terminal(argv, [b"\x04"], cwd=ROOT)  # Ctrl-D: no password
+    assert code == 1 and "Traceback" not in output, output
+    assert "password_required" in output
+    code, output = _run_on_terminal(argv, [b"caf\xe9 \xff"], cwd=ROOT)  # not UTF-8
+    assert code == 2 and "Traceback" not in output, output
+    assert "the password typed could not be read in this terminal's encoding" in output

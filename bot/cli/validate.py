@@ -156,12 +156,27 @@ def validate_with_prompts(
         need_key, need_zip = _needed_passwords(report, passwords)
         if not (need_key or need_zip):
             break
-        if need_zip:
-            passwords = replace(passwords, zip=ask("ZIP password: ").encode())
-        if need_key:
-            passwords = replace(passwords, key=ask("Key/PFX password: ").encode())
+        try:
+            if need_zip:
+                passwords = replace(passwords, zip=_answer(ask, "ZIP password: "))
+            if need_key:
+                passwords = replace(passwords, key=_answer(ask, "Key/PFX password: "))
+        except EOFError:
+            # Ctrl-D at the prompt: no password; the report says password_required.
+            print(file=sys.stderr)
+            break
         report = validate(files, passwords, options)
     return report
+
+
+def _answer(ask: Callable[[str], str], prompt: str) -> bytes:
+    """What was typed, as bytes; odd bytes a terminal sent are kept as they were."""
+    try:
+        return ask(prompt).encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        raise UsageError(
+            "the password typed could not be read in this terminal's encoding"
+        ) from None
 
 
 def _stdin_is_tty(stdin: TextIO | None) -> bool:
