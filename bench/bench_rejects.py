@@ -107,6 +107,7 @@ import json, sys, time, tracemalloc
 from pathlib import Path
 from bot.pipeline.material import InputFile
 from bot.pipeline.readers import read_inputs
+import pyzipper  # the readers import it on the first ZIP: paid once per process, not timed
 def hwm_kib():  # peak RSS of this process image (ru_maxrss survives exec: not usable)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
