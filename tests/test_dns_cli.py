@@ -278,6 +278,7 @@ def test_a_pfx_is_read_and_a_locked_one_says_why(
     )
     assert code == 2
     assert "no certificate found in pfx_locked.pfx" in err
+    assert "give the certificate itself (PEM or DER)" in err
     assert "password" in err
     assert "secret" not in err
 

@@ -2,55 +2,29 @@
 
 The DNS check itself only takes a list of names (the Slack commands have them from the
 database); this is the terminal's way to get them. Files are read with the shared readers
-(`bot.pipeline.readers.read_inputs`) when that module is present, so every format
-`certops validate` accepts works here too; until then PEM and DER certificates are read
-with cryptography directly. Matching the names against the hostname is left to
+(`bot.pipeline.readers.read_inputs`), so every format `certops validate` accepts works
+here too. Matching the names against the hostname is left to
 `bot.pipeline.hostnames`, like everywhere else.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 
 from cryptography import x509
 
 from bot.pipeline.hostnames import covers
 from bot.pipeline.material import InputFile, Passwords
-
-
-def _with_readers(files: Sequence[InputFile]) -> tuple[list[x509.Certificate], list[str]] | None:
-    """Certificates and what could not be read, via the shared readers (None: not there)."""
-    try:
-        readers = importlib.import_module("bot.pipeline.readers")
-    except ImportError:
-        return None
-    read_inputs = getattr(readers, "read_inputs", None)
-    if read_inputs is None:
-        return None
-    material = read_inputs(list(files), Passwords())
-    return [item.cert for item in material.certificates], [f.message for f in material.findings]
-
-
-def _pem_or_der(data: bytes) -> list[x509.Certificate]:
-    """The fallback reader: PEM blocks (keys skipped), else one DER certificate."""
-    if b"-----BEGIN" in data:
-        try:
-            return list(x509.load_pem_x509_certificates(data))
-        except ValueError:
-            return []
-    try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        return []
+from bot.pipeline.readers import read_inputs
 
 
 def read_certificates(files: Sequence[InputFile]) -> tuple[list[x509.Certificate], list[str]]:
-    """Every certificate in the files, and a sentence for each thing that could not be read."""
-    found = _with_readers(files)
-    if found is not None:
-        return found
-    return [cert for item in files for cert in _pem_or_der(item.data)], []
+    """Every certificate in the files, and a sentence for each thing that could not be read.
+
+    The shared readers, so every format `certops validate` accepts works here too.
+    """
+    material = read_inputs(list(files), Passwords())
+    return [item.cert for item in material.certificates], [f.message for f in material.findings]
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -88,7 +62,11 @@ def certificate_names(files: Sequence[InputFile], hostname: str) -> list[str]:
     shown = ", ".join(f.name for f in files)
     if not certs:
         why = f" ({problems[0]})" if problems else ""
-        raise ValueError(f"no certificate found in {shown}{why}")
+        locked = any("password" in p for p in problems)
+        advice = (
+            "; give the certificate itself (PEM or DER), which needs no password" if locked else ""
+        )
+        raise ValueError(f"no certificate found in {shown}{why}{advice}")
     leaf = pick_leaf(certs, hostname)
     if leaf is None:
         raise ValueError(f"{shown} holds only CA certificates, no certificate for a host")
