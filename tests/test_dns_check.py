@@ -8,6 +8,7 @@ server, a SERVFAIL server, and three servers that disagree.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -451,3 +452,23 @@ def test_a_wrong_first_hop_gives_one_fix_for_the_whole_chain(
     assert len(report.fixes) == 1 and report.fixes[0].startswith(f"Change the CNAME of {host}")
     text = render_text(report)
     assert "  1. Change the CNAME" in text and "  2. " not in text
+
+
+def test_silent_nameservers_cost_the_budget_once_not_each() -> None:
+    """Issue 3: the check ends within its budget even when no nameserver ever answers,
+    and several are asked at once. A bound with wide slack (this is not a speed figure:
+    bench/bench_dns.py has those): asked one after another, three would take 3 s."""
+    with (
+        DnsServer(mode="silent") as a,
+        DnsServer(mode="silent") as b,
+        DnsServer(mode="silent") as c,
+    ):
+        started = time.monotonic()
+        report = check_dns(
+            "ok.example.com", TARGET, nameservers=[a.address, b.address, c.address], timeout=1.0
+        )
+        took = time.monotonic() - started
+        assert all(server.queries for server in (a, b, c))  # each one was asked
+    assert report.verdict == "unknown"
+    assert [ns.status for ns in report.nameservers] == [STATUS_NO_ANSWER] * 3
+    assert took < 2.5, took
