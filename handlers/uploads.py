@@ -47,7 +47,13 @@ from handlers.errors import error_blocks
 from handlers.files import MAX_FILES, FileSource
 from handlers.modal_budget import DEFAULT_BUDGET_SECONDS, Outcome, settle, start
 from handlers.request_context import request_id_var
-from handlers.uploads_check import Checked, check_files, suggested_domain, suggested_name
+from handlers.uploads_check import (
+    Checked,
+    check_files,
+    password_field,
+    suggested_domain,
+    suggested_name,
+)
 
 log = logging.getLogger("certops.uploads")
 
@@ -333,7 +339,9 @@ class Intake:
                 view=blocks.message_view("Not saved", blocks.failure_blocks(error.message))
             )
         except ServiceError as error:
-            return save_refusal(error, has_password_field=bool(meta.get("pw")))
+            return save_refusal(
+                error, has_password_field=bool(meta.get("pw")), has_zip=bool(meta.get("zip"))
+            )
         saved = result.certificate
         status = "waiting for manual validation by an admin" if result.manual else "validated"
         text = f":floppy_disk: Saved *{saved.name}* ({status})."
@@ -395,19 +403,20 @@ SAVE_FIELDS = {
 }
 
 
-def save_refusal(error: ServiceError, *, has_password_field: bool) -> Outcome:
+def save_refusal(error: ServiceError, *, has_password_field: bool, has_zip: bool) -> Outcome:
     """A refused save: on the field it concerns when there is one, else in the modal."""
     late = blocks.message_view("Not saved", blocks.failure_blocks(error.message))
     if error.code in {"name_taken", "invalid_input"}:
         return Outcome(errors={"name": error.message}, late_view=late)
     report = error.details.get("report")
     if error.code == "certificate_invalid" and isinstance(report, dict):
-        codes = [
-            str(f.get("code")) for f in report.get("findings", []) if f.get("severity") == "error"
-        ]
+        failed = [f for f in report.get("findings", []) if f.get("severity") == "error"]
+        codes = [str(f.get("code")) for f in failed]
         errors: dict[str, str] = {}
-        if has_password_field and any(c in PASSWORD_CODES for c in codes):
-            errors["password"] = "This password does not open the files."
+        for item in failed:
+            if has_password_field and item.get("code") in PASSWORD_CODES:
+                field_id = password_field(item, has_zip=has_zip)
+                errors[field_id] = "This password does not open the files."
         if any(SAVE_FIELDS.get(c) == "domain" for c in codes):
             errors["domain"] = "The certificate does not cover this Domain."
         late = blocks.message_view(

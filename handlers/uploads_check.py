@@ -77,3 +77,10 @@ def suggested_domain(report: dict[str, Any]) -> str:
     cert = report.get("certificate") or {}
     sans = [str(s) for s in cert.get("sans") or []]
     return sans[0] if sans else ""
+
+
+def password_field(finding: dict[str, Any], *, has_zip: bool) -> str:
+    """The form field a password finding belongs to: the ZIP's own, or the key's / PFX's."""
+    if has_zip and "archive" in str(finding.get("message", "")).lower():
+        return "zip_password"
+    return "password"

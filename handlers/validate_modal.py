@@ -32,6 +32,7 @@ from handlers.deps import Deps
 from handlers.files import FileSource
 from handlers.modal_budget import Outcome, settle, start
 from handlers.uploads import assign_button, input_values, metadata_of
+from handlers.uploads_check import password_field
 
 log = logging.getLogger("certops.validate_modal")
 
@@ -225,9 +226,7 @@ class Submission:
             if locked and code in LOCKED_CONSEQUENCES:
                 continue  # what a locked file could not give: the password says it all
             if code in PASSWORD_CODES:
-                field = "password"
-                if self.fmt == "zip" and "zip" in str(finding.get("message", "")).lower():
-                    field = "zip_password"
+                field = password_field(finding, has_zip=self.fmt == "zip")
             else:
                 by_format = FIELD_OF_CODE.get(code, {})
                 field = by_format.get(self.fmt) or by_format.get("*") or ""

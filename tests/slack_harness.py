@@ -36,7 +36,7 @@ OTHER = "UOTHER001"
 SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
 # Files in a DM within this window form one submission (short: the tests send at once).
-UPLOAD_WINDOW = 0.3
+UPLOAD_WINDOW = 0.1
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, s
 from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 from tests.slack_upload_fixtures import (
     PFX_PASSWORD,
+    ZIP_PASSWORD,
     UploadSet,
     boxes_value,
     choice_value,
@@ -406,3 +407,19 @@ def test_work_that_breaks_ends_in_a_view_without_details(
     ack = json.dumps(submit_view(slack, view, values).ack_json)
     assert "Something went wrong" in ack and "Reference" in ack
     assert "secret internal detail" not in ack
+
+
+def test_validate_modal_zip_password_goes_on_its_field(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    view = fields_step(slack, "zip")
+    values = {
+        "domain": text_value("shop.example.com"),
+        "name": text_value("zip-aes"),
+        "zip": files_value(slack.api.add_file("bundle.zip", files.zip_aes)),
+        "zip_password": text_value("not-the-zip-password"),
+    }
+    wrong = submit_view(slack, view, values)
+    assert list(wrong.ack_json["errors"]) == ["zip_password"]
+    values["zip_password"] = text_value(ZIP_PASSWORD)
+    assert "Saved *zip-aes*: validated" in json.dumps(submit_view(slack, view, values).ack_json)

@@ -95,8 +95,13 @@ def test_a_pem_set_in_one_message_is_checked_and_can_be_saved(
 
 
 def test_files_over_several_messages_form_one_submission(
-    slack: SlackHarness, files: UploadSet
+    sqlite_url: str, pki: PkiSet, files: UploadSet
 ) -> None:
+    with slack_harness(sqlite_url, extra_roots=[pki.root.cert], upload_window_seconds=1.0) as h:
+        several_messages(h, files)
+
+
+def several_messages(slack: SlackHarness, files: UploadSet) -> None:
     since = slack.api.mark()
     cert = slack.api.add_file("cert.pem", files.cert_pem)
     key = slack.api.add_file("key.pem", files.key_pem)
@@ -176,6 +181,12 @@ def test_a_zip_with_an_aes_password(slack: SlackHarness, files: UploadSet) -> No
     right = submit_view(slack, modal, {"zip_password": text_value(ZIP_PASSWORD)})
     text = last_update(right)
     assert "*Valid*" in text and "delete that message" in text.lower()
+    save = button_in(right.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    wrong = submit_view(
+        slack, save_modal, {"name": text_value("zip"), "zip_password": text_value("nope-nope")}
+    )
+    assert list(wrong.ack_json["errors"]) == ["zip_password"]
 
 
 def test_an_invalid_set_offers_manual_validation(slack: SlackHarness, files: UploadSet) -> None:

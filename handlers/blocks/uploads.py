@@ -169,19 +169,18 @@ def text_input(
     return block
 
 
-def password_inputs(*, key: bool, has_zip: bool, optional: bool = False) -> Blocks:
-    blocks: Blocks = []
-    if key:
-        blocks.append(
-            text_input(
-                "password",
-                "Password of the key or PFX",
-                optional=optional or has_zip,
-                hint="Used for this check only: never stored, never logged.",
-            )
+def password_inputs(*, has_zip: bool) -> Blocks:
+    """Both optional: which one a ZIP needs (its own, or its key's) shows on submit."""
+    blocks: Blocks = [
+        text_input(
+            "password",
+            "Password of the key or PFX",
+            optional=True,
+            hint="Used for this check only: never stored, never logged.",
         )
+    ]
     if has_zip:
-        blocks.append(text_input("zip_password", "ZIP password", optional=optional))
+        blocks.append(text_input("zip_password", "ZIP password", optional=True))
     return blocks
 
 
@@ -199,7 +198,7 @@ def password_view(metadata: str, *, has_zip: bool) -> dict[str, Any]:
                     "I'll download your files again and open them with this password. "
                     "It is used for this check only: never stored, never logged."
                 ),
-                *password_inputs(key=True, has_zip=has_zip),
+                *password_inputs(has_zip=has_zip),
             ],
         }
     )
@@ -220,7 +219,7 @@ def save_view(
     ]
     if password:
         blocks.append(context("I keep no password between steps: give it again to save."))
-        blocks += password_inputs(key=True, has_zip=has_zip)
+        blocks += password_inputs(has_zip=has_zip)
     return checked_view(
         {
             "type": "modal",
