@@ -85,6 +85,23 @@ def test_cannot_choose_is_an_error(ca: CA) -> None:
     assert "a.example.com" in error.message and "b.example.com" in error.message
 
 
+def test_leaves_with_the_same_name_are_told_apart_by_date_and_serial(ca: CA) -> None:
+    """A renewal beside the old certificate: the same CN twice says nothing to a person."""
+    old = ca.leaf(sans=["app.example.com"], days=30)
+    new = ca.leaf(sans=["app.example.com"], days=90)
+    (error,) = choose_leaf([old.cert, new.cert], []).findings
+    assert error.code == "multiple_leaf_certificates"
+    for cert in (old.cert, new.cert):
+        assert f"valid until {cert.not_valid_after_utc:%Y-%m-%d}" in error.message
+        assert f"serial {cert.serial_number:X}" in error.message
+    # Chosen by the key (renewals reuse it): the newest, and both are told apart.
+    (warning,) = choose_leaf([old.cert, new.cert], [new.key]).findings
+    assert warning.severity is Severity.WARNING
+    chosen, ignored = warning.message.split("Ignored: ")
+    assert f"serial {new.cert.serial_number:X}" in chosen
+    assert f"serial {old.cert.serial_number:X}" in ignored
+
+
 # --- the Domain field ---------------------------------------------------------------------
 
 

@@ -50,6 +50,19 @@ def label(cert: x509.Certificate) -> str:
     return f"the certificate '{subject}'" if subject else f"the certificate {cert.serial_number:X}"
 
 
+def labels(certs: list[x509.Certificate]) -> list[str]:
+    """Labels for several certificates, told apart by date and serial when they share a
+    name (a renewal beside the old certificate, two orders for the same host)."""
+    plain = [label(c) for c in certs]
+    shown = [
+        f"{text} (valid until {c.not_valid_after_utc:%Y-%m-%d}, serial {c.serial_number:X})"
+        if plain.count(text) > 1
+        else text
+        for text, c in zip(plain, certs, strict=True)
+    ]
+    return shown
+
+
 def is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
@@ -170,7 +183,7 @@ def choose_leaf(
         # Renewals often reuse the key: the same key fits them all; the newest is meant.
         newest = max(pool, key=lambda c: c.not_valid_after_utc)
         return _chosen(newest, leaves, "newest")
-    names = "; ".join(label(c) for c in pool)
+    names = "; ".join(labels(pool))
     return LeafChoice(
         None,
         [
@@ -193,10 +206,10 @@ def _chosen(leaf: x509.Certificate, leaves: list[x509.Certificate], how: str) ->
         "only": "elimination",
         "newest": "the private key (the newest of those it fits)",
     }[how]
-    names = "; ".join(label(c) for c in others)
+    chosen, *ignored = labels([leaf, *others])
     message = (
-        f"Several non-CA certificates were given; {label(leaf)} was chosen by {reason}. "
-        f"Ignored: {names}."
+        f"Several non-CA certificates were given; {chosen} was chosen by {reason}. "
+        f"Ignored: {'; '.join(ignored)}."
     )
     return LeafChoice(
         leaf,
