@@ -421,7 +421,10 @@ def save_refusal(error: ServiceError, *, has_password_field: bool, has_zip: bool
             errors["domain"] = "The certificate does not cover this Domain."
         late = blocks.message_view(
             "Not saved",
-            [section(":x: Not saved: it is invalid."), *blocks.finding_blocks(report["findings"])],
+            [
+                section(":x: Not saved: it is invalid."),
+                *blocks.finding_blocks(report["findings"], blocks.FORM_PASSWORD_HINT),
+            ],
         )
         if errors:
             return Outcome(errors=errors, late_view=late)

@@ -27,7 +27,13 @@ from bot.slack_files import DownloadError
 from handlers import home
 from handlers.blocks import validate_modal as views
 from handlers.blocks.base import checked_message, context, fallback_text, section
-from handlers.blocks.uploads import failure_blocks, finding_blocks, message_view, verdict_blocks
+from handlers.blocks.uploads import (
+    FORM_PASSWORD_HINT,
+    failure_blocks,
+    finding_blocks,
+    message_view,
+    verdict_blocks,
+)
 from handlers.deps import Deps
 from handlers.files import FileSource
 from handlers.modal_budget import Outcome, settle, start
@@ -204,7 +210,7 @@ class Submission:
         result = message_view(
             "Invalid",
             [
-                *verdict_blocks(report),
+                *verdict_blocks(report, FORM_PASSWORD_HINT),
                 context(
                     "Not saved. Fix what is listed and submit again, or tick *Submit it for "
                     "manual validation* to have an admin review it."
@@ -246,7 +252,12 @@ class Submission:
             "private key (Files → the file → Delete)."
         )
         view = message_view(
-            "Saved", [section(head), *verdict_blocks(result.report)[1:], context(reminder)]
+            "Saved",
+            [
+                section(head),
+                *verdict_blocks(result.report, FORM_PASSWORD_HINT)[1:],
+                context(reminder),
+            ],
         )
 
         def tell() -> None:

@@ -30,6 +30,7 @@ VIEW_SAVE = "upload_save_modal"
 MAX_FINDINGS = 20
 _ICON = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
 PASSWORD_HINT = "Use the *Enter the password* button below: never type a password in a message."
+FORM_PASSWORD_HINT = "Give the password in its field of the form (never in a message)."
 KEY_REMINDER = (
     ":wastebasket: Your message carried a private key. Delete that message now (hover it, "
     "*More actions* → *Delete message*): I kept nothing of it, but Slack keeps the file "
@@ -69,12 +70,15 @@ def _certificate_fields(cert: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def finding_blocks(findings: Sequence[Mapping[str, Any]]) -> Blocks:
+def finding_blocks(
+    findings: Sequence[Mapping[str, Any]], password_hint: str = PASSWORD_HINT
+) -> Blocks:
+    """Each finding with its hint; a password's hint says where to give it in Slack."""
     blocks: Blocks = []
     for item in findings[:MAX_FINDINGS]:
         code = str(item.get("code", ""))
         hint = (
-            PASSWORD_HINT if code in {"password_required", "wrong_password"} else item.get("hint")
+            password_hint if code in {"password_required", "wrong_password"} else item.get("hint")
         )
         text = f"{_ICON.get(str(item.get('severity')), '•')} `{escape(code)}` {escape(str(item.get('message', '')))}"
         if hint:
@@ -85,7 +89,7 @@ def finding_blocks(findings: Sequence[Mapping[str, Any]]) -> Blocks:
     return blocks
 
 
-def verdict_blocks(report: Mapping[str, Any]) -> Blocks:
+def verdict_blocks(report: Mapping[str, Any], password_hint: str = PASSWORD_HINT) -> Blocks:
     """The verdict, the certificate's names and expiry, and the findings."""
     valid = report.get("verdict") == "valid"
     head = (
@@ -97,7 +101,7 @@ def verdict_blocks(report: Mapping[str, Any]) -> Blocks:
     cert = report.get("certificate")
     if isinstance(cert, Mapping):
         blocks.append(_certificate_fields(cert))
-    blocks += finding_blocks(list(report.get("findings") or []))
+    blocks += finding_blocks(list(report.get("findings") or []), password_hint)
     return blocks
 
 
