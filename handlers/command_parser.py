@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 # (subcommand, argument synopsis, what it does) — the order is the help order.
 SYNOPSES: tuple[tuple[str, str, str], ...] = (
     ("help", "", "this list"),
-    ("validate", "", "check certificate files (send them to me in a DM)"),
-    ("assign", "[CERT ENV HOSTNAME]", "put a certificate and hostname on an environment"),
+    ("validate", "", "check and save certificate files in a form (or drop them in a DM)"),
+    ("assign", "[CERT ENV HOSTNAME]", "put a certificate on an environment (no arguments: a form)"),
     ("dns", "HOSTNAME [ENV]", "check the CNAME of a hostname"),
     ("list", "", "the certificates on record"),
     ("show", "NAME", "one certificate in detail"),
