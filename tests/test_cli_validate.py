@@ -104,6 +104,9 @@ def test_invalid_exit_1_human_output(pki: OpenSSLPKI) -> None:
         (["leaf.pem", "--trust-store", "leaf.key"], "holds no readable certificate"),
         (["leaf.pem", "--output-chain", "leaf.key"], "already exists"),
         (["leaf.pem", "--output-chain", "no/such/dir/out.pem"], "does not exist"),
+        (["leaf.pem", "--output-chain", ""], "--output-chain needs a file name"),
+        (["leaf.pem", "--password-file", ""], "password file '' does not exist"),
+        (["leaf.pem", "--fetch-missing", "--password-file", "."], "is a directory"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(pki: OpenSSLPKI, args: list[str], expected: str) -> None:

@@ -103,6 +103,8 @@ def read_trust_store(path: str) -> list[x509.Certificate]:
 
 
 def _check_output_path(path: str) -> Path:
+    if not path.strip():
+        raise UsageError("--output-chain needs a file name")
     out = Path(path)
     if out.exists():
         raise UsageError(f"--output-chain {path!r} already exists; remove it or choose another")
@@ -187,11 +189,13 @@ def _stdin_is_tty(stdin: TextIO | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = _check_output_path(args.output_chain) if args.output_chain else None
+    out = _check_output_path(args.output_chain) if args.output_chain is not None else None
     files = [InputFile(Path(p).name, _read_bytes(p, "file")) for p in args.files]
     passwords = Passwords(
-        key=read_password_file(args.password_file) if args.password_file else None,
-        zip=read_password_file(args.zip_password_file) if args.zip_password_file else None,
+        key=read_password_file(args.password_file) if args.password_file is not None else None,
+        zip=read_password_file(args.zip_password_file)
+        if args.zip_password_file is not None
+        else None,
     )
     if args.allow_local_fetch and not args.fetch_missing:
         raise UsageError("--allow-local-fetch only applies with --fetch-missing")
