@@ -197,3 +197,29 @@ def test_a_database_that_is_down_still_gives_a_scrape() -> None:
 )
 def test_request_kinds_stay_few(body: dict[str, object], kind: str) -> None:
     assert request_kind(body) == kind
+
+
+def test_slack_api_errors_by_method_and_error(sqlite_url: str) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    with slack_harness(sqlite_url) as slack:
+        metrics = metrics_for(slack.app)
+        assert metrics is not None
+        slack.api.fail_next("chat.postMessage", status=429, retry_after=0)
+        slack.api.fail_next("chat.update", error="message_not_found")
+        for call in (
+            lambda: slack.app.client.chat_postMessage(channel="C1", text="x"),
+            lambda: slack.app.client.chat_update(channel="C1", ts="1.2", text="x"),
+        ):
+            with pytest.raises(SlackApiError):
+                call()
+        slack.app.client.chat_postMessage(channel="C1", text="fine")  # not counted
+        samples = scrape(metrics)
+    errors = {
+        (s.labels["method"], s.labels["error"]): s.value
+        for s in samples["certops_slack_api_errors_total"]
+    }
+    assert errors == {
+        ("chat.postMessage", "ratelimited"): 1,
+        ("chat.update", "message_not_found"): 1,
+    }
