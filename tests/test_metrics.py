@@ -110,8 +110,8 @@ def test_metrics_after_real_flows(database_url: str, pki: PkiSet, dns_server: Dn
 
     assert value(samples, "certops_validations_total", verdict="valid") == 1
     assert value(samples, "certops_validations_total", verdict="invalid") == 1
-    assert value(samples, "certops_warnings_posted_total", threshold="30") == 2
-    assert value(samples, "certops_warnings_posted_total", threshold="7") == 1
+    assert value(samples, "certops_warnings_posted_total", threshold="30d") == 2
+    assert value(samples, "certops_warnings_posted_total", threshold="7d") == 1
 
     errors = value(
         samples, "certops_slack_api_errors_total", method="views.publish", error="invalid_auth"
@@ -145,7 +145,7 @@ def post_warnings(database: Database) -> None:
             session.add(
                 Notification(
                     certificate_id=cert_id,
-                    threshold="30",
+                    threshold="30d",
                     channel="C1",
                     claimed_by="a",
                     posted_at=now,
@@ -153,11 +153,11 @@ def post_warnings(database: Database) -> None:
             )
         session.add(
             Notification(
-                certificate_id=ids[0], threshold="7", channel="C1", claimed_by="a", posted_at=now
+                certificate_id=ids[0], threshold="7d", channel="C1", claimed_by="a", posted_at=now
             )
         )
         session.add(
-            Notification(certificate_id=ids[0], threshold="3", channel="C1", claimed_by="a")
+            Notification(certificate_id=ids[0], threshold="3d", channel="C1", claimed_by="a")
         )
 
 
