@@ -394,3 +394,20 @@ def test_the_grouping_window_setting() -> None:
     )
     bad = settings_module.load({"CERTOPS_UPLOAD_WINDOW_SECONDS": "soon"}, dotenv=False)
     assert "CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds" in bad.problems()
+
+
+def test_a_file_deleted_before_the_password_arrives_is_named(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    pfx = slack.api.add_file("shop.pfx", files.pfx)
+    button = button_in(send_files(slack, pfx).of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    del slack.api._state.files[pfx["id"]]  # the person deleted the upload meanwhile
+    gone = submit_view(slack, modal, {"password": text_value(PFX_PASSWORD)})
+    assert f"could not find file {pfx['id']}" in last_update(gone)
+
+
+def test_too_many_files_at_once(slack: SlackHarness, files: UploadSet) -> None:
+    many = [slack.api.add_file(f"c{i}.pem", files.cert_pem) for i in range(11)]
+    text = last_update(send_files(slack, *many))
+    assert "that is 11 files" in text and "Nothing was stored" in text
