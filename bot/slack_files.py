@@ -27,8 +27,15 @@ log = logging.getLogger("certops.files")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 3
 DEFAULT_TIMEOUT = 15.0
-# Where Slack serves private files (commercial Slack, GovSlack, public permalinks).
-SLACK_FILE_HOSTS = ("files.slack.com", "files.slack-gov.com", "slack-files.com")
+# Where Slack serves private files: commercial Slack, its origin host (Enterprise Grid
+# answers files.slack.com with a redirect there), GovSlack, and the host some types
+# (PDFs) redirect `url_private` to. Widen only on evidence: this list keeps the token home.
+SLACK_FILE_HOSTS = (
+    "files.slack.com",
+    "files-origin.slack.com",
+    "files.slack-gov.com",
+    "slack-files.com",
+)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 

@@ -27,6 +27,7 @@ def downloader(api: FakeSlackApi, token: str = TOKEN, max_bytes: int = 1024 * 10
 def test_allowed_origins_are_slack_file_hosts_and_the_exact_api_origin() -> None:
     origins = allowed_origins("http://127.0.0.1:8111/api/")
     assert ("https", "files.slack.com", 443) in origins
+    assert origin_of("https://files-origin.slack.com/files-pri/T1-F1/x") in origins  # Grid
     assert ("http", "127.0.0.1", 8111) in origins
     assert origin_of("http://127.0.0.1:8112/x") not in origins  # another port: another host
     assert origin_of("http://files.slack.com/x") not in origins  # not over plain HTTP
