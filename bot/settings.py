@@ -20,7 +20,7 @@ DEFAULT_THRESHOLDS = (30, 14, 7, 3, 1, 0)
 DEFAULT_SHUTDOWN_SECONDS = 20.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_UPLOAD_WINDOW_SECONDS = 3.0
-DEFAULT_MODAL_BUDGET_SECONDS = 2.0
+DEFAULT_MODAL_BUDGET_SECONDS = 2.0  # below Slack's 3 s: the ack still has to travel back
 
 
 def _split(value: str | None) -> tuple[str, ...]:

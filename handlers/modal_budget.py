@@ -28,9 +28,6 @@ log = logging.getLogger("certops.slack")
 
 T = TypeVar("T")
 
-# Below Slack's 3 s: the ack still has to travel back.
-DEFAULT_BUDGET_SECONDS = 2.0
-
 
 def start(work: Callable[[], T], budget: float) -> Future[T]:
     """Run `work` on a thread; return its future once done or once `budget` has passed."""

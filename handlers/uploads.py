@@ -37,6 +37,7 @@ from bot.pipeline.material import Passwords
 from bot.services import certificates
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
+from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS, DEFAULT_UPLOAD_WINDOW_SECONDS
 from bot.slack_files import DownloadError, file_ids
 from handlers import assign_modal, home
 from handlers.blocks import uploads as blocks
@@ -45,7 +46,7 @@ from handlers.dedupe import RecentIds
 from handlers.deps import Deps
 from handlers.errors import error_blocks
 from handlers.files import MAX_FILES, FileSource
-from handlers.modal_budget import DEFAULT_BUDGET_SECONDS, Outcome, settle, start
+from handlers.modal_budget import Outcome, settle, start
 from handlers.request_context import request_id_var
 from handlers.uploads_check import (
     Checked,
@@ -57,7 +58,6 @@ from handlers.uploads_check import (
 
 log = logging.getLogger("certops.uploads")
 
-DEFAULT_WINDOW_SECONDS = 3.0
 _POLL = 0.05
 # "password: x", "pwd=x", "the passphrase is x": said in a message, it is already exposed.
 PASSWORD_SAID = re.compile(
@@ -85,8 +85,8 @@ class Batch:
 @dataclass
 class Intake:
     deps: Deps
-    window: float = DEFAULT_WINDOW_SECONDS
-    budget: float = DEFAULT_BUDGET_SECONDS
+    window: float = DEFAULT_UPLOAD_WINDOW_SECONDS
+    budget: float = DEFAULT_MODAL_BUDGET_SECONDS
     seen_files: RecentIds = field(default_factory=RecentIds)
     # People shown an "Enter the password" button, and when: a lone word from them soon
     # after is likely the password itself.
