@@ -1,4 +1,4 @@
-"""Files dropped in a DM with the bot: collect, download, check, answer, then save.
+"""Files dropped in a DM with the bot: collect, download, check, answer (saving: uploads_save).
 
 An upload arrives as a `message` event with subtype `file_share` (never through
 `app.message`). The files of one message, and of the person's further messages within a
@@ -8,7 +8,9 @@ listener thread (the app's executor), then downloads, checks and answers by upda
 "working" message.
 
 Dedupe: the middleware drops a retried event (same event id) and this module drops a
-file id it has already taken. Both memories are per process and forget after 15
+file it has already taken from the same message (file id and message ts: a retry in a
+new envelope repeats both; sharing the file again is a new message). Both memories are
+per process and forget after 15
 minutes; that is enough because checking is read-only: a retry that lands on another
 replica, or after a restart, at worst answers twice. Saving is idempotent where it
 matters (the certificate name is unique in the database).
@@ -34,27 +36,24 @@ from slack_bolt import Ack, App, BoltContext, Say
 from slack_sdk import WebClient
 
 from bot.pipeline.material import Passwords
-from bot.services import certificates
 from bot.services.actors import Actor
-from bot.services.errors import ServiceError
 from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS, DEFAULT_UPLOAD_WINDOW_SECONDS
 from bot.slack_files import DownloadError, file_ids
-from handlers import assign_modal, home
+from handlers import uploads_save
 from handlers.blocks import uploads as blocks
-from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.blocks.base import fallback_text
 from handlers.dedupe import RecentIds
 from handlers.deps import Deps
 from handlers.errors import error_blocks
 from handlers.files import MAX_FILES, FileSource
-from handlers.modal_budget import Outcome, settle, start
 from handlers.request_context import request_id_var
 from handlers.uploads_check import (
     Checked,
     check_files,
-    password_field,
     suggested_domain,
     suggested_name,
 )
+from handlers.uploads_payloads import button_value, dm_of, input_values, metadata_of
 
 log = logging.getLogger("certops.uploads")
 
@@ -66,9 +65,7 @@ PASSWORD_SAID = re.compile(
 LONE_WORD = re.compile(r"^\S{6,128}$")
 # A lone word is taken for a password when it mixes letters with digits or symbols.
 MIXED = re.compile(r"(?=.*[A-Za-z])(?=.*[^A-Za-z])")
-PASSWORD_FIELDS = frozenset({"password", "zip_password"})
 AWAIT_PASSWORD_SECONDS = 15 * 60
-PASSWORD_CODES = ("password_required", "wrong_password")
 
 
 @dataclass
@@ -274,204 +271,6 @@ class Intake:
             user=actor.user_id,
         )
 
-    # --- save / submit for manual validation ----------------------------------------------
-    def open_save(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        value = button_value(body)
-        metadata = json.dumps(
-            {
-                "files": value.get("files", []),
-                "zip": bool(value.get("zip")),
-                "pw": bool(value.get("pw")),
-                "manual": bool(value.get("manual")),
-                "channel": dm_of(body, client),
-            }
-        )
-        view = blocks.save_view(
-            metadata,
-            name=str(value.get("name") or ""),
-            domain=str(value.get("domain") or ""),
-            manual=bool(value.get("manual")),
-            password=bool(value.get("pw")),
-            has_zip=bool(value.get("zip")),
-        )
-        client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
-
-    def submit_save(
-        self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        view = body.get("view") or {}
-        meta = metadata_of(view)
-        values = input_values(view)
-        actor: Actor = context["actor"]
-        if not values.get("name"):
-            ack(response_action="errors", errors={"name": "Give the certificate a name."})
-            return
-        future = start(lambda: self._save(client, actor, meta, values), self.budget)
-        working = blocks.message_view(
-            "Saving", [section(":hourglass_flowing_sand: Checking and saving…")]
-        )
-        settle(ack, client, str(view.get("id", "")), future, working)
-
-    def _save(
-        self, client: WebClient, actor: Actor, meta: Mapping[str, Any], values: Mapping[str, str]
-    ) -> Outcome:
-        manual = bool(meta.get("manual"))
-        passwords = Passwords(
-            key=values.get("password", "").encode() or None,
-            zip=values.get("zip_password", "").encode() or None,
-        )
-        try:
-            inputs = FileSource(client, self.deps.settings).fetch_ids(
-                [str(i) for i in meta.get("files") or []]
-            )
-            result = certificates.submit_certificate(
-                self.deps.services,
-                actor,
-                inputs,
-                passwords,
-                name=values.get("name", ""),
-                domain=values.get("domain") or None,
-                manual=manual,
-            )
-        except DownloadError as error:
-            return Outcome(
-                view=blocks.message_view("Not saved", blocks.failure_blocks(error.message))
-            )
-        except ServiceError as error:
-            return save_refusal(
-                error, has_password_field=bool(meta.get("pw")), has_zip=bool(meta.get("zip"))
-            )
-        saved = result.certificate
-        status = "waiting for manual validation by an admin" if result.manual else "validated"
-        text = f":floppy_disk: Saved *{saved.name}* ({status})."
-        done = [section(text)]
-        channel = str(meta.get("channel") or "")
-
-        def tell() -> None:
-            message = checked_message([section(text), *assign_button(saved.name, result.manual)])
-            client.chat_postMessage(channel=channel, text=fallback_text(message), blocks=message)
-            home.publish(client, actor, self.deps)
-
-        return Outcome(view=blocks.message_view("Saved", done), after=tell)
-
-    def open_assign(
-        self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
-    ) -> None:
-        ack()
-        actor: Actor = context["actor"]
-        value = button_value(body)
-        hint = assign_modal.open_modal(
-            client,
-            str(body.get("trigger_id", "")),
-            actor.user_id,
-            self.deps,
-            channel_id=dm_of(body, client),
-            certificate=str(value.get("certificate") or "") or None,
-        )
-        if hint:
-            message = checked_message([section(hint)])
-            client.chat_postMessage(
-                channel=dm_of(body, client), text=fallback_text(message), blocks=message
-            )
-
-
-def assign_button(name: str, manual: bool) -> list[dict[str, Any]]:
-    if manual:
-        return []
-    return [
-        {
-            "type": "actions",
-            "block_id": "saved_next",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Assign"},
-                    "action_id": blocks.ACTION_ASSIGN,
-                    "value": json.dumps({"certificate": name}),
-                }
-            ],
-        }
-    ]
-
-
-SAVE_FIELDS = {
-    "name_taken": "name",
-    "invalid_input": "name",
-    "domain_mismatch": "domain",
-    "invalid_domain": "domain",
-}
-
-
-def save_refusal(error: ServiceError, *, has_password_field: bool, has_zip: bool) -> Outcome:
-    """A refused save: on the field it concerns when there is one, else in the modal."""
-    late = blocks.message_view("Not saved", blocks.failure_blocks(error.message))
-    if error.code in {"name_taken", "invalid_input"}:
-        return Outcome(errors={"name": error.message}, late_view=late)
-    report = error.details.get("report")
-    if error.code == "certificate_invalid" and isinstance(report, dict):
-        failed = [f for f in report.get("findings", []) if f.get("severity") == "error"]
-        codes = [str(f.get("code")) for f in failed]
-        errors: dict[str, str] = {}
-        for item in failed:
-            if has_password_field and item.get("code") in PASSWORD_CODES:
-                field_id = password_field(item, has_zip=has_zip)
-                errors[field_id] = "This password does not open the files."
-        if any(SAVE_FIELDS.get(c) == "domain" for c in codes):
-            errors["domain"] = "The certificate does not cover this Domain."
-        late = blocks.message_view(
-            "Not saved",
-            [
-                section(":x: Not saved: it is invalid."),
-                *blocks.finding_blocks(report["findings"], blocks.FORM_PASSWORD_HINT),
-            ],
-        )
-        if errors:
-            return Outcome(errors=errors, late_view=late)
-        return Outcome(view=late)
-    return Outcome(view=late)
-
-
-# --- payload helpers ---------------------------------------------------------------------
-def button_value(body: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(body["actions"][0].get("value") or "{}")
-    except (KeyError, IndexError, TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def metadata_of(view: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        meta = json.loads(str(view.get("private_metadata") or "{}"))
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def input_values(view: Mapping[str, Any]) -> dict[str, str]:
-    """Text inputs of a submitted view by block id (the action id is always `value`).
-
-    Trimmed, except passwords: a space can belong to one.
-    """
-    found: dict[str, str] = {}
-    values = (view.get("state") or {}).get("values") or {}
-    for block_id, elements in values.items():
-        element = (elements or {}).get("value") or {}
-        if isinstance(element.get("value"), str):
-            text = element["value"]
-            found[block_id] = text if block_id in PASSWORD_FIELDS else text.strip()
-    return found
-
-
-def dm_of(body: Mapping[str, Any], client: WebClient) -> str:
-    """The DM channel of the click (or of the person, when clicked elsewhere)."""
-    channel = body.get("channel") or {}
-    if isinstance(channel, dict) and str(channel.get("id", "")).startswith("D"):
-        return str(channel["id"])
-    user = (body.get("user") or {}).get("id", "")
-    return str(client.conversations_open(users=user)["channel"]["id"])
-
 
 def register(app: App, deps: Deps) -> Intake:
     """Listen for uploads and the upload flow's buttons and modals (before handlers.events)."""
@@ -483,9 +282,6 @@ def register(app: App, deps: Deps) -> Intake:
     app.event({"type": "message", "subtype": "file_share"})(intake.on_file_share)
     app.event("message", matchers=[intake.looks_like_password])(intake.on_password_text)
     app.action(blocks.ACTION_PASSWORD)(intake.open_password)
-    app.action(blocks.ACTION_SAVE)(intake.open_save)
-    app.action(blocks.ACTION_MANUAL)(intake.open_save)
-    app.action(blocks.ACTION_ASSIGN)(intake.open_assign)
     app.view(blocks.VIEW_PASSWORD)(intake.submit_password)
-    app.view(blocks.VIEW_SAVE)(intake.submit_save)
+    uploads_save.register(app, deps)
     return intake

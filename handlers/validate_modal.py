@@ -32,13 +32,14 @@ from handlers.blocks.uploads import (
     failure_blocks,
     finding_blocks,
     message_view,
+    saved_next_blocks,
     verdict_blocks,
 )
 from handlers.deps import Deps
 from handlers.files import FileSource
 from handlers.modal_budget import Outcome, settle, start
-from handlers.uploads import assign_button, input_values, metadata_of
 from handlers.uploads_check import password_field
+from handlers.uploads_payloads import input_values, metadata_of
 
 log = logging.getLogger("certops.validate_modal")
 
@@ -266,7 +267,7 @@ class Submission:
                 [
                     section(head),
                     *finding_blocks(result.report.get("findings", [])),
-                    *assign_button(name, result.manual),
+                    *saved_next_blocks(name, result.manual),
                 ]
             )
             client.chat_postMessage(channel=channel, text=fallback_text(message), blocks=message)

@@ -147,6 +147,14 @@ def report_blocks(
     return checked_message(blocks)
 
 
+def saved_next_blocks(name: str, manual: bool) -> Blocks:
+    """Under "Saved": the Assign button (not for one that waits for manual validation)."""
+    if manual:
+        return []
+    value = json.dumps({"certificate": name})
+    return [actions(button("Assign", ACTION_ASSIGN, value=value), block_id="saved_next")]
+
+
 def text_input(
     block_id: str,
     label: str,
