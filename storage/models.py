@@ -114,10 +114,10 @@ class Certificate(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
-    domain: str
+    domain: str = Field(index=True)  # indexed for the expiry scan's renewed-by-names lookup
     submitted_format: SubmittedFormat = Field(sa_type=_enum(SubmittedFormat, 8))
     status: CertificateStatus = Field(sa_type=_enum(CertificateStatus), index=True)
-    subject: str | None = None
+    subject: str | None = Field(default=None, index=True)
     sans: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     issuer: str | None = None
     serial: str | None = None

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import and_, delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -508,31 +508,39 @@ def valid_renewals_of_watched(
     return [(int(old_id), str(name)) for old_id, name in rows]
 
 
-def same_name_successors(session: Session, horizon: datetime) -> Sequence[Any]:
-    """Newer valid certificates with the same issuer, and the same subject or Domain, as a
-    watched one: (old id, old sans, new name, new sans); the caller compares the names."""
-    old = aliased(Certificate)
-    new = aliased(Certificate)
-    query = (
-        sa_select(col(old.id), col(old.sans), col(new.name), col(new.sans))
-        .select_from(old)
-        .join(
-            new,
-            and_(
-                col(new.issuer) == col(old.issuer),
-                or_(col(new.subject) == col(old.subject), col(new.domain) == col(old.domain)),
-                col(new.not_after) > col(old.not_after),
-                col(new.id) != col(old.id),
-            ),
+def same_name_successors(session: Session, horizon: datetime) -> list[Any]:
+    """Newer valid certificates with the same issuer, and the same Domain field or subject,
+    as a watched one: (old id, old sans, new name, new sans); the caller compares the names.
+    Two joins (one per indexed column) rather than one with OR, which no index serves."""
+    found: list[Any] = []
+    seen: set[tuple[int, str]] = set()
+    for column in ("domain", "subject"):
+        old = aliased(Certificate)
+        new = aliased(Certificate)
+        query = (
+            sa_select(col(old.id), col(old.sans), col(new.name), col(new.sans))
+            .select_from(old)
+            .join(
+                new,
+                and_(
+                    getattr(new, column) == getattr(old, column),
+                    col(new.issuer) == col(old.issuer),
+                    col(new.not_after) > col(old.not_after),
+                    col(new.id) != col(old.id),
+                    col(new.status).in_(list(WATCHED_STATUSES)),
+                ),
+            )
+            .where(
+                col(old.status).in_(list(WATCHED_STATUSES)),
+                col(old.not_after).is_not(None),
+                col(old.not_after) < horizon,
+            )
         )
-        .where(
-            col(old.status).in_(list(WATCHED_STATUSES)),
-            col(old.not_after).is_not(None),
-            col(old.not_after) < horizon,
-            col(new.status).in_(list(WATCHED_STATUSES)),
-        )
-    )
-    return session.execute(query).all()
+        for row in session.execute(query).all():
+            if (row[0], row[2]) not in seen:
+                seen.add((row[0], row[2]))
+                found.append(row)
+    return found
 
 
 def release_notification(session: Session, notification_id: int) -> None:
