@@ -524,7 +524,7 @@ def announce_renewals(
         posted = queries.posted_notifications(session)
         if not posted:
             return
-        renewed = renewed_by(session, None)
+        renewed = renewed_by(session, ctx.now() + _scan_horizon(config, session))
         by_channel: dict[tuple[int, str], list[Notification]] = defaultdict(list)
         for note in posted:
             by_channel[(note.certificate_id, note.channel)].append(note)
