@@ -138,13 +138,17 @@ def digest_blocks(days: int, groups: Sequence[EnvironmentDigest]) -> Blocks:
     """`/cert expiring DAYS`: by environment, soonest first."""
     if not groups:
         return checked_message(
-            [section(f":white_check_mark: Nothing expires in the next {days} days.")]
+            [section(f":white_check_mark: Expiring within {_days(days)}: none on record.")]
         )
-    blocks: Blocks = [section(f"*Expiring in the next {days} days*, by environment")]
+    blocks: Blocks = [section(f"*Expiring within {_days(days)}*, by environment")]
     for group in groups:
         lines = [_digest_line(item.to_dict()) for item in group.items]
         blocks.append(section(f"*{escape(group.environment)}*\n" + "\n".join(lines)))
     return checked_message(blocks)
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
 
 
 def _digest_line(item: Mapping[str, Any]) -> str:

@@ -224,4 +224,4 @@ def test_cert_expiring_digest_by_environment(h: SlackHarness) -> None:
     text = exchange.all_text
     assert "prod" in text and "shop" in text and "10 days left" in text
     assert "spare" in text and "(no environment)" in text
-    assert "Nothing expires" in h.command("expiring 1").all_text
+    assert "Expiring within 1 day: none on record" in h.command("expiring 1").all_text

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ticket": ("bot.cli.record", "LifeTime support tickets: open, update, list"),
     "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
     "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),
+    "notify": ("bot.cli.notify", "post due expiry warnings and TLS checks once (for cron)"),
 }
 
 USAGE_EXIT = 2
