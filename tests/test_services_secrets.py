@@ -147,7 +147,27 @@ def test_redaction_replaces_strings_that_hold_a_secret(pki: Pki) -> None:
         "certificate": {"subject": "CN=app.example.com"},
     }
     cleaned = redaction.redact(report, secrets)
-    assert cleaned["inputs"][0]["name"] == redaction.REDACTED
-    assert [f["message"] for f in cleaned["findings"]] == [redaction.REDACTED] * 2
+    assert cleaned["inputs"][0] == {"name": "x-[redacted].pem", "kind": "private_key"}
+    assert [f["message"] for f in cleaned["findings"]] == ["saw [redacted]", "[redacted]"]
     assert cleaned["certificate"]["subject"] == "CN=app.example.com"
     assert not redaction.contains_secret(str(cleaned), secrets)
+
+
+def test_a_password_that_is_a_common_word_leaves_the_verdict_alone() -> None:
+    """A weak password must not blank the report's own words (verdict, codes, keys)."""
+    report = {
+        "verdict": "invalid",
+        "findings": [
+            {"code": "wrong_password", "severity": "error", "message": "key.pem: wrong password"}
+        ],
+        "inputs": [{"name": "key.pem", "kind": "private_key"}],
+    }
+    for password in ("invalid", "error", "wrong_password", "code", "private_key"):
+        cleaned = redaction.redact(
+            report, redaction.secrets_of([], Passwords(key=password.encode()))
+        )
+        assert cleaned["verdict"] == "invalid"
+        assert cleaned["findings"][0]["code"] == "wrong_password"
+        assert cleaned["findings"][0]["severity"] == "error"
+        assert cleaned["inputs"][0]["kind"] == "private_key"
+        assert password not in str([f["message"] for f in cleaned["findings"]])

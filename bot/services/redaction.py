@@ -41,22 +41,57 @@ def key_der_base64(der: bytes) -> str:
     return base64.b64encode(der).decode("ascii")
 
 
+# Fields whose values the pipeline chooses from a fixed vocabulary (or computes): never
+# user text, so never redacted. Without this a password such as "error" or "valid" would
+# blank the severities or the verdict of the very report it is meant to protect.
+_STRUCTURAL = frozenset(
+    {
+        "verdict",
+        "code",
+        "severity",
+        "kind",
+        "source",
+        "type",
+        "bits",
+        "days_left",
+        "not_before",
+        "not_after",
+        "fingerprint_sha256",
+        "serial",
+        "signature_algorithm",
+    }
+)
+_PEM_KEY_TEXT = re.compile(
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
+    re.DOTALL,
+)
+
+
 def _clean(text: str, secrets: list[str]) -> str:
-    if "PRIVATE KEY" in text or any(secret in text for secret in secrets):
-        return REDACTED
+    """`text` with each secret (and any PEM private key text) cut out, the rest kept."""
+    text = _PEM_KEY_TEXT.sub(REDACTED, text)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
     return text
 
 
 def redact(value: Any, secrets: list[str]) -> Any:
-    """A copy of a JSON-like value with every string holding a secret replaced."""
+    """A copy of a JSON-like value with every secret cut out of its free-text strings.
+
+    Dictionary keys and structural fields are the pipeline's own words and stay as they
+    are; everything else (messages, hints, file names, names) is cleaned.
+    """
     if isinstance(value, str):
         return _clean(value, secrets)
     if isinstance(value, dict):
-        return {_clean(str(k), secrets): redact(v, secrets) for k, v in value.items()}
+        return {
+            key: item if key in _STRUCTURAL else redact(item, secrets)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [redact(item, secrets) for item in value]
     return value
 
 
 def contains_secret(text: str, secrets: list[str]) -> bool:
-    return "PRIVATE KEY" in text or any(secret in text for secret in secrets)
+    return bool(_PEM_KEY_TEXT.search(text)) or any(secret in text for secret in secrets)
