@@ -358,3 +358,18 @@ def test_ctrl_d_or_odd_bytes_at_the_prompt_are_no_traceback(pki: OpenSSLPKI) -> 
     code, output = _run_on_terminal(argv, [b"caf\xe9 \xff"], cwd=ROOT)  # not UTF-8
     assert code == 2 and "Traceback" not in output, output
     assert "the password typed could not be read in this terminal's encoding" in output
+
+
+def test_a_key_that_makes_the_library_panic_is_no_traceback(
+    pki: OpenSSLPKI, tmp_path: Path
+) -> None:
+    from tests.test_readers_passwords import _short_iv_key
+
+    key = tmp_path / "privkey.pem"
+    key.write_bytes(_short_iv_key())
+    secret = tmp_path / "pw.txt"
+    secret.write_text("right\n")
+    proc = certops(pki.path("leaf.pem"), key, "--password-file", secret, "--json")
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+    codes = [f["code"] for f in json.loads(proc.stdout)["findings"]]
+    assert "unrecognized_file" in codes and "no_private_key" in codes

@@ -95,3 +95,50 @@ def test_secrets_never_appear_in_findings_or_reprs(openssl_pki: OpenSSLPKI) -> N
     for line in secret_lines:
         assert line not in blob
     assert "password_required" in blob and "wrong_password" in blob  # findings were made
+
+
+# --- a damaged DEK-Info header (found by the hypothesis tests) -----------------------------
+
+
+def _short_iv_key(cipher_iv_hex_len: int = 26) -> bytes:
+    """A traditional encrypted EC key whose DEK-Info IV is cut short (13 of 16 bytes)."""
+    import re
+
+    from tests.pki import ec_key, key_pem
+
+    pem = key_pem(ec_key("P-256", 77), password=b"right", fmt="traditional")
+    assert b"DEK-Info: AES-256-CBC," in pem
+    return re.sub(
+        rb"(DEK-Info: AES-256-CBC,)([0-9A-F]+)",
+        lambda m: m.group(1) + m.group(2)[:cipher_iv_hex_len],
+        pem,
+    )
+
+
+@pytest.mark.parametrize("password", [b"right", b"wrong", None])
+def test_a_short_iv_is_a_damaged_key_not_a_crash(password: bytes | None) -> None:
+    """cryptography's Rust core panics on this IV (PanicException is no Exception)."""
+    material = read_inputs([InputFile("key.pem", _short_iv_key())], Passwords(key=password))
+    assert material.keys == []
+    assert [f.code for f in material.findings] == ["unrecognized_file"]
+    assert "damaged" in material.findings[0].message
+    assert b"right".decode() not in material.findings[0].message
+
+
+def test_the_panic_guard_turns_a_real_library_panic_into_an_error() -> None:
+    """Past the header check (called directly), the library really panics; the guard
+    makes it an ordinary error, reported as a key the password does not open."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from bot.pipeline.readers.keys import KeyStatus, _load
+
+    assert _load(load_pem_private_key, _short_iv_key(), b"right").status in {
+        KeyStatus.WRONG_PASSWORD,
+        KeyStatus.INVALID,
+    }
+
+
+def test_an_iv_that_is_not_hex_is_damaged() -> None:
+    pem = _short_iv_key(32).replace(b"DEK-Info: AES-256-CBC,", b"DEK-Info: AES-256-CBC,ZZ", 1)
+    material = read_inputs([InputFile("key.pem", pem)], Passwords(key=b"right"))
+    assert [f.code for f in material.findings] == ["unrecognized_file"]

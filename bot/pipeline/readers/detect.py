@@ -7,6 +7,7 @@ from bot.pipeline.material import InputFile, InputSummary, Material, Passwords
 from bot.pipeline.readers.archive import ArchiveBudget, is_zip, read_zip
 from bot.pipeline.readers.asn1 import bare_base64, strip_trailing_padding
 from bot.pipeline.readers.der import read_der
+from bot.pipeline.readers.keys import is_library_panic
 from bot.pipeline.readers.outcome import FileOutcome
 from bot.pipeline.readers.pem import has_pem_block, read_pem
 from bot.pipeline.readers.pkcs12 import parse_pfx, read_pfx
@@ -36,10 +37,18 @@ def read_file(
     try:
         return _read(file, passwords, budget, depth)
     except Exception:  # the last line of defence: bad input gets a message, not a traceback
-        return Material(
-            inputs=[InputSummary(file.name, "unrecognized")],
-            findings=[finding("unrecognized_file", f"{file.name}: this file could not be read")],
-        )
+        return _unreadable(file)
+    except BaseException as exc:  # a panic in cryptography's Rust core on damaged input
+        if is_library_panic(exc):
+            return _unreadable(file)
+        raise
+
+
+def _unreadable(file: InputFile) -> Material:
+    return Material(
+        inputs=[InputSummary(file.name, "unrecognized")],
+        findings=[finding("unrecognized_file", f"{file.name}: this file could not be read")],
+    )
 
 
 def _read(file: InputFile, passwords: Passwords, budget: ArchiveBudget, depth: int) -> Material:

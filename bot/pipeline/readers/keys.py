@@ -12,6 +12,7 @@ password given to an unencrypted key is simply ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -43,7 +44,40 @@ Loader = Callable[..., PrivateKeyTypes]
 
 
 def load_pem_key(pem: bytes, password: bytes | None) -> KeyLoad:
+    if not _dek_info_is_sound(pem):
+        return KeyLoad(KeyStatus.INVALID, encrypted=True)
     return _load(load_pem_private_key, pem, password)
+
+
+# IV lengths (bytes) of the ciphers OpenSSL writes in a traditional key's DEK-Info header.
+_DEK_IV_BYTES = {
+    "AES-128-CBC": 16,
+    "AES-192-CBC": 16,
+    "AES-256-CBC": 16,
+    "DES-EDE3-CBC": 8,
+    "DES-CBC": 8,
+}
+_DEK_INFO = re.compile(
+    rb"^DEK-Info:[ \t]*([A-Za-z0-9-]+)[ \t]*,[ \t]*(\S*)[ \t]*\r?$", re.MULTILINE
+)
+
+
+def _dek_info_is_sound(pem: bytes) -> bool:
+    """A traditional encrypted key whose IV does not fit its cipher is damaged.
+
+    Checked here because the library does not check it: an IV shorter than the cipher's
+    makes cryptography's Rust core panic (a PanicException, not a ValueError).
+    """
+    header = _DEK_INFO.search(pem)
+    if header is None:
+        return True
+    cipher, iv = header.group(1).decode("ascii").upper(), header.group(2)
+    try:
+        iv_bytes = bytes.fromhex(iv.decode("ascii"))
+    except ValueError:
+        return False
+    expected = _DEK_IV_BYTES.get(cipher)
+    return expected is None or len(iv_bytes) == expected
 
 
 def load_der_key(der: bytes, password: bytes | None) -> KeyLoad:
@@ -72,7 +106,20 @@ def _load(loader: Loader, data: bytes, password: bytes | None) -> KeyLoad:
 
 
 def _call(loader: Loader, data: bytes, password: bytes | None) -> PrivateKeyTypes:
-    return loader(data, password, unsafe_skip_rsa_key_validation=True)
+    try:
+        return loader(data, password, unsafe_skip_rsa_key_validation=True)
+    except Exception:
+        raise
+    except BaseException as exc:
+        if is_library_panic(exc):
+            raise ValueError("the key could not be read") from None
+        raise
+
+
+def is_library_panic(exc: BaseException) -> bool:
+    """A Rust panic inside cryptography (pyo3's PanicException derives from BaseException,
+    so `except Exception` lets it through): damaged input, never a reason to crash."""
+    return type(exc).__name__ == "PanicException"
 
 
 def key_problem(status: KeyStatus, what: str) -> tuple[str, str]:
