@@ -152,7 +152,7 @@ def _days(count: int) -> str:
 
 
 def _digest_line(item: Mapping[str, Any]) -> str:
-    name = escape(str(item["certificate"]))
+    name = f"*{escape(str(item['certificate']))}*"
     host = f" · {escape(str(item['hostname']))}" if item.get("hostname") else ""
     date = str(item["not_after"])[:10]
     if item.get("renewed_by"):
