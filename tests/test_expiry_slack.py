@@ -18,6 +18,8 @@ from bot.services import expiry
 from bot.services.clock import ManualClock
 from bot.services.expiry import ChannelPacer, ExpiryConfig
 from bot.services.expiry_thresholds import from_settings
+from handlers import warnings
+from handlers.blocks.validate_modal import VIEW_FORMAT
 from handlers.warnings import (
     RENEW_MODAL_CALLBACK,
     SlackPublisher,
@@ -164,13 +166,51 @@ def test_snooze_and_acknowledge_buttons_record_who_and_when(h: SlackHarness) -> 
     assert scan(h).reminded == 0
 
 
-def test_renew_opens_a_prefilled_form(h: SlackHarness) -> None:
+def test_renew_opens_the_validate_modal_prefilled(h: SlackHarness) -> None:
     add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
     scan(h)
     (message,) = posted(h)
-    exchange = click(h, message, ACTION_RENEW)
-    (opened,) = exchange.of("views.open")
+    (opened,) = click(h, message, ACTION_RENEW).of("views.open")
     view = opened.view
+    assert view["callback_id"] == VIEW_FORMAT
+    meta = json.loads(view["private_metadata"])
+    assert meta["renews"] == "shop-2026" and meta["domain"] == "shop.example.com"
+    assert meta["name"] == renewal_name("shop-2026", START.date())
+    # step two (after the format) shows the Domain and the new name filled in
+    step = interact(
+        h,
+        {
+            "type": "view_submission",
+            "user": {"id": USER},
+            "view": {
+                **view,
+                "id": "V1",
+                "state": {
+                    "values": {
+                        "format": {
+                            "format": {
+                                "type": "radio_buttons",
+                                "selected_option": {"value": "pem"},
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    )
+    fields = json.dumps(step.ack_json)
+    assert "shop.example.com" in fields and renewal_name("shop-2026", START.date()) in fields
+    assert "Renewing *shop-2026*" in fields
+
+
+def test_renew_falls_back_to_a_small_form(h: SlackHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warnings, "_prefilling_validate_modal", lambda: None)
+    add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
+    scan(h)
+    (message,) = posted(h)
+    (opened,) = click(h, message, ACTION_RENEW).of("views.open")
+    view = opened.view
+    assert view["callback_id"] == RENEW_MODAL_CALLBACK
     text = json.dumps(view)
     assert renewal_name("shop-2026", START.date()) in text
     assert "shop.example.com" in text and "shop-2026" in view["private_metadata"]
