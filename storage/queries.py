@@ -421,16 +421,22 @@ def latest_audit(
 WATCHED_STATUSES = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
 
 
-def _watched(horizon: datetime) -> Any:
-    """The filter on watched certificates that expire before `horizon`."""
-    return and_(
+def _watched(horizon: datetime, since: datetime | None = None) -> Any:
+    """The filter on watched certificates that expire before `horizon` (and, when given,
+    not before `since`: certificates long expired are nobody's warning any more)."""
+    condition = and_(
         col(Certificate.status).in_(list(WATCHED_STATUSES)),
         col(Certificate.not_after).is_not(None),
         col(Certificate.not_after) < horizon,
     )
+    if since is not None:
+        condition = and_(condition, col(Certificate.not_after) >= since)
+    return condition
 
 
-def expiry_candidates(session: Session, horizon: datetime) -> Sequence[Any]:
+def expiry_candidates(
+    session: Session, horizon: datetime, since: datetime | None = None
+) -> Sequence[Any]:
     """Watched certificates expiring before `horizon`, each with its current placements.
 
     One row per (certificate, current assignment), or one row with no environment for a
@@ -460,27 +466,31 @@ def expiry_candidates(session: Session, horizon: datetime) -> Sequence[Any]:
             ),
         )
         .outerjoin(Environment, col(Environment.id) == col(Assignment.environment_id))
-        .where(_watched(horizon))
+        .where(_watched(horizon, since))
         .order_by(col(Certificate.not_after), col(Certificate.id))
     )
     return session.execute(query).all()
 
 
-def notifications_of_watched(session: Session, horizon: datetime) -> Sequence[Notification]:
+def notifications_of_watched(
+    session: Session, horizon: datetime, since: datetime | None = None
+) -> Sequence[Notification]:
     """The claims of every watched certificate expiring before `horizon`."""
     return session.exec(
         select(Notification)
         .join(Certificate, col(Certificate.id) == col(Notification.certificate_id))
-        .where(_watched(horizon))
+        .where(_watched(horizon, since))
     ).all()
 
 
-def silences_of_watched(session: Session, horizon: datetime) -> Sequence[WarningSilence]:
+def silences_of_watched(
+    session: Session, horizon: datetime, since: datetime | None = None
+) -> Sequence[WarningSilence]:
     """Snoozes and acknowledgements of every watched certificate expiring before `horizon`."""
     return session.exec(
         select(WarningSilence)
         .join(Certificate, col(Certificate.id) == col(WarningSilence.certificate_id))
-        .where(_watched(horizon))
+        .where(_watched(horizon, since))
         .order_by(col(WarningSilence.at), col(WarningSilence.id))
     ).all()
 

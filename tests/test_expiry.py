@@ -463,3 +463,13 @@ def _silence_ids(ctx: ServiceContext) -> list[int]:
     with ctx.session() as session:
         rows = session.exec(select(WarningSilence).order_by(col(WarningSilence.id))).all()
         return [s.id or 0 for s in rows]
+
+
+def test_long_expired_certificates_are_left_alone(ctx: ServiceContext) -> None:
+    add_cert(ctx, "ancient", days=-40)  # expired before the 30-day grace
+    add_cert(ctx, "recent", days=-3)
+    publisher = Recorder()
+    scan(ctx, publisher)
+    assert [(w.certificate, w.threshold) for _, w, _ in publisher.calls] == [  # type: ignore[union-attr]
+        ("recent", "expired")
+    ]

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 RENEWED = "renewed"  # the claim key of "this warning now says renewed"
 REMINDER_PREFIX = "snooze-"  # + silence id: the one reminder when a snooze ends
 SNOOZE_DAYS = (1, 7)
+# A certificate that expired longer ago than this gets no more messages (its expired
+# warning, if any, was posted then): the scan never grows with the record's history.
+EXPIRED_GRACE = dt.timedelta(days=30)
 
 
 class PublishFailed(Exception):
@@ -209,10 +212,12 @@ def _env_thresholds(
     return cache[raw]
 
 
-def _candidates(session: Any, config: ExpiryConfig, until: dt.datetime) -> dict[int, _Candidate]:
+def _candidates(
+    session: Any, config: ExpiryConfig, until: dt.datetime, since: dt.datetime
+) -> dict[int, _Candidate]:
     found: dict[int, _Candidate] = {}
     cache: dict[str, tuple[Threshold, ...]] = {}
-    for row in queries.expiry_candidates(session, until):
+    for row in queries.expiry_candidates(session, until, since):
         (cid, name, domain, not_before, not_after, sans, env, channel, days, lifetime, host) = row
         cand = found.get(cid)
         if cand is None:
@@ -264,15 +269,16 @@ def find_due(ctx: ServiceContext, config: ExpiryConfig) -> list[DueWarning]:
     now = ctx.now()
     with ctx.session() as session:
         until = now + _scan_horizon(config, session)
-        candidates = _candidates(session, config, until)
+        since = now - EXPIRED_GRACE
+        candidates = _candidates(session, config, until, since)
         if not candidates:
             return []
         renewed = renewed_by(session, until)
         claims: dict[tuple[int, str], list[Notification]] = defaultdict(list)
-        for note in queries.notifications_of_watched(session, until):
+        for note in queries.notifications_of_watched(session, until, since):
             claims[(note.certificate_id, note.channel)].append(note)
         silences: dict[tuple[int, str], list[WarningSilence]] = defaultdict(list)
-        for silence in queries.silences_of_watched(session, until):
+        for silence in queries.silences_of_watched(session, until, since):
             silences[(silence.certificate_id, silence.channel)].append(silence)
     due: list[DueWarning] = []
     for cand in candidates.values():
