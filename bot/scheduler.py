@@ -119,4 +119,7 @@ def start_scheduler(
 ) -> Scheduler:
     """The scheduler of `certops run` (Socket Mode, HTTP and console)."""
     jobs = build_jobs(settings, services, client, **options)
-    return Scheduler(jobs.as_list(), settings.notify_interval_seconds).start()
+    interval = settings.notify_interval_seconds
+    # The first scan a few seconds after start (the app is up by then), or sooner when
+    # the interval is shorter.
+    return Scheduler(jobs.as_list(), interval, first_delay=min(5.0, interval)).start()

@@ -54,3 +54,21 @@ def test_build_jobs_posts_through_the_stand_in(sqlite_url: str, api: FakeSlackAp
     assert results["expiry"].posted == 2
     assert results["tls"].scheduled == 0  # the seeded assignments are older than the lookback
     assert len(api.calls("chat.postMessage")) == 2
+
+
+def test_certops_run_starts_the_scheduler(sqlite_url: str, api: FakeSlackApi) -> None:  # noqa: F811
+    from bot.cli.run import start_scheduler
+
+    seed(sqlite_url, 1)
+    settings = harness_settings(
+        sqlite_url, slack_bot_token=TOKEN, slack_api_url=api.api_url, notify_interval_seconds=0.1
+    )
+    database = Database(sqlite_url)
+    scheduler = start_scheduler(settings, database, create_client(settings))
+    try:
+        assert scheduler._thread is not None and scheduler._thread.is_alive()
+        api.wait_for("chat.postMessage", 1, timeout=10)
+    finally:
+        scheduler.stop()
+        database.dispose()
+    assert not scheduler._thread.is_alive()

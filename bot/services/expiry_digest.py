@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
-from bot.services.expiry import renewed_by
+from bot.services.expiry import EXPIRED_GRACE, renewed_by
 from storage import queries
 
 NO_ENVIRONMENT = "(no environment)"
@@ -47,13 +47,14 @@ class EnvironmentDigest:
 
 
 def expiring_digest(ctx: ServiceContext, days: int) -> list[EnvironmentDigest]:
-    """Certificates expiring within `days` (expired ones included), by environment name."""
+    """Certificates expiring within `days` (and those expired in the last 30 days), by
+    environment name."""
     now = ctx.now()
     until = now + dt.timedelta(days=days)
     groups: dict[str, list[DigestItem]] = defaultdict(list)
     with ctx.session() as session:
         renewed = renewed_by(session, until)
-        for row in queries.expiry_candidates(session, until):
+        for row in queries.expiry_candidates(session, until, now - EXPIRED_GRACE):
             cid, name, _domain, _nb, not_after, _sans, env, _ch, _wd, _lt, host = row
             end = as_utc(not_after)
             left = max(0, (end - now).days) if end > now else -1
