@@ -153,11 +153,33 @@ def bench(url: str, label: str, count: int, runs: int) -> None:
                 connection.commit()
         ctx = ServiceContext(database=database, clock=ManualClock(NOW))
         config = expiry.ExpiryConfig(from_settings((30, 14, 7, 3, 1, 0), ()), "C0DEFAULT", "bench")
-        times, due = [], []
+        times, due, left = [], [], []
         for _ in range(runs):
             start = time.perf_counter()
             due = expiry.find_due(ctx, config)
             times.append(time.perf_counter() - start)
+        # The steady state: every due warning claimed (posted by the previous run).
+        with database.session() as session:
+            session.execute(
+                insert(Notification),
+                [
+                    {
+                        "certificate_id": w.certificate_id,
+                        "threshold": w.threshold,
+                        "channel": w.channel,
+                        "message_ts": f"1700000001.{i:06d}",
+                        "claimed_by": "bench",
+                        "claimed_at": NOW,
+                        "posted_at": NOW,
+                    }
+                    for i, w in enumerate(due)
+                ],
+            )
+        steady = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            left = expiry.find_due(ctx, config)
+            steady.append(time.perf_counter() - start)
         share = expiry.ExpiryConfig(from_settings((30, 7, 0), (33.0,)), "C0DEFAULT", "bench")
         share_times = []
         for _ in range(runs):
@@ -171,8 +193,9 @@ def bench(url: str, label: str, count: int, runs: int) -> None:
     print(
         f"{label:<10} {count:>7} certificates (bulk insert {inserted:.1f} s): "
         f"find_due median {median * 1000:.0f} ms over {runs} runs, {len(due)} due "
-        f"[{verdict}]; with a 33% share threshold (scans 272 days ahead) "
-        f"{statistics.median(share_times) * 1000:.0f} ms"
+        f"[{verdict}]; the next run (all claimed, {len(left)} due) "
+        f"{statistics.median(steady) * 1000:.0f} ms; with a 33% share threshold (scans 272 "
+        f"days ahead) {statistics.median(share_times) * 1000:.0f} ms"
     )
 
 

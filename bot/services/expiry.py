@@ -22,6 +22,7 @@ this module holds the rules and no Slack.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -192,7 +193,7 @@ class _Candidate:
     domain: str
     not_before: dt.datetime | None
     not_after: dt.datetime
-    sans: tuple[str, ...]
+    sans: tuple[str, ...] = ()  # filled in for the due ones only
     placements: list[Placement] = field(default_factory=list)
     # channel -> thresholds of the environments that post there
     channels: dict[str, set[Threshold]] = field(default_factory=dict)
@@ -218,7 +219,7 @@ def _candidates(
     found: dict[int, _Candidate] = {}
     cache: dict[str, tuple[Threshold, ...]] = {}
     for row in queries.expiry_candidates(session, until, since):
-        (cid, name, domain, not_before, not_after, sans, env, channel, days, lifetime, host) = row
+        (cid, name, domain, not_before, not_after, env, channel, days, lifetime, host) = row
         cand = found.get(cid)
         if cand is None:
             cand = found[cid] = _Candidate(
@@ -227,7 +228,6 @@ def _candidates(
                 domain,
                 as_utc(not_before) if not_before else None,
                 as_utc(not_after),
-                tuple(sans or ()),
             )
         where = channel or config.default_channel
         if env is not None:
@@ -280,22 +280,27 @@ def find_due(ctx: ServiceContext, config: ExpiryConfig) -> list[DueWarning]:
         silences: dict[tuple[int, str], list[WarningSilence]] = defaultdict(list)
         for silence in queries.silences_of_watched(session, until, since):
             silences[(silence.certificate_id, silence.channel)].append(silence)
-    due: list[DueWarning] = []
-    for cand in candidates.values():
-        if cand.id in renewed:
-            continue
-        for channel, thresholds in cand.channels.items():
-            warning = _due_in_channel(
-                cand,
-                channel,
-                normalized(thresholds),
-                claims.get((cand.id, channel), []),
-                silences.get((cand.id, channel), []),
-                now,
-            )
-            if warning is not None:
-                due.append(warning)
-    return due
+        due: list[DueWarning] = []
+        orders: dict[frozenset[Threshold], tuple[Threshold, ...]] = {}
+        for cand in candidates.values():
+            if cand.id in renewed:
+                continue
+            for channel, thresholds in cand.channels.items():
+                key = frozenset(thresholds)
+                if key not in orders:
+                    orders[key] = normalized(thresholds)
+                warning = _due_in_channel(
+                    cand,
+                    channel,
+                    orders[key],
+                    claims.get((cand.id, channel), []),
+                    silences.get((cand.id, channel), []),
+                    now,
+                )
+                if warning is not None:
+                    due.append(warning)
+        names = queries.sans_of(session, [w.certificate_id for w in due])
+    return [dataclasses.replace(w, sans=tuple(names.get(w.certificate_id, ()))) for w in due]
 
 
 def _latest_ts(notes: Sequence[Notification], *, include_expired: bool) -> str | None:
