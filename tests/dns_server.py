@@ -72,6 +72,7 @@ class DnsServer:
         delay: float = 0.0,
         negative_ttl: int = 60,
         silent_names: Iterable[str] = (),
+        first_query_gate: threading.Barrier | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
@@ -90,6 +91,9 @@ class DnsServer:
             soa = f"ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 {negative_ttl}"
             self.records.setdefault(zone, []).append(("SOA", soa, 3600))
         self.queries: list[tuple[str, str]] = []
+        # Servers sharing a gate answer their first query only once every one of them has
+        # received one: a client that asks them one after another never gets an answer.
+        self._gate = first_query_gate
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._port = int(self._sock.getsockname()[1])
@@ -152,6 +156,12 @@ class DnsServer:
             )
             if self.mode == "silent" or self.queries[-1][0] in self.silent_names:
                 continue
+            if self._gate is not None:
+                gate, self._gate = self._gate, None
+                try:
+                    gate.wait()
+                except threading.BrokenBarrierError:
+                    continue  # the others were never asked: this one stays silent
             wire = self.respond(query).to_wire()
             if self.delay:
                 timer = threading.Timer(self.delay, self._send, (wire, peer))

@@ -8,7 +8,7 @@ server, a SERVFAIL server, and three servers that disagree.
 from __future__ import annotations
 
 import json
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -454,21 +454,31 @@ def test_a_wrong_first_hop_gives_one_fix_for_the_whole_chain(
     assert "  1. Change the CNAME" in text and "  2. " not in text
 
 
-def test_silent_nameservers_cost_the_budget_once_not_each() -> None:
-    """Issue 3: the check ends within its budget even when no nameserver ever answers,
-    and several are asked at once. A bound with wide slack (this is not a speed figure:
-    bench/bench_dns.py has those): asked one after another, three would take 3 s."""
+def test_nameservers_are_asked_at_once_not_one_after_another() -> None:
+    """Issue 3: with several nameservers the check takes about as long as the slowest,
+    not their sum. Proven without a clock: the three servers answer their first query
+    only once all three have received one, which a check asking them in turn never
+    achieves (it would end `unknown`). The figures are in bench/bench_dns.py."""
+    gate = threading.Barrier(3, timeout=2.0)
+    servers = [DnsServer(standard_records(), zones=ZONES, first_query_gate=gate) for _ in range(3)]
+    with servers[0] as a, servers[1] as b, servers[2] as c:
+        report = check_dns(
+            "ok.example.com", TARGET, nameservers=[a.address, b.address, c.address], timeout=3.0
+        )
+    assert report.verdict == "ok", report.findings
+    assert not gate.broken
+
+
+def test_silent_nameservers_give_unknown_from_each() -> None:
+    """The check ends even when no nameserver ever answers, and says so for each."""
     with (
         DnsServer(mode="silent") as a,
         DnsServer(mode="silent") as b,
         DnsServer(mode="silent") as c,
     ):
-        started = time.monotonic()
         report = check_dns(
             "ok.example.com", TARGET, nameservers=[a.address, b.address, c.address], timeout=1.0
         )
-        took = time.monotonic() - started
         assert all(server.queries for server in (a, b, c))  # each one was asked
     assert report.verdict == "unknown"
     assert [ns.status for ns in report.nameservers] == [STATUS_NO_ANSWER] * 3
-    assert took < 2.5, took
