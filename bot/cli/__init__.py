@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 USAGE_EXIT = 2
+# An error of ours, not the user's: sysexits' EX_SOFTWARE, outside every command's contract.
+INTERNAL_EXIT = 70
 
 
 def _usage() -> str:
@@ -53,3 +55,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("certops: interrupted", file=sys.stderr)
         return 130
+    except SystemExit:
+        raise
+    except BaseException as error:  # pyo3 panics from cryptography are BaseException
+        return _internal_error(name, error)
+
+
+def _internal_error(name: str, error: BaseException) -> int:
+    """A bug of ours ends in one line, never a traceback (which could quote inputs).
+
+    The message names the error's type only; `CERTOPS_DEBUG=1` shows the traceback to
+    whoever debugs it on their own terminal.
+    """
+    import os
+
+    if os.environ.get("CERTOPS_DEBUG"):
+        import traceback
+
+        traceback.print_exception(error)
+    print(
+        f"certops {name}: internal error ({type(error).__name__}); nothing was written. "
+        "Please report it; CERTOPS_DEBUG=1 shows the details.",
+        file=sys.stderr,
+    )
+    return INTERNAL_EXIT
