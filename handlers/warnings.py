@@ -54,9 +54,7 @@ RATE_LIMIT_RETRIES = 3
 
 def warning_client(settings: Settings, client: WebClient | None = None) -> WebClient:
     """A Web API client for the scheduler; it waits out 429 answers (Retry-After)."""
-    from bot.app import create_client
-
-    client = client or create_client(settings)
+    client = client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
         client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
     return client

@@ -64,7 +64,7 @@ def headline(warning: DueWarning) -> str:
         return f":rotating_light: <!here> Certificate *{name}* has EXPIRED"
     if warning.is_reminder:
         return f":alarm_clock: Snooze over: certificate *{name}* — {escape(warning.label)}"
-    when = "tomorrow" if warning.days_left <= 1 else f"in {warning.days_left} days"
+    when = f"in {_days(warning.days_left)}" if warning.days_left > 0 else "in less than a day"
     icon = ":warning:" if warning.days_left <= 7 else ":hourglass_flowing_sand:"
     return f"{icon} Certificate *{name}* expires {when}"
 
