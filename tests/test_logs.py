@@ -360,7 +360,7 @@ def test_no_secret_in_the_logs_of_every_flow_at_debug(
     encrypted = key_pem(pki.shop.key, KEY_PASSWORD.encode()).decode()
     cert_lines = [line for line in uploads.cert_pem.decode().splitlines() if len(line) == 64]
     secrets = {
-        "PRIVATE KEY": "PRIVATE KEY",
+        "PEM private key armor": "PRIVATE KEY-----",
         "key password": KEY_PASSWORD,
         "PFX password": PFX_PASSWORD,
         "bot token": BOT_TOKEN,

@@ -52,7 +52,7 @@ def test_valid_submission_is_validated_with_public_material_only(
     assert "BEGIN CERTIFICATE" in row.chain_pem  # the intermediate
     assert row.report["verdict"] == "valid"
     assert row.domain == "app.example.com"
-    assert "PRIVATE KEY" not in (row.certificate_pem + row.chain_pem + str(row.report))
+    assert "PRIVATE KEY-----" not in (row.certificate_pem + row.chain_pem + str(row.report))
     events = [e for e in recent(ctx) if e.action == "certificate.submit"]
     assert events and events[0].actor == "U_PERSON" and events[0].after
     assert events[0].after["status"] == "validated"

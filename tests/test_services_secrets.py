@@ -112,7 +112,7 @@ def _database_bytes(ctx: ServiceContext, tmp_path: Path) -> bytes:
 
 
 def _secrets(pki: Pki) -> list[bytes]:
-    found = [KEY_PASSWORD, PFX_PASSWORD, b"PRIVATE KEY"]
+    found = [KEY_PASSWORD, PFX_PASSWORD, b"PRIVATE KEY-----"]
     for issued in (pki.app, pki.wildcard, pki.renewal):
         found += key_secrets(issued)
     encrypted = pki.app.key_pem(KEY_PASSWORD).splitlines()[1:-1]  # the uploaded body
