@@ -1,17 +1,26 @@
-"""Remembering which Slack events were already handled, so a retry is processed once.
+"""Remembering which Slack deliveries were already handled, so a retry is processed once.
 
 Slack retries an event it thinks was not acknowledged (immediately, after 1 minute, after
-5 minutes), with the same `event_id`. The memory is per process and bounded; with several
-replicas a retry may land on another one, which is why the services themselves are
-idempotent where it matters (unique names, one notification per threshold).
+5 minutes), with the same `event_id`, and the retry may reach another replica. The
+decision is the database's (`bot.services.deliveries`: a unique row per event id or file
+id, shared by every replica); `RecentIds`, per process and bounded, answers a repeat seen
+by this process without a database round trip, and stands in when the database is down
+(a retry that reaches another replica then may be answered twice, and the log says so).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+
+from bot.services import deliveries
+from bot.services.context import ServiceContext
+from bot.services.errors import DatabaseDown
+
+log = logging.getLogger("certops.slack")
 
 DEFAULT_TTL_SECONDS = 15 * 60
 DEFAULT_CAPACITY = 10_000
@@ -50,3 +59,21 @@ class RecentIds:
             if now - seen_at < self._ttl:
                 return
             del self._seen[key]
+
+
+def first_delivery(recent: RecentIds, services: ServiceContext, kind: str, ident: str) -> bool:
+    """True if this delivery (`kind` "event" or "file", `ident` its id) is the first one
+    of all the replicas: this process's memory first, then the shared database."""
+    key = deliveries.delivery_key(kind, ident)
+    if not recent.first_time(key):
+        return False
+    try:
+        return deliveries.first_delivery(services, key, kind)
+    except DatabaseDown as error:
+        log.warning(
+            "deduplicating %s %s in this process only (the database is down): %s",
+            kind,
+            ident,
+            error,
+        )
+        return True

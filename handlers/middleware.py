@@ -1,4 +1,5 @@
-"""Global middleware: request id for the logs, who is asking, and retried-event dedupe.
+"""Global middleware: request id for the logs, who is asking, and retried-event dedupe
+(across replicas, through the database: `handlers.dedupe.first_delivery`).
 
 Bolt's middleware is a flat list (calling `next()` only sets a flag), so each function
 does its part and lets the request through, except the dedupe, which answers a repeat
@@ -14,6 +15,7 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 
 from bot.services.actors import actor_for
+from handlers.dedupe import first_delivery
 from handlers.deps import Deps
 from handlers.request_context import request_id_for, request_id_var
 
@@ -73,7 +75,7 @@ def _once_per_event(deps: Deps) -> Callable[..., BoltResponse | None]:
         if (
             body.get("type") == "event_callback"
             and isinstance(event_id, str)
-            and not deps.seen_events.first_time(event_id)
+            and not first_delivery(deps.seen_events, deps.services, "event", event_id)
         ):
             retry = request.headers.get("x-slack-retry-num", ["?"])[0]
             log.info("event %s already handled, retry %s acknowledged", event_id, retry)

@@ -9,11 +9,11 @@ listener thread (the app's executor), then downloads, checks and answers by upda
 
 Dedupe: the middleware drops a retried event (same event id) and this module drops a
 file it has already taken from the same message (file id and message ts: a retry in a
-new envelope repeats both; sharing the file again is a new message). Both memories are
-per process and forget after 15
-minutes; that is enough because checking is read-only: a retry that lands on another
-replica, or after a restart, at worst answers twice. Saving is idempotent where it
-matters (the certificate name is unique in the database).
+new envelope repeats both; sharing the file again is a new message). Both decisions are
+made in the database, shared by every replica (`handlers.dedupe.first_delivery`), with a
+per-process memory in front; only when the database is down is a retry that lands on
+another replica answered twice. Grouping files into one submission stays per process.
+Saving is idempotent where it matters (the certificate name is unique in the database).
 
 Passwords are never typed into messages: the answer offers a button that opens a modal;
 the modal holds the file ids (in `private_metadata`), the files are downloaded again on
@@ -42,7 +42,7 @@ from bot.slack_files import DownloadError, file_ids
 from handlers import uploads_save
 from handlers.blocks import uploads as blocks
 from handlers.blocks.base import fallback_text
-from handlers.dedupe import RecentIds
+from handlers.dedupe import RecentIds, first_delivery
 from handlers.deps import Deps
 from handlers.errors import error_blocks
 from handlers.files import MAX_FILES, FileSource
@@ -108,7 +108,7 @@ class Intake:
             for f in event.get("files") or []
             if isinstance(f, dict)
             and isinstance(f.get("id"), str)
-            and self.seen_files.first_time(f"{f['id']}@{when}")
+            and first_delivery(self.seen_files, self.deps.services, "file", f"{f['id']}@{when}")
         ]
         if not new:
             log.info("file_share from %s with no new file: already taken", user)

@@ -265,6 +265,22 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
 
 
+class SlackDelivery(SQLModel, table=True):
+    """The first delivery of a Slack event or shared file, across every replica.
+
+    Slack retries an event it thinks was missed, and the retry may reach another replica:
+    the unique `delivery_id` (`event:<event id>`, `file:<file id>@<message ts>`) is the claim: of
+    all the deliveries exactly one inserts the row and is processed. Rows older than a day
+    are pruned (Slack's last retry comes about 5 minutes after the first delivery).
+    """
+
+    __tablename__ = "slack_delivery"
+
+    delivery_id: str = Field(primary_key=True)
+    kind: str = Field(sa_type=sa.String(20))
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 TABLES = (
     Environment,
     Certificate,
@@ -274,4 +290,5 @@ TABLES = (
     AuditEvent,
     WarningSilence,
     TlsCheck,
+    SlackDelivery,
 )

@@ -31,6 +31,7 @@ from storage.models import (
     CertificateStatus,
     Environment,
     Notification,
+    SlackDelivery,
     SupportTicket,
     TicketState,
     TlsCheck,
@@ -638,3 +639,30 @@ def take_tls_check(
         .values(next_at=lease_until)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+# -- Slack deliveries -------------------------------------------------------------------
+
+
+def claim_delivery(session: Session, key: str, kind: str, at: datetime | None = None) -> bool:
+    """Claim the processing of one Slack delivery: True for the first claim, by anyone.
+
+    The insert runs in a SAVEPOINT, so a unique violation (another replica, or an earlier
+    delivery, holds the key) leaves the caller's transaction usable. On PostgreSQL a
+    concurrent insert of the same key waits for the other transaction and then fails, so
+    exactly one of two replicas receiving the same event at once gets True.
+    """
+    row = SlackDelivery(delivery_id=key, kind=kind, first_seen_at=at or utcnow())
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def prune_deliveries(session: Session, before: datetime) -> int:
+    """Delete the deliveries first seen before `before`; how many were deleted."""
+    result = session.execute(delete(SlackDelivery).where(col(SlackDelivery.first_seen_at) < before))
+    return int(getattr(result, "rowcount", 0) or 0)

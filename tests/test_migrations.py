@@ -29,6 +29,7 @@ TABLES = {
     "audit_event",
     "warning_silence",
     "tls_check",
+    "slack_delivery",
 }
 
 
