@@ -43,6 +43,10 @@ class Jobs:
     def tls(self) -> tls_check.TlsReport:
         return tls_check.run_checks(self.services, self.tls_config, self.tls_publisher)
 
+    def release_claims(self) -> int:
+        """Give back the warnings claimed and not yet posting (the process is stopping)."""
+        return self.config.held.release_all(self.services)
+
     def as_list(self, *, with_tls: bool = True) -> list[Job]:
         jobs: list[Job] = [("expiry", self.expiry)]
         if with_tls:
@@ -86,8 +90,15 @@ def run_once(jobs: Sequence[Job]) -> dict[str, Any]:
 class Scheduler:
     """Runs the jobs every `interval` seconds on a daemon thread until `stop()`."""
 
-    def __init__(self, jobs: Sequence[Job], interval: float, first_delay: float = 5.0) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        interval: float,
+        first_delay: float = 5.0,
+        on_stop: Callable[[], Any] | None = None,
+    ) -> None:
         self.jobs = list(jobs)
+        self._on_stop = on_stop
         self.interval = interval
         self.first_delay = first_delay
         self.ticks = 0
@@ -101,7 +112,15 @@ class Scheduler:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop ticking; then run `on_stop` (give back claims), also when the tick in
+        progress has not finished within `timeout`: it claims nothing more once told."""
         self._stop.set()
+        on_stop, self._on_stop = self._on_stop, None
+        if on_stop is not None:
+            try:
+                on_stop()
+            except Exception as error:
+                log.warning("scheduler stop: %s: %s", type(error).__name__, error)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -122,4 +141,6 @@ def start_scheduler(
     interval = settings.notify_interval_seconds
     # The first scan a few seconds after start (the app is up by then), or sooner when
     # the interval is shorter.
-    return Scheduler(jobs.as_list(), interval, first_delay=min(5.0, interval)).start()
+    return Scheduler(
+        jobs.as_list(), interval, first_delay=min(5.0, interval), on_stop=jobs.release_claims
+    ).start()

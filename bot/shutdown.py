@@ -12,7 +12,7 @@ go stale. Register one with the app's coordinator:
 
     from bot.shutdown import shutdown_for
 
-    shutdown_for(app).on_shutdown(notifier.release_claims, name="expiry notifier claims")
+    shutdown_for(app).on_shutdown(scheduler.stop, name="scheduler")  # gives back its claims
 
 Callbacks run once, newest first, after the in-flight work has finished (or the grace
 period ran out), each in its own try: one that fails is logged and the others still run.

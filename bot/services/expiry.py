@@ -48,6 +48,7 @@ from bot.services.expiry_thresholds import (
     render,
     threshold_for_key,
 )
+from bot.services.held_claims import HeldClaims
 from storage import queries
 from storage.models import Notification, SilenceKind, WarningSilence
 
@@ -166,6 +167,8 @@ class ExpiryConfig:
     thresholds: tuple[Threshold, ...]
     default_channel: str | None = None
     replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Claims made and not yet posting: given back when the process stops (SIGTERM).
+    held: HeldClaims = field(default_factory=HeldClaims, compare=False, repr=False)
 
 
 @dataclass
@@ -445,8 +448,11 @@ def run_scan(
     due = find_due(ctx, config)
     report.due = len(due)
     for warning in due:
+        if config.held.closing:
+            return report  # stopping: claim nothing more
         deliver(ctx, publisher, config, warning, pacer, report)
-    announce_renewals(ctx, publisher, config, pacer, report)
+    if not config.held.closing:
+        announce_renewals(ctx, publisher, config, pacer, report)
     return report
 
 
@@ -472,7 +478,10 @@ def deliver(
     if claim_id is None:
         report.skipped_claimed += 1
         return False
+    config.held.hold(claim_id)
     pacer.wait(warning.channel)
+    if not config.held.begin_post(ctx, claim_id):
+        return False  # the process is stopping: the claim was given back
     try:
         ts = _publish(publisher, warning)
     except Exception as error:  # any failure: give the claim back, retry next run
@@ -577,7 +586,10 @@ def _deliver_renewed(
         claim_id = claim.id if claim is not None else None
     if claim_id is None:
         return True  # someone else did it
+    config.held.hold(claim_id)
     pacer.wait(notice.channel)
+    if not config.held.begin_post(ctx, claim_id):
+        return False  # the process is stopping: the claim was given back
     try:
         ts = publisher.mark_renewed(notice) or (notice.message_ts[-1] if notice.message_ts else "")
     except Exception as error:
