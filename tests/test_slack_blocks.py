@@ -149,3 +149,20 @@ def test_help_marks_admin_commands() -> None:
 def test_console_rendering_of_mrkdwn() -> None:
     assert mrkdwn(":white_check_mark: <@U1> in <#C1|ops> &lt;x&gt;") == "@U1 in #ops <x>"
     assert mrkdwn("`AB:12:CD`") == "`AB:12:CD`"
+
+
+def test_upload_findings_never_point_at_terminal_options() -> None:
+    """The pipeline's hints serve the CLI too; in Slack none may name a `--flag`."""
+    from bot.pipeline.findings import CATALOG
+    from handlers.blocks.uploads import finding_blocks
+
+    findings = [
+        {"code": code, "severity": str(info.severity), "message": "m", "hint": info.hint}
+        for code, info in CATALOG.items()
+        if code != "dns_unreachable"  # the DNS check's, not an upload's
+    ]
+    findings.append(
+        {"code": "private_root", "severity": "warning", "message": "m", "hint": "add --trust-store"}
+    )
+    text = str([finding_blocks(findings[i : i + 10]) for i in range(0, len(findings), 10)])
+    assert " --" not in text and "(--" not in text

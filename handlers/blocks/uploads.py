@@ -70,6 +70,20 @@ def _certificate_fields(cert: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+# Hints that name a terminal option (the pipeline serves the CLI too) said the Slack way.
+SLACK_HINTS = {
+    "multiple_leaf_certificates": (
+        "Send the private key too, or give the Domain when you save, so the right "
+        "certificate can be chosen."
+    ),
+    "names_covered": "To check the host name you will use, give it as the Domain when you save.",
+    "private_root": (
+        "Browsers outside your organisation will not trust this root; use a public CA for "
+        "public sites."
+    ),
+}
+
+
 def finding_blocks(
     findings: Sequence[Mapping[str, Any]], password_hint: str = PASSWORD_HINT
 ) -> Blocks:
@@ -78,7 +92,9 @@ def finding_blocks(
     for item in findings[:MAX_FINDINGS]:
         code = str(item.get("code", ""))
         hint = (
-            password_hint if code in {"password_required", "wrong_password"} else item.get("hint")
+            password_hint
+            if code in {"password_required", "wrong_password"}
+            else SLACK_HINTS.get(code, item.get("hint"))
         )
         text = f"{_ICON.get(str(item.get('severity')), '•')} `{escape(code)}` {escape(str(item.get('message', '')))}"
         if hint:
