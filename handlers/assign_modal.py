@@ -24,6 +24,7 @@ from bot.services import assignments, certificates, environments, tickets
 from bot.services.actors import Actor, actor_for
 from bot.services.errors import ServiceError
 from handlers import home
+from handlers.assignment_post import assignment_ids, follow_in_thread, post_result
 from handlers.blocks import assign_modal as views
 from handlers.blocks.base import checked_message, fallback_text, section
 from handlers.blocks.confirm import assignment_done_blocks
@@ -192,21 +193,14 @@ def run(
     channel = json_field(metadata, "channel")
 
     def announce() -> None:
-        message = checked_message(done)
+        # A real message (the DM when the channel refuses, e.g. a private channel the bot
+        # is not in): the TLS check answers in its thread.
         try:
-            target = channel or dm(client, actor.user_id)
-            client.chat_postMessage(channel=target, text=fallback_text(message), blocks=message)
-        except SlackApiError as error:  # e.g. a private channel the bot is not in
-            log.info(
-                "announcement to %s failed (%s): sent to the DM",
-                channel,
-                error.response.get("error"),
-            )
-            note = section("_I could not post this in the channel: here it is for you._")
-            message = checked_message([*done, note])
-            client.chat_postMessage(
-                channel=dm(client, actor.user_id), text=fallback_text(message), blocks=message
-            )
+            posted = post_result(client, channel or None, actor.user_id, done)
+        except SlackApiError as error:
+            log.warning("assignment result not posted: %s", error.response.get("error"))
+        else:
+            follow_in_thread(deps, assignment_ids([result.to_dict()]), posted)
         home.publish(client, actor, deps)
 
     return Outcome(view=message_view("Assigned", done), after=announce)

@@ -1,5 +1,8 @@
 """The clicks that carry out an assignment or a renewal after its confirmation prompt.
 
+The result is a real message in the channel of the click (`chat.postMessage`, the DM when
+the channel refuses) so that the post-assignment TLS check can answer in its thread.
+
 The button's value holds what the command named; the service decides everything else
 again at click time (admin, status, coverage, DNS), so a stale prompt cannot bypass a rule.
 """
@@ -12,11 +15,13 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services import assignments, renewals
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from handlers import home
+from handlers.assignment_post import assignment_ids, follow_in_thread, post_result
 from handlers.blocks import confirm
 from handlers.blocks.base import checked_message, fallback_text, section
 from handlers.deps import Deps
@@ -54,12 +59,8 @@ def register(app: App, deps: Deps) -> None:
         except ServiceError as error:
             answer(respond, refusal(error, deps, "assign"))
             return
-        reply = Reply(
-            confirm.assignment_done_blocks(result.to_dict(), actor.user_id),
-            in_channel=True,
-            changed=True,
-        )
-        answer(respond, reply.checked())
+        done = confirm.assignment_done_blocks(result.to_dict(), actor.user_id)
+        announce(client, respond, body, actor, done, assignment_ids([result.to_dict()]))
         home.publish(client, actor, deps)
 
     def renew_confirm(
@@ -75,13 +76,35 @@ def register(app: App, deps: Deps) -> None:
         except ServiceError as error:
             answer(respond, refusal(error, deps, "renew"))
             return
-        reply = Reply(
-            confirm.renewal_done_blocks(result.to_dict(), actor.user_id),
-            in_channel=True,
-            changed=True,
-        )
-        answer(respond, reply.checked())
+        outcome = result.to_dict()
+        done = confirm.renewal_done_blocks(outcome, actor.user_id)
+        ids = assignment_ids(o["result"] for o in outcome["outcomes"])
+        announce(client, respond, body, actor, done, ids)
         home.publish(client, actor, deps)
+
+    def announce(
+        client: WebClient,
+        respond: Respond,
+        body: dict[str, Any],
+        actor: Actor,
+        done: list[dict[str, Any]],
+        ids: list[int],
+    ) -> None:
+        """The result as a channel message (the TLS check answers in its thread); the
+        person's prompt says where it went."""
+        try:
+            posted = post_result(client, channel_of(body), actor.user_id, done)
+        except SlackApiError as error:  # neither the channel nor the DM: answer here
+            log.warning("result not posted (%s): answered in place", error.response.get("error"))
+            answer(respond, Reply(done, in_channel=True, changed=True).checked())
+            return
+        follow_in_thread(deps, ids, posted)
+        where = (
+            "I could not post in this channel: the result is in our DM."
+            if posted.in_dm
+            else "Done: the result is posted in this channel."
+        )
+        respond(text=where, replace_original=True)
 
     def cancel(ack: Ack, respond: Respond) -> None:
         ack()
@@ -90,6 +113,14 @@ def register(app: App, deps: Deps) -> None:
     app.action(confirm.ACTION_ASSIGN_CONFIRM)(assign_confirm)
     app.action(confirm.ACTION_RENEW_CONFIRM)(renew_confirm)
     app.action(confirm.ACTION_CANCEL)(cancel)
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel the button was clicked in (None on the Home tab)."""
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel) if channel else None
 
 
 def answer(respond: Respond, reply: Reply) -> None:

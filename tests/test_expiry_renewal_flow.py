@@ -75,7 +75,7 @@ def test_warning_renewal_offer_and_one_step_renewal(slack: SlackHarness, pki: Pk
     assert offer.params["thread_ts"] == update.params["ts"]
 
     done = slack.click_button_in(offer, "renew_confirm", ADMIN)
-    assert "renewed *shop* with *shop-2027*" in done.texts()[-1]
+    assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
     env = environments.show_environment(ctx, "dev")
     assert env.current is not None and env.current.certificate == "shop-2027"
 

@@ -318,13 +318,13 @@ def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
     add_env(ctx, "lt", LT_HOST, lifetime=True)
     prompt = slack.command("assign shop dev shop.example.com", ADMIN)
     done = slack.click_button_in(prompt.responses[0], "assign_confirm", ADMIN)
-    assert "assigned *shop* to *dev*" in done.texts()[-1]
+    assert "assigned *shop* to *dev*" in done.texts("chat.postMessage")[-1]
     submit(ctx, pki, "wild", pki.wildcard)
     assert "#1" in slack.command("ticket open wild lt.example.com", ADMIN).texts()[0]
     submit(ctx, pki, "shop-2027", pki.shop_renewal, renews="shop")
     offer = slack.command("renew shop-2027", ADMIN)
     renewed = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
-    assert "renewed *shop* with *shop-2027*" in renewed.texts()[-1]
+    assert "renewed *shop* with *shop-2027*" in renewed.texts("chat.postMessage")[-1]
 
 
 def test_no_secret_in_the_logs_of_every_flow_at_debug(

@@ -127,7 +127,7 @@ def test_metrics_after_real_flows(database_url: str, pki: PkiSet, dns_server: Dn
 def assign(slack: SlackHarness) -> None:
     prompt = slack.command("assign shop dev shop.example.com", ADMIN)
     done = slack.click_button_in(prompt.responses[0], "assign_confirm", ADMIN)
-    assert "assigned *shop* to *dev*" in done.texts()[-1]
+    assert "assigned *shop* to *dev*" in done.texts("chat.postMessage")[-1]
 
 
 def post_warnings(database: Database) -> None:

@@ -132,9 +132,10 @@ def test_assign_asks_for_the_cname_then_assigns_in_channel(
     assert environments.show_environment(slack.deps.services, "dev").current is None
 
     done = slack.click_button_in(prompt.responses[0], "assign_confirm", ADMIN)
-    final = done.responses[-1]
-    assert final.params["response_type"] == "in_channel"
-    text = done.texts()[-1]
+    (final,) = done.of("chat.postMessage")  # a real message in the channel, for the TLS thread
+    assert final.params["channel"] == "C0TEST"
+    assert "posted in this channel" in done.texts()[-1]
+    text = done.texts("chat.postMessage")[-1]
     assert "assigned *shop* to *dev* as *shop.example.com*" in text
     assert "Mobile apps must be regenerated" in text and "Host header protection" in text
     env = environments.show_environment(slack.deps.services, "dev")
@@ -212,8 +213,8 @@ def test_renew_everywhere_the_old_certificate_serves(slack: SlackHarness, pki: P
     offer = slack.command("renew shop-2027", ADMIN)
     assert "*dev* · shop.example.com (now shop)" in offer.texts()[0]
     done = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
-    assert done.responses[-1].params["response_type"] == "in_channel"
-    assert "renewed *shop* with *shop-2027*" in done.texts()[-1]
+    assert done.of("chat.postMessage")[-1].params["channel"] == "C0TEST"
+    assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
     env = environments.show_environment(ctx, "dev")
     assert env.current is not None and env.current.certificate == "shop-2027"
     nothing = slack.command("renew shop", ADMIN).texts()[0]

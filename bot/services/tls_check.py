@@ -6,8 +6,10 @@ Whoever runs an attempt first moves `next_at` forward with a compare-and-set, so
 replicas never probe or post the same attempt. A served certificate whose fingerprint is
 the assigned one ends the check at once; anything else is tried again a few times
 before the mismatch (or the failure to connect) is reported. The outcome goes in the
-thread of the assignment message: the message a `TlsPublisher` posts when the check is
-scheduled (or one a handler attaches with `attach_thread`).
+thread of the assignment message. In Slack that is the result message the handler posts
+(`attach_thread` claims the check with its channel and ts, so the scheduler announces
+nothing of its own); an assignment made elsewhere (`certops assign`) gets a message the
+`TlsPublisher` posts when the scheduler first sees it, and the outcome goes in its thread.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from sqlmodel import col, select
 
 from bot.pipeline.tls_probe import HTTPS_PORT, ProbeResult, Resolve, normalize_fingerprint, probe
 from bot.services import audit, lookups
@@ -28,9 +32,12 @@ from storage.models import CURRENT_ASSIGNMENT_STATES, Assignment, TlsCheck, TlsC
 log = logging.getLogger(__name__)
 
 
+DEFAULT_DELAY = dt.timedelta(minutes=5)  # the secure endpoint's update time
+
+
 @dataclass(frozen=True)
 class TlsCheckConfig:
-    delay: dt.timedelta = dt.timedelta(minutes=5)  # the endpoint's update time
+    delay: dt.timedelta = DEFAULT_DELAY
     retry: dt.timedelta = dt.timedelta(minutes=2)
     attempts: int = 4
     port: int = HTTPS_PORT
@@ -97,12 +104,51 @@ def schedule_checks(
             except Exception as error:  # no thread then: the outcome goes to the channel
                 log.warning("could not announce TLS check %s: %s", check_id, error)
                 continue
-            attach_thread(ctx, check_id, channel, ts)
+            _set_thread(ctx, check_id, channel, ts)
     return len(made)
 
 
-def attach_thread(ctx: ServiceContext, check_id: int, channel: str, ts: str) -> None:
-    """Post this check's outcome in the thread of message `ts` in `channel`."""
+def attach_thread(
+    ctx: ServiceContext,
+    assignment_id: int,
+    channel: str,
+    ts: str,
+    *,
+    delay: dt.timedelta = DEFAULT_DELAY,
+) -> None:
+    """Post the check of `assignment_id` in the thread of message `ts` in `channel`.
+
+    The handler that posted the assignment's result calls this at once, so usually the
+    check does not exist yet: inserting it here (due `delay` after the assignment) is the
+    claim, and the scheduler then sees a checked assignment and announces nothing. When
+    the scheduler got there first (its announcement is already out), the thread moves to
+    this message: the outcome belongs under the result people read.
+    """
+    with ctx.session() as session:
+        assignment = lookups_assignment(session, assignment_id)
+        row = queries.add_tls_check(
+            session,
+            TlsCheck(
+                assignment_id=assignment_id,
+                channel=channel,
+                thread_ts=ts,
+                state=TlsCheckState.PENDING,
+                next_at=as_utc(assignment.assigned_at) + delay,
+                updated_at=ctx.now(),
+            ),
+        )
+        if row is not None:
+            return
+    with ctx.session() as session:
+        existing = session.exec(
+            select(TlsCheck).where(col(TlsCheck.assignment_id) == assignment_id)
+        ).first()
+        check_id = existing.id if existing is not None else None
+    if check_id is not None:
+        _set_thread(ctx, check_id, channel, ts)
+
+
+def _set_thread(ctx: ServiceContext, check_id: int, channel: str, ts: str) -> None:
     with ctx.session() as session:
         row = session.get(TlsCheck, check_id)
         if row is not None:
