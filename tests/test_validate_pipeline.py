@@ -442,6 +442,23 @@ def test_chain_completed_by_fetch(root: CA, http_base: str) -> None:
 # --- reading findings, as validate() reports them -----------------------------------------
 
 
+def test_a_csr_instead_of_the_certificate_is_an_error_beside_it_a_warning(
+    ossl: OpenSSLPKI, ossl_root: x509.Certificate
+) -> None:
+    csr = ("req.csr", ossl.read("leaf.csr.pem"))
+    alone = run([csr, ("key.pem", ossl.key_pem)], roots=[ossl_root])
+    assert alone.verdict == "invalid"
+    assert [f.severity for f in alone.findings if f.code == "certificate_request"] == [
+        Severity.ERROR
+    ]
+    folder = [("fullchain.pem", ossl.read("fullchain.pem")), ("privkey.pem", ossl.key_pem), csr]
+    beside = run(folder, roots=[ossl_root])
+    assert beside.verdict == "valid", beside.findings
+    (found,) = [f for f in beside.findings if f.code == "certificate_request"]
+    assert found.severity is Severity.WARNING and "req.csr" in found.message
+    assert "ignored" in found.message
+
+
 def test_reading_findings(ossl: OpenSSLPKI, ossl_root: x509.Certificate) -> None:
     chain = [("fullchain.pem", ossl.read("fullchain.pem"))]
     assert "unrecognized_file" in run([*chain, ("notes.txt", b"hello")]).codes

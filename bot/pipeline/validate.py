@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from bot.pipeline.chain import ANCHOR_PRIVATE_ROOT, ChainResult, IssuerFetcher, build_chain
-from bot.pipeline.findings import Finding, finding
+from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.keys import (
     describe_certificate_key,
     describe_public_key,
@@ -258,6 +258,25 @@ def _leaf_and_chain(
     return findings, chain
 
 
+def _extra_requests_are_warnings(findings: list[Finding]) -> list[Finding]:
+    """A CSR beside the certificate it produced is not in the certificate's place.
+
+    People upload the whole folder their CA or certbot left them, CSR included; when the
+    certificate itself is there, the CSR is ignored and said so, not made an error.
+    """
+    return [
+        Finding(
+            f.code,
+            Severity.WARNING,
+            f"{f.message}; it was ignored, the certificate itself was given",
+            "Nothing to do: the CSR is not needed once you have the certificate.",
+        )
+        if f.code == "certificate_request" and f.severity is Severity.ERROR
+        else f
+        for f in findings
+    ]
+
+
 def validate_material(material: Material, options: ValidateOptions = ValidateOptions()) -> Report:
     """Check material already read: leaf choice, key, leaf checks, chain, Domain.
 
@@ -280,6 +299,7 @@ def validate_material(material: Material, options: ValidateOptions = ValidateOpt
     if leaf is None:
         findings += _no_leaf_findings(material)
     else:
+        findings = _extra_requests_are_warnings(findings)
         leaf_findings, chain = _leaf_and_chain(leaf, material, options, now)
         findings += leaf_findings + domain_findings(leaf, domain)
     return Report(
