@@ -105,6 +105,7 @@ def test_invalid_exit_1_human_output(pki: OpenSSLPKI) -> None:
         (["leaf.pem", "--output-chain", "leaf.key"], "already exists"),
         (["leaf.pem", "--output-chain", "no/such/dir/out.pem"], "does not exist"),
         (["leaf.pem", "--output-chain", ""], "--output-chain needs a file name"),
+        (["leaf.pem", "--domain", " "], "--domain needs a host name"),
         (["leaf.pem", "--password-file", ""], "password file '' does not exist"),
         (["leaf.pem", "--fetch-missing", "--password-file", "."], "is a directory"),
     ],

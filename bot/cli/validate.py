@@ -189,6 +189,8 @@ def _stdin_is_tty(stdin: TextIO | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.domain is not None and not args.domain.strip():
+        raise UsageError("--domain needs a host name, such as app.example.com")
     out = _check_output_path(args.output_chain) if args.output_chain is not None else None
     files = [InputFile(Path(p).name, _read_bytes(p, "file")) for p in args.files]
     passwords = Passwords(
