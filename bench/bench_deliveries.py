@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scratch_databases import scratch_postgres, scratch_sqlite  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from bot.services import deliveries  # noqa: E402
@@ -96,27 +96,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite", args.claims, args.rows)
-    try:
-        import psycopg
-
-        admin = psycopg.connect(args.postgres, autocommit=True, connect_timeout=3)
-    except Exception as error:
-        print(f"PostgreSQL skipped: no server answers at {args.postgres} ({type(error).__name__})")
-        return 0
-    name = f"certops_bench_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = args.postgres.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        bench(f"{base}/{name}", "PostgreSQL", args.claims, args.rows)
-    finally:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-            (name,),
-        )
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    with scratch_sqlite() as url:
+        bench(url, "SQLite", args.claims, args.rows)
+    with scratch_postgres(args.postgres) as pg_url:
+        if pg_url is not None:
+            bench(pg_url, "PostgreSQL", args.claims, args.rows)
     return 0
 
 

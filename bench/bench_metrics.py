@@ -17,12 +17,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_databases import scratch_postgres  # noqa: E402
 
 from bot.health import HealthApp  # noqa: E402
 from bot.http_server import HttpServer  # noqa: E402
@@ -105,25 +106,9 @@ def run(label: str, url: str, rows: int) -> None:
 
 
 def postgres(admin_url: str, rows: int) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = f"certops_bench_{uuid.uuid4().hex[:10]}"
-    conninfo = admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
-    try:
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.Error as error:
-        print(f"postgresql skipped: {str(error).strip().splitlines()[0]}")
-        return
-    try:
-        base = conninfo.rsplit("/", 1)[0]
-        run("postgresql", f"{base}/{name}", rows)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_postgres(admin_url) as pg_url:
+        if pg_url is not None:
+            run("postgresql", pg_url, rows)
 
 
 def main() -> None:

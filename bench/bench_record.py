@@ -14,13 +14,13 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scratch_databases import DEFAULT_ADMIN_URL, scratch_postgres, scratch_sqlite
 
 from bot.pipeline.material import Passwords
 from bot.services import assignments, certificates, environments
@@ -102,29 +102,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    with DnsServer(dns_records()) as server, tempfile.TemporaryDirectory() as tmp:
-        bench(f"sqlite:///{tmp}/bench.db", "sqlite", args.rounds, server)
-        try:
-            import psycopg
-            from psycopg import sql
-
-            admin_url = os.environ.get(
-                "CERTOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-            )
-            name = f"certops_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except Exception as error:  # no server: say so, the SQLite figures stand
-            print(f"postgres   skipped: {type(error).__name__}: {str(error).splitlines()[0]}")
-            return 0
-        base = admin_url.rsplit("/", 1)[0]
-        try:
-            bench(f"{base}/{name}", "postgres", args.rounds, server)
-        finally:
-            with psycopg.connect(admin_url, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+    admin_url = os.environ.get("CERTOPS_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
+    with DnsServer(dns_records()) as server:
+        with scratch_sqlite() as url:
+            bench(url, "sqlite", args.rounds, server)
+        with scratch_postgres(admin_url) as pg_url:
+            if pg_url is not None:
+                bench(pg_url, "postgres", args.rounds, server)
     return 0
 
 

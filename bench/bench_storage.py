@@ -16,16 +16,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_databases import scratch_postgres, scratch_sqlite  # noqa: E402
 
 from storage import migrate, queries  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -138,26 +138,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=300)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        bench(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite file", args.rows)
-    try:
-        import psycopg
-
-        admin = psycopg.connect(args.postgres, autocommit=True, connect_timeout=3)
-    except Exception as error:
-        print(f"== PostgreSQL skipped: {str(error).splitlines()[0]}")
-        return 0
-    name = f"certops_bench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = args.postgres.rsplit("/", 1)[0]
-        bench(f"{base}/{name}", "PostgreSQL (127.0.0.1)", args.rows)
-    finally:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
+    with scratch_sqlite() as url:
+        bench(url, "SQLite file", args.rows)
+    with scratch_postgres(args.postgres) as pg_url:
+        if pg_url is not None:
+            bench(pg_url, "PostgreSQL (127.0.0.1)", args.rows)
     return 0
 
 
