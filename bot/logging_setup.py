@@ -36,8 +36,10 @@ _SLACK_TOKEN = re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]+|\bxoxe\.xox[a-z
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+", re.IGNORECASE)
 _SECRET_FIELD = re.compile(
     r"""(?P<key>[\w.-]*(?:password|passwd|passphrase|secret|token|private_key)[\w.-]*)"""
-    r"""(?P<sep>['"]?\s*[:=]\s*(?:\{[^{}]*?['"]value['"]\s*:\s*)?['"]?)"""
-    r"""(?P<value>[^'"\s,;&}]+)""",
+    r"""(?P<sep>['"]?\s*[:=]\s*(?:\{[^{}]*?['"]value['"]\s*:\s*)?)"""
+    # A quoted value is taken whole, up to its closing quote (or the end of a cut line):
+    # passphrases have spaces and commas in them.
+    r"""(?P<value>"(?:[^"\\]|\\.)*(?:"|$)|'(?:[^'\\]|\\.)*(?:'|$)|[^'"\s,;&}]+)""",
     re.IGNORECASE,
 )
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
@@ -55,11 +57,13 @@ def _base64(match: re.Match[str]) -> str:
 
 def _field(match: re.Match[str]) -> str:
     value = match.group("value")
+    quote = value[0] if value[:1] in {"'", '"'} else ""
+    bare = value[1:].removesuffix(quote) if quote else value
     if _NOT_SECRET_KEYS.search(match.group("key")):
         return match.group(0)
-    if value.lower() in _NOT_SECRET_VALUES or value.startswith("[redacted"):
+    if bare.lower() in _NOT_SECRET_VALUES or bare.startswith("[redacted"):
         return match.group(0)
-    return f"{match.group('key')}{match.group('sep')}***"
+    return f"{match.group('key')}{match.group('sep')}{quote}***{quote}"
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

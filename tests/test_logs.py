@@ -98,6 +98,12 @@ KEY_BLOCK = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwgg
             "***",
         ),
         ("zip_password=Zip-77 next", "Zip-77", "zip_password=***"),
+        (  # a passphrase with spaces and a comma goes whole, not only its first word
+            '{"password": {"type": "plain_text_input", "value": "my pass, phrase"}}',
+            "phrase",
+            '"value": "***"}',
+        ),
+        ("{'zip_password': 'two words', 'n': 1}", "words", "'zip_password': '***', 'n': 1"),
         ("postgresql://certops:pa55w0rd@db:5432/x", "pa55w0rd", "postgresql://certops:***@db"),
         ("der " + "QUJD" * 30, "QUJDQUJD", "der [redacted base64]"),
     ],
