@@ -273,3 +273,17 @@ def test_a_needed_password_is_prompted_for_on_a_terminal(
     out = run.capsys.readouterr().out
     assert code == 0 and json.loads(out)["status"] == "validated"
     assert asked == ["Key/PFX password: "]
+
+
+def test_an_unreadable_manual_submission_shows_no_none(
+    run: Run, files: dict[str, str], tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not the password\n")
+    submit = ["cert", "submit", files["renewal.pfx"], "--name", "unread", "--manual"]
+    code, out, _ = run(*submit, "--password-file", str(wrong))
+    assert code == 0 and "pending_manual" in out and "None" not in out, out
+    for argv in (["cert", "list"], ["cert", "show", "unread"]):
+        code, out, _ = run(*argv)
+        assert code == 0 and "None" not in out, out
+        assert "no readable certificate" in out

@@ -62,7 +62,7 @@ def _environment(e: EnvironmentView) -> str:
 def _certificate(c: CertificateView) -> str:
     lines = [f"{c.name}  {c.status}  {c.domain or ''}".rstrip()]
     lines.append(f"  names:       {', '.join(c.sans) or '(none)'}")
-    lines.append(f"  valid until: {c.not_after or '?'} ({c.days_left} days left)")
+    lines.append(f"  valid until: {_until(c, 'days left')}")
     lines.append(f"  key:         {c.key_type or '?'} {c.key_bits or ''}".rstrip())
     lines.append(f"  issuer:      {c.issuer or '?'}")
     lines.append(f"  SHA-256:     {c.fingerprint_sha256 or '?'}")
@@ -83,10 +83,14 @@ def _certificate(c: CertificateView) -> str:
 
 
 def _certificate_line(c: CertificateView) -> str:
-    return (
-        f"{c.name:<24} {c.status:<15} {', '.join(c.sans)[:50]:<50} until {c.not_after} "
-        f"({c.days_left} days)"
-    )
+    return f"{c.name:<24} {c.status:<15} {', '.join(c.sans)[:50]:<50} until {_until(c, 'days')}"
+
+
+def _until(c: CertificateView, unit: str) -> str:
+    """A certificate that could not be read has no expiry: say so, never 'None'."""
+    if c.not_after is None:
+        return "? (no readable certificate)"
+    return f"{c.not_after} ({c.days_left} {unit})"
 
 
 def _offer(targets: list[RenewalTarget], name: str) -> list[str]:
@@ -106,7 +110,10 @@ def _submit(r: SubmitResult) -> str:
         head = f"Stored {c.name} as pending_manual: an admin must approve it before it is assigned."
     else:
         head = f"Stored {c.name} as validated: it can be assigned."
-    lines = [head, f"  names: {', '.join(c.sans) or '(none)'}; valid until {c.not_after}"]
+    lines = [
+        head,
+        f"  names: {', '.join(c.sans) or '(none)'}; valid until {_until(c, 'days left')}",
+    ]
     lines += _findings(r.report)
     lines += _offer(r.renewal_targets, c.name)
     return "\n".join(lines)
