@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bot import cli
@@ -35,3 +40,16 @@ def test_debug_shows_the_traceback(
     monkeypatch.setitem(cli.COMMANDS, "boom", ("tests.cli_boom", "fails"))
     assert cli.main(["boom"]) == cli.INTERNAL_EXIT
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(tmp_path: Path) -> None:
+    """`certops env list | head`: no 'internal error', no claim about what was saved."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    env.pop("CERTOPS_DEBUG", None)
+    argv = [sys.executable, "-m", "bot", "env", "list"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == cli.SIGPIPE_EXIT, err
+    assert "internal error" not in err and "Traceback" not in err and "Exception" not in err

@@ -7,6 +7,7 @@ scripts and CI call it in loops).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 
@@ -29,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USAGE_EXIT = 2
 # An error of ours, not the user's: sysexits' EX_SOFTWARE, outside every command's contract.
 INTERNAL_EXIT = 70
+# 128 + SIGPIPE: what a shell reports for a tool whose reader went away (`| head`).
+SIGPIPE_EXIT = 141
 
 
 def _usage() -> str:
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit:
         raise
+    except BrokenPipeError:
+        return _reader_gone()
     except BaseException as error:  # pyo3 panics from cryptography are BaseException
         return _internal_error(name, error)
 
@@ -74,8 +79,23 @@ def _internal_error(name: str, error: BaseException) -> int:
 
         traceback.print_exception(error)
     print(
-        f"certops {name}: internal error ({type(error).__name__}); nothing was written. "
-        "Please report it; CERTOPS_DEBUG=1 shows the details.",
+        f"certops {name}: internal error ({type(error).__name__}); a change may or may not "
+        "have been saved (certops audit shows it). Please report it; CERTOPS_DEBUG=1 shows "
+        "the details.",
         file=sys.stderr,
     )
     return INTERNAL_EXIT
+
+
+def _reader_gone() -> int:
+    """`certops ... | head`: the reader left, the work is done; end as a SIGPIPE'd tool does.
+
+    Not an internal error (the command may well have changed the record: saying otherwise
+    would mislead); stdout goes to /dev/null so the interpreter's last flush stays quiet.
+    """
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return SIGPIPE_EXIT
