@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.metrics import MeteredExecutor, Metrics
 from bot.metrics_slack import instrument
+from bot.request_signature import harden_signature_check
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
@@ -72,6 +73,7 @@ def create_app(
         logger=logger or logging.getLogger("certops.bolt"),
         name="certops",
     )
+    harden_signature_check(app, settings.slack_signing_secret or "")
     middleware.register(app, deps)
     commands.register(app, deps)
     home.register(app, deps)

@@ -60,6 +60,26 @@ def test_a_stale_timestamp_gets_401_and_changes_nothing(slack: SlackHarness) -> 
     assert environments.list_environments(slack.deps.services) == []
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Request-Timestamp": "abc"},  # int() raised in slack_sdk's verifier
+        {"X-Slack-Signature": "v0=\u00e9" + "0" * 63},  # compare_digest raised (non-ASCII)
+    ],
+)
+def test_a_malformed_signature_header_gets_401_and_nothing_is_sent(
+    slack: SlackHarness, headers: dict[str, str]
+) -> None:
+    """Before: the verifier raised, the error handler answered 200 and posted its apology to
+    the (attacker's) response_url, or DMed any user_id, all from an unsigned request."""
+    body = env_add_body(slack)
+    sent = slack.sender.post(body, "application/x-www-form-urlencoded", headers=headers)
+    slack.settle()
+    assert sent.status == 401
+    assert slack.api.calls() == []
+    assert environments.list_environments(slack.deps.services) == []
+
+
 def test_a_correctly_signed_request_goes_through(slack: SlackHarness) -> None:
     sent = slack.sender.post(env_add_body(slack), "application/x-www-form-urlencoded")
     slack.settle()

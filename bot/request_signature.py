@@ -1,0 +1,42 @@
+"""Slack's request signature check, made total: a malformed header is a bad signature.
+
+slack_sdk's `SignatureVerifier.is_valid` calls `int()` on `X-Slack-Request-Timestamp` and
+`hmac.compare_digest` on `X-Slack-Signature`, so a timestamp such as `abc` (ValueError) or a
+signature with a non-ASCII character (TypeError) raises instead of answering False. In Bolt
+that exception skips the 401 and reaches the app's error handler with the unverified body:
+anyone could then make the bot POST to a `response_url` of their choosing, or DM any user
+with the bot's token. Here every such request is simply not signed (401, nothing done).
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_bolt.middleware.request_verification import RequestVerification
+from slack_sdk.signature import SignatureVerifier
+
+
+class TotalSignatureVerifier(SignatureVerifier):
+    """`is_valid` that answers False for malformed headers instead of raising."""
+
+    def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool:
+        if timestamp is None or signature is None:
+            return False
+        if not (timestamp.isascii() and timestamp.isdigit()) or not signature.isascii():
+            return False
+        try:
+            return super().is_valid(body, timestamp, signature)
+        except (ValueError, TypeError):
+            return False
+
+
+def harden_signature_check(app: App, signing_secret: str) -> None:
+    """Give Bolt's request verification middleware the total verifier.
+
+    Raises RuntimeError when the app has no such middleware (a Bolt upgrade that moved it):
+    better a bot that does not start than one that trusts unsigned requests.
+    """
+    found = [m for m in app._middleware_list if isinstance(m, RequestVerification)]
+    if not found:
+        raise RuntimeError("Bolt's request verification middleware was not found")
+    for verification in found:
+        verification._verifier = TotalSignatureVerifier(signing_secret=signing_secret)
