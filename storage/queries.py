@@ -514,14 +514,19 @@ def valid_renewals_of_watched(
     session: Session, horizon: datetime | None = None
 ) -> Sequence[tuple[int, str]]:
     """(old id, renewal name) for every validated or approved renewal of a certificate
-    (of a watched one expiring before `horizon`, when given)."""
+    (of a watched one expiring before `horizon`, when given). A renewal that expires no
+    later than the old one (the old file again, by mistake) renews nothing: counting it
+    would silence the warnings of a certificate that still serves a site."""
     old = aliased(Certificate)
     new = aliased(Certificate)
     query = (
         sa_select(col(old.id), col(new.name))
         .select_from(new)
         .join(old, col(old.id) == col(new.renews_id))
-        .where(col(new.status).in_(list(WATCHED_STATUSES)))
+        .where(
+            col(new.status).in_(list(WATCHED_STATUSES)),
+            col(new.not_after) > col(old.not_after),
+        )
     )
     if horizon is not None:
         query = query.where(

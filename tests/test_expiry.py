@@ -473,3 +473,21 @@ def test_long_expired_certificates_are_left_alone(ctx: ServiceContext) -> None:
     assert [(w.certificate, w.threshold) for _, w, _ in publisher.calls] == [  # type: ignore[union-attr]
         ("recent", "expired")
     ]
+
+
+def test_a_renewal_that_does_not_outlive_the_old_one_does_not_silence_it(
+    ctx: ServiceContext,
+) -> None:
+    """`--renews` naming a certificate that expires no later (the old file again, by
+    mistake) must not stop the warnings of the one still serving the site."""
+    env = add_env(ctx, "prod", "C0PROD")
+    old = add_cert(ctx, "shop-2025", days=10)
+    assign(ctx, old, env, "shop.example.com")
+    add_cert(ctx, "shop-again", days=10, renews=old)
+    publisher = Recorder()
+    report = scan(ctx, publisher)
+    assert report.renewed == 0
+    assert ("post", "14d") in publisher.kinds()
+    digest = expiring_digest(ctx, 30)
+    items = {i.certificate: i for g in digest for i in g.items}
+    assert items["shop-2025"].renewed_by is None
