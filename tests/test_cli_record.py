@@ -287,3 +287,30 @@ def test_an_unreadable_manual_submission_shows_no_none(
         code, out, _ = run(*argv)
         assert code == 0 and "None" not in out, out
         assert "no readable certificate" in out
+
+
+def test_a_renewal_says_what_to_do_next_for_each_target() -> None:
+    """`certops cert renew`: a LifeTime target's new ticket comes with its next step and the
+    text to paste; an assignment's DNS warning is shown, not dropped."""
+    from bot.cli.record_text import render
+    from bot.services.renewals import RenewalOutcome, RenewalResult
+    from bot.services.supersession import RenewalTarget
+
+    lifetime = RenewalTarget("lifetime", "lt.example.com", True, "wild")
+    dev = RenewalTarget("dev", "app.example.com", False, "wild")
+    ticket = {
+        "ok": True,
+        "ticket": {"id": 7},
+        "message": "Ticket 7 is a draft. Open a support case with the text below, then: ...",
+        "support_text": "Subject: Change the LifeTime hostname of lifetime",
+        "warnings": [],
+    }
+    assigned = {"ok": True, "assignment": {"id": 3}, "warnings": ["The DNS check got no answer"]}
+    out = render(
+        RenewalResult(
+            "wild-2", "wild", [RenewalOutcome(dev, assigned), RenewalOutcome(lifetime, ticket)]
+        )
+    )
+    assert "WARNING: The DNS check got no answer" in out
+    assert "Ticket 7 is a draft" in out
+    assert "paste into the support case" in out and "Subject: Change the LifeTime" in out

@@ -172,6 +172,7 @@ def _renewal(r: RenewalResult) -> str:
         if o.ok:
             what = "ticket opened" if t.is_lifetime else "assigned"
             lines.append(f"  {t.environment}: {t.hostname}: {what}")
+            lines += _renewal_next_steps(o.result)
         else:
             lines.append(
                 f"  {t.environment}: {t.hostname}: refused ({o.result.get('code')}): "
@@ -181,6 +182,17 @@ def _renewal(r: RenewalResult) -> str:
     if first:
         lines += _reminders(first["reminders"])
     return "\n".join(lines)
+
+
+def _renewal_next_steps(result: dict[str, Any]) -> list[str]:
+    """What a person must still do for one target: the DNS warning of an assignment, or a
+    new ticket's next step and the text to paste into its support case."""
+    lines = [f"    WARNING: {w}" for w in result.get("warnings") or []]
+    if result.get("ticket") and result.get("message"):
+        lines.append(f"    {result['message']}")
+    if result.get("support_text"):
+        lines += ["", "----- paste into the support case -----", result["support_text"], "-----"]
+    return lines
 
 
 def _audit(e: AuditEntry) -> str:
