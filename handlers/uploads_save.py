@@ -25,7 +25,7 @@ from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS
 from bot.slack_files import DownloadError
 from handlers import assign_modal, home
 from handlers.blocks import uploads as blocks
-from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.blocks.base import checked_message, escape, fallback_text, section
 from handlers.deps import Deps
 from handlers.files import FileSource
 from handlers.modal_budget import Outcome, settle, start
@@ -107,7 +107,7 @@ class SaveFlow:
             )
         saved = result.certificate
         status = "waiting for manual validation by an admin" if result.manual else "validated"
-        text = f":floppy_disk: Saved *{saved.name}* ({status})."
+        text = f":floppy_disk: Saved *{escape(saved.name)}* ({status})."
         done = [section(text)]
         channel = str(meta.get("channel") or "")
 

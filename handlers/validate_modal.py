@@ -26,7 +26,7 @@ from bot.services.errors import ServiceError
 from bot.slack_files import DownloadError
 from handlers import home
 from handlers.blocks import validate_modal as views
-from handlers.blocks.base import checked_message, context, fallback_text, section
+from handlers.blocks.base import checked_message, context, escape, fallback_text, section
 from handlers.blocks.uploads import (
     FORM_PASSWORD_HINT,
     failure_blocks,
@@ -247,7 +247,7 @@ class Submission:
     ) -> Outcome:
         name = result.certificate.name
         status = "waiting for manual validation by an admin" if result.manual else "validated"
-        head = f":floppy_disk: Saved *{name}*: {status}."
+        head = f":floppy_disk: Saved *{escape(name)}*: {status}."
         reminder = (
             "The files you attached stay in your Slack files: delete the one holding the "
             "private key (Files → the file → Delete)."

@@ -423,3 +423,19 @@ def test_validate_modal_zip_password_goes_on_its_field(
     assert list(wrong.ack_json["errors"]) == ["zip_password"]
     values["zip_password"] = text_value(ZIP_PASSWORD)
     assert "Saved *zip-aes*: validated" in json.dumps(submit_view(slack, view, values).ack_json)
+
+
+def test_validate_modal_shows_a_saved_name_as_text_not_markup(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    view = fields_step(slack, "pfx")
+    pfx = slack.api.add_file("shop.pfx", files.pfx)
+    values = {
+        "domain": text_value("shop.example.com"),
+        "name": text_value("<!here> pfx"),
+        "pfx": files_value(pfx),
+        "password": text_value(PFX_PASSWORD),
+    }
+    answer = json.dumps(submit_view(slack, view, values).ack_json)
+    assert "Saved *&lt;!here&gt; pfx*" in answer
+    assert "<!here>" not in answer

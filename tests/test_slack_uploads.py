@@ -411,3 +411,38 @@ def test_too_many_files_at_once(slack: SlackHarness, files: UploadSet) -> None:
     many = [slack.api.add_file(f"c{i}.pem", files.cert_pem) for i in range(11)]
     text = last_update(send_files(slack, *many))
     assert "that is 11 files" in text and "Nothing was stored" in text
+
+
+def test_a_saved_name_is_shown_as_text_not_as_slack_markup(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    """A certificate name is free text: `<!channel>` in it must not ping anyone."""
+    cert = slack.api.add_file("fullchain.pem", files.cert_pem)
+    key = slack.api.add_file("privkey.pem", files.key_pem)
+    update = send_files(slack, cert, key).of("chat.update")[-1]
+    modal = opened_view(
+        click(slack, ui.ACTION_SAVE, button_in(update.blocks, ui.ACTION_SAVE)["value"])
+    )
+    name = "<!channel> shop"
+    saved = submit_view(slack, modal, {"name": text_value(name), "domain": text_value("")})
+    assert certificates.show_certificate(slack.deps.services, name).status == "validated"
+    # The texts Slack receives (all_text renders the escapes back, as Slack would show them).
+    sent = "\n".join(_texts([json.loads(saved.sent.body)] + [c.params for c in saved.calls]))
+    assert "Saved *&lt;!channel&gt; shop*" in sent
+    assert "<!channel>" not in sent
+    assert "Saved *<!channel> shop*" in saved.all_text
+
+
+def _texts(value: object) -> list[str]:
+    """Every `text` string in a message or view, as Slack would render it."""
+    if isinstance(value, dict):
+        found = [value["text"]] if isinstance(value.get("text"), str) else []
+        return found + [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    if isinstance(value, str) and value.startswith("["):  # blocks sent form-encoded
+        try:
+            return _texts(json.loads(value))
+        except ValueError:
+            return []
+    return []
