@@ -166,3 +166,42 @@ def test_upload_findings_never_point_at_terminal_options() -> None:
     )
     text = str([finding_blocks(findings[i : i + 10]) for i in range(0, len(findings), 10)])
     assert " --" not in text and "(--" not in text
+
+
+def test_a_renewal_result_gives_a_new_tickets_next_step_and_support_text() -> None:
+    from handlers.blocks.confirm import renewal_done_blocks
+
+    result = {
+        "ok": True,
+        "certificate": "wild-2",
+        "renews": "wild",
+        "outcomes": [
+            {
+                "ok": True,
+                "target": {
+                    "environment": "lifetime",
+                    "hostname": "lt.example.com",
+                    "is_lifetime": True,
+                },
+                "result": {
+                    "ok": True,
+                    "ticket": {"id": 7},
+                    "message": "Ticket 7 is a draft. Open a support case with the text below",
+                    "support_text": "Subject: Change the LifeTime hostname of lifetime\n\nHello,",
+                },
+            },
+            {
+                "ok": True,
+                "target": {
+                    "environment": "dev",
+                    "hostname": "app.example.com",
+                    "is_lifetime": False,
+                },
+                "result": {"ok": True, "assignment": {"id": 3}},
+            },
+        ],
+    }
+    text = blocks_text(renewal_done_blocks(result, "U1"))
+    assert "Ticket 7 is a draft" in text
+    assert "Subject: Change the LifeTime hostname of lifetime" in text
+    assert text.count("Subject:") == 1  # the assignment gets no ticket text

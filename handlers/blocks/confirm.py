@@ -112,8 +112,22 @@ def renewal_done_blocks(result: Mapping[str, Any], actor: str) -> Blocks:
         if outcome.get("ok"):
             what = "support ticket opened" if target.get("is_lifetime") else "assigned"
             blocks.append(section(f"• {where}: {what}"))
+            blocks += _ticket_next_step(data)
         else:
             blocks.append(section(f"• {where}: :x: {escape(str(data.get('message', 'refused')))}"))
             if data.get("dns_report"):
                 blocks += dns_blocks(data["dns_report"])
+    return blocks
+
+
+def _ticket_next_step(data: Mapping[str, Any]) -> Blocks:
+    """A renewal's new LifeTime ticket is useless without its next step and the text to
+    paste into the support case: both, as `/cert ticket open` gives them."""
+    if not data.get("ticket"):
+        return []
+    blocks: Blocks = []
+    if data.get("message"):
+        blocks.append(context(escape(str(data["message"]))))
+    if data.get("support_text"):
+        blocks.append(section(f"```{escape(str(data['support_text']))}```"))
     return blocks
