@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 LOOP_SECONDS = 0.05
 DEFAULT_THREADS = 16
+# Slack's requests are kilobytes (the bot's modals hold a few inputs of 3000 characters).
+# Waitress's default allows 1 GB, which Bolt's WSGI adapter then reads into memory before
+# checking the signature: anyone could exhaust the bot's memory with a few requests.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class HttpServer:
@@ -32,6 +36,7 @@ class HttpServer:
             threads=threads,
             ident="certops",
             clear_untrusted_proxy_headers=True,
+            max_request_body_size=MAX_BODY_BYTES,
         )
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

@@ -4,6 +4,7 @@ or missing setting with one line naming it."""
 from __future__ import annotations
 
 import logging
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -178,3 +179,29 @@ def test_a_port_in_use_is_one_line(
         .startswith(f"certops run: cannot listen on 127.0.0.1:{taken.port}: ")
     )
     assert "Traceback" not in err
+
+
+def test_a_huge_body_is_refused_before_it_is_read(sqlite_url: str) -> None:
+    """Waitress allowed 1 GB, read into memory by Bolt before the signature check."""
+    from bot.http_server import MAX_BODY_BYTES
+
+    seen: list[int] = []
+
+    def slack(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(len(environ["wsgi.input"].read()))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"read"]
+
+    with HttpServer(slack, host="127.0.0.1", port=0) as server:
+        url = server.url + "/slack/events"
+        small = urllib.request.Request(url, data=b"x" * 1000, method="POST")
+        with urllib.request.urlopen(small, timeout=5) as answer:
+            assert answer.status == 200
+        # Only the headers are sent: the refusal comes before any byte of the body is read.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            raw.sendall(
+                b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+                + f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode()
+            )
+            assert raw.recv(100).startswith(b"HTTP/1.1 413")
+    assert seen == [1000]
