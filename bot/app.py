@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.metrics import MeteredExecutor, Metrics
 from bot.metrics_slack import instrument
-from bot.request_signature import harden_signature_check
+from bot.request_signature import harden_signature_check, quiet_client_token_notice
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
@@ -70,7 +70,7 @@ def create_app(
         token_verification_enabled=False,
         process_before_response=False,
         listener_executor=executor,
-        logger=logger or logging.getLogger("certops.bolt"),
+        logger=quiet_client_token_notice(logger or logging.getLogger("certops.bolt")),
         name="certops",
     )
     harden_signature_check(app, settings.slack_signing_secret or "")

@@ -1,4 +1,6 @@
-"""Slack's request signature check, made total: a malformed header is a bad signature.
+"""Fixes to how Bolt is built: a total signature check, and no false start-up warning.
+
+The signature check, made total: a malformed header is a bad signature.
 
 slack_sdk's `SignatureVerifier.is_valid` calls `int()` on `X-Slack-Request-Timestamp` and
 `hmac.compare_digest` on `X-Slack-Signature`, so a timestamp such as `abc` (ValueError) or a
@@ -10,7 +12,10 @@ with the bot's token. Here every such request is simply not signed (401, nothing
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.middleware.request_verification import RequestVerification
 from slack_sdk.signature import SignatureVerifier
 
@@ -40,3 +45,22 @@ def harden_signature_check(app: App, signing_secret: str) -> None:
         raise RuntimeError("Bolt's request verification middleware was not found")
     for verification in found:
         verification._verifier = TotalSignatureVerifier(signing_secret=signing_secret)
+
+
+class ClientTokenNotice(logging.Filter):
+    """Drops Bolt's start-up warning "As you gave `client` as well, `token` will be unused".
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself and warns whenever a client is
+    given too, which `create_app` always does (with that same token): at every start an
+    operator saw a WARNING that asked for nothing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def quiet_client_token_notice(logger: logging.Logger) -> logging.Logger:
+    """`logger` with the filter (once), before the App that would warn on it is built."""
+    if not any(isinstance(f, ClientTokenNotice) for f in logger.filters):
+        logger.addFilter(ClientTokenNotice())
+    return logger

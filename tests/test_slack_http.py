@@ -301,3 +301,23 @@ def test_log_lines_carry_the_request_id(slack: SlackHarness) -> None:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
     assert f"[{unquote(trigger_id)}] /cert list by {USER}" in stream.getvalue()
+
+
+def test_building_the_app_logs_no_warning_about_the_token(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN itself and warned at every start that it is 'unused'."""
+    from bot.app import create_app
+    from bot.request_signature import ClientTokenNotice
+    from tests.slack_harness import BOT_TOKEN, harness_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    with caplog.at_level(logging.DEBUG):
+        app = create_app(harness_settings(sqlite_url))
+        create_app(harness_settings(sqlite_url))  # the filter is added once
+    assert app.client.token == BOT_TOKEN
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    notices = [
+        f for f in logging.getLogger("certops.bolt").filters if isinstance(f, ClientTokenNotice)
+    ]
+    assert len(notices) == 1
