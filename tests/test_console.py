@@ -176,3 +176,30 @@ def test_run_without_tokens_makes_the_operator_an_admin(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "as an admin" in done.stderr.splitlines()[0]
     assert "*qa*" in done.stdout and "admins only" not in done.stdout
+
+
+def test_what_the_bot_posts_on_its_own_shows_before_the_next_answer(sqlite_url: str) -> None:
+    """An expiry warning the scheduler posts between two lines is shown once, with its
+    buttons, before the next answer (the console had hidden it)."""
+    from bot.app import create_client
+    from bot.scheduler import build_jobs, run_once
+
+    database = Database(sqlite_url)
+    pki = make_pki()
+    ctx = ServiceContext(database=database, extra_roots=[pki.root.issued.cert])
+    submit(ctx, pki, "short", pki.intermediate.leaf(sans=["shop.example.com"], days=5))
+    settings = Settings(database_url=sqlite_url, default_channel="C0WARN")
+    out = io.StringIO()
+    try:
+        with open_session(settings, user_id="U0ME", admin=True, database=database) as session:
+            first = session.handle_line("/cert help")
+            jobs = build_jobs(session.settings, ctx, create_client(session.settings))
+            run_once([jobs.as_list(with_tls=False)[0]])
+            loop(session, io.StringIO("/cert env list\n/cert env list\n"), out, prompt=False)
+    finally:
+        database.dispose()
+    text = out.getvalue()
+    assert first is not None and "#C0WARN" not in first
+    assert text.count("[#C0WARN]") == 1 and "short" in text  # shown once, before the answer
+    assert text.index("[#C0WARN]") < text.index("Environments")
+    assert "Snooze" in text and "(type /click N)" in text

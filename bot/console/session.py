@@ -66,6 +66,9 @@ class ConsoleSession:
         self.user_id = user_id
         self.sender = SlackSender(app_url, settings.slack_signing_secret or "")
         self.buttons: list[Button] = []
+        # Calls shown so far: what the bot posts on its own between two lines (the
+        # scheduler's expiry warnings and TLS checks) is shown before the next answer.
+        self.shown = api.mark()
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -124,7 +127,22 @@ class ConsoleSession:
         return sent, self.api.calls(since=since)
 
     def handle_line(self, line: str) -> str | None:
-        """The text to print for one input line; None means: leave."""
+        """The text to print for one input line; None means: leave. Posts the bot made on
+        its own since the last line come first, with their buttons."""
+        background = self._background()
+        answer = self._handle_line(line)
+        self.shown = self.api.mark()
+        if answer is None or not background:
+            return answer
+        return f"{background}\n\n{answer}" if answer else background
+
+    def _background(self) -> str:
+        calls = self.api.calls(since=self.shown)
+        if not calls:
+            return ""
+        return self._show(Sent(200, "", 0.0), calls)
+
+    def _handle_line(self, line: str) -> str | None:
         line = line.strip()
         if not line:
             return ""
@@ -190,7 +208,7 @@ def buttons_in(sent: Sent, calls: list[Call], *, include_home: bool) -> list[But
     ack = sent.json() if sent.status == 200 else None
     found = _buttons_of(ack.get("blocks") if isinstance(ack, dict) else None, False)
     for call in calls:
-        if call.method in {"response_url", "chat.postMessage", "chat.postEphemeral"}:
+        if call.method in {"response_url", "chat.postMessage", "chat.postEphemeral", "chat.update"}:
             found += _buttons_of(call.blocks, False)
         elif call.method == "views.publish" and include_home:
             found += _buttons_of(call.view.get("blocks"), True)
@@ -223,6 +241,11 @@ def render_call(call: Call, show_home: bool = False) -> str | None:
         return f"[{where}]\n" + message_text(call.params.get("text"), call.blocks)
     if call.method == "chat.postEphemeral":
         return "[only you]\n" + message_text(call.params.get("text"), call.blocks)
+    if call.method == "chat.update":
+        channel = str(call.params.get("channel", ""))
+        return f"[#{channel}, message updated]\n" + message_text(
+            call.params.get("text"), call.blocks
+        )
     if call.method == "views.publish":
         if show_home:
             return "[App Home]\n" + message_text(None, call.view.get("blocks"))
