@@ -21,10 +21,18 @@ from slack_sdk.signature import SignatureVerifier
 
 
 class TotalSignatureVerifier(SignatureVerifier):
-    """`is_valid` that answers False for malformed headers instead of raising."""
+    """`is_valid` that answers False for malformed headers instead of raising.
+
+    Without a signing secret (Socket Mode, where Bolt skips the check) it is still built,
+    and refuses every request instead of raising at start or on the first one.
+    """
+
+    def __init__(self, signing_secret: str) -> None:
+        self.configured = bool(signing_secret)
+        super().__init__(signing_secret=signing_secret or "no signing secret")
 
     def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool:
-        if timestamp is None or signature is None:
+        if not self.configured or timestamp is None or signature is None:
             return False
         if not (timestamp.isascii() and timestamp.isdigit()) or not signature.isascii():
             return False

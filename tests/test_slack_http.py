@@ -321,3 +321,17 @@ def test_building_the_app_logs_no_warning_about_the_token(
         f for f in logging.getLogger("certops.bolt").filters if isinstance(f, ClientTokenNotice)
     ]
     assert len(notices) == 1
+
+
+def test_the_verifier_without_a_signing_secret_refuses_instead_of_raising() -> None:
+    """Socket Mode runs without SLACK_SIGNING_SECRET: building the app must not fail."""
+    from bot.request_signature import TotalSignatureVerifier
+
+    verifier = TotalSignatureVerifier("")
+    timestamp = str(int(time.time()))
+    signature = verifier.generate_signature(timestamp=timestamp, body="x")
+    assert verifier.is_valid("x", timestamp, signature) is False
+    signed = TotalSignatureVerifier("s3cret")
+    good = signed.generate_signature(timestamp=timestamp, body="x")
+    assert signed.is_valid("x", timestamp, good) is True
+    assert signed.is_valid("x", "abc", good) is False
