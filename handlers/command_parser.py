@@ -108,6 +108,16 @@ def unlink(token: str) -> str:
     return match.group("label") or match.group("target")
 
 
+def unescape(token: str) -> str:
+    """Slack sends a typed `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`: the typed text back.
+
+    Slack's own markup (`<#C1|ops>`, `<@U1>`) keeps real angle brackets and is left as is.
+    """
+    if token.startswith("<"):
+        return token
+    return token.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def channel_id(token: str) -> str | None:
     """The channel a token names (`<#C1|name>` → `C1`, `#name` → `#name`), or None."""
     match = _CHANNEL.match(token)
@@ -175,7 +185,7 @@ def _parse_expiring(tokens: list[str]) -> Command:
 
 def parse(text: str) -> Command:
     """The command in `text` (what follows `/cert`); raises UsageError when it is wrong."""
-    tokens = [unlink(token) for token in tokenize(text.strip())]
+    tokens = [unescape(unlink(token)) for token in tokenize(text.strip())]
     if not tokens:
         return Command("help")
     sub, rest = tokens[0].lower(), tokens[1:]

@@ -124,3 +124,14 @@ def test_usage_text_lists_every_subcommand() -> None:
     text = usage_text()
     for sub, _, _ in SYNOPSES:
         assert f"/cert {sub}" in text
+
+
+def test_slack_escapes_are_read_back_as_typed() -> None:
+    """Slack sends a typed `&` as `&amp;` (and `<`, `>` as entities); its markup stays."""
+    reject = parse("reject R&amp;D-cert bad &lt;issuer&gt; &amp;amp; chain")
+    assert reject.args == {"name": "R&D-cert", "reason": "bad <issuer> &amp; chain"}
+    env = parse("env add dev &lt;x&gt; <#C0123|ops>")
+    assert env.args["default_host"] == "<x>" and env.args["channel"] == "C0123"
+    assert parse("dns <http://shop.example.com|shop.example.com>").args["hostname"] == (
+        "shop.example.com"
+    )
