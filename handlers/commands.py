@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.services.actors import Actor, actor_for
 from bot.services.errors import ServiceError
@@ -116,10 +117,15 @@ def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None
     """After the answer: tell the people concerned, refresh the asker's App Home."""
     for user, text in reply.notices:
         if user != actor.user_id and user[:1] in {"U", "W"}:
-            channel = client.conversations_open(users=user)["channel"]["id"]
-            client.chat_postMessage(
-                channel=channel, text=text, blocks=checked_message([section(text)])
-            )
-            home.show(client, actor_for(user, deps.settings), deps)  # their record moved too
+            try:
+                channel = client.conversations_open(users=user)["channel"]["id"]
+                client.chat_postMessage(
+                    channel=channel, text=text, blocks=checked_message([section(text)])
+                )
+                home.show(client, actor_for(user, deps.settings), deps)  # their record moved
+            except SlackApiError as error:
+                # The change is made and answered: a person Slack will not let us reach
+                # (left, disabled) must not turn it into "something went wrong".
+                log.warning("could not tell %s: %s", user, error.response.get("error"))
     if reply.changed:
         home.publish(client, actor, deps)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.services import environments
+from bot.services import certificates, environments
 from tests.dns_server import DnsServer
 from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
 from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
@@ -219,3 +219,18 @@ def test_renew_everywhere_the_old_certificate_serves(slack: SlackHarness, pki: P
     assert env.current is not None and env.current.certificate == "shop-2027"
     nothing = slack.command("renew shop", ADMIN).texts()[0]
     assert "renews no certificate" in nothing
+
+
+def test_a_submitter_who_cannot_be_told_does_not_undo_the_answer(
+    slack: SlackHarness, pki: PkiSet
+) -> None:
+    """Approved is approved: a DM that Slack refuses (the submitter left) is logged, and
+    nobody is told 'Nothing was changed'."""
+    submit(slack.deps.services, pki, "manual-one", manual=True)
+    slack.api.fail_next("conversations.open", error="user_disabled")
+    ex = slack.command("approve manual-one", ADMIN)
+    assert "approved certificate *manual-one*" in ex.texts()[0]
+    assert "Nothing was changed" not in ex.all_text
+    assert "went wrong" not in ex.all_text
+    assert ADMIN in {c.params["user_id"] for c in ex.of("views.publish")}  # the Home still
+    assert certificates.show_certificate(slack.deps.services, "manual-one").status == "approved"
