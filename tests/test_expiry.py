@@ -491,3 +491,27 @@ def test_a_renewal_that_does_not_outlive_the_old_one_does_not_silence_it(
     digest = expiring_digest(ctx, 30)
     items = {i.certificate: i for g in digest for i in g.items}
     assert items["shop-2025"].renewed_by is None
+
+
+def test_a_claim_the_database_would_not_give_back_goes_back_on_the_next_scan(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The post failed and the database went down before the claim was given back: the
+    scan goes on, and the next one gives it back and posts (it was lost for ever)."""
+    add_cert(ctx, "shop", days=10)
+    add_cert(ctx, "other", days=10)
+    real = queries.release_notification
+
+    def database_down(session: object, claim_id: int) -> None:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(queries, "release_notification", database_down)
+    cfg = config()
+    publisher = Recorder(fail=1)
+    report = scan(ctx, publisher, cfg)
+    assert report.failed == 1 and report.posted == 1  # the scan went on to the next one
+    assert len(claims(ctx)) == 2  # one claim is stuck, for now
+    monkeypatch.setattr(queries, "release_notification", real)
+    report = scan(ctx, publisher, cfg)
+    assert report.posted == 1
+    assert len(claims(ctx)) == 2 and all(c[3] is not None for c in claims(ctx))

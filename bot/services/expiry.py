@@ -445,6 +445,7 @@ def run_scan(
     """Find what is due, claim each, post it; then update the warnings of renewed ones."""
     pacer = pacer or ChannelPacer()
     report = ScanReport()
+    config.held.retry_give_backs(ctx)
     due = find_due(ctx, config)
     report.due = len(due)
     for warning in due:
@@ -493,8 +494,7 @@ def deliver(
             warning.channel,
             reason,
         )
-        with ctx.session() as session:
-            queries.release_notification(session, claim_id)
+        config.held.give_back(ctx, claim_id)
         report.failed += 1
         report.errors.append(f"{warning.certificate} {warning.threshold}: {reason}")
         return False
@@ -594,8 +594,7 @@ def _deliver_renewed(
         ts = publisher.mark_renewed(notice) or (notice.message_ts[-1] if notice.message_ts else "")
     except Exception as error:
         log.warning("renewed notice for %s failed (%s): released", notice.certificate, error)
-        with ctx.session() as session:
-            queries.release_notification(session, claim_id)
+        config.held.give_back(ctx, claim_id)
         return False
     with ctx.session() as session:
         row = session.get(Notification, claim_id)

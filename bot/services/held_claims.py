@@ -9,17 +9,50 @@ the post may already have reached Slack, and posting twice is worse than once la
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from bot.services.context import ServiceContext
 from storage import queries
+
+log = logging.getLogger(__name__)
 
 
 class HeldClaims:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._held: set[int] = set()
+        # Claims whose post failed but which could not be given back (the database was
+        # down): given back at the start of the next scan, else that step is never posted.
+        self._unreleased: set[int] = set()
         self._closing = False
+
+    def give_back(self, ctx: ServiceContext, claim_id: int) -> None:
+        """Delete a claim whose post failed; if the database refuses, try on the next scan."""
+        try:
+            with ctx.session() as session:
+                queries.release_notification(session, claim_id)
+        except Exception as error:
+            log.warning(
+                "claim %s not given back (%s): trying again on the next scan",
+                claim_id,
+                type(error).__name__,
+            )
+            with self._lock:
+                self._unreleased.add(claim_id)
+
+    def retry_give_backs(self, ctx: ServiceContext) -> int:
+        """Give back the claims an earlier scan could not; returns how many went back."""
+        with self._lock:
+            ids = sorted(self._unreleased)
+        done = 0
+        for claim_id in ids:
+            with ctx.session() as session:  # still down: raises, and the scan fails as before
+                queries.release_notification(session, claim_id)
+            with self._lock:
+                self._unreleased.discard(claim_id)
+            done += 1
+        return done
 
     @property
     def closing(self) -> bool:
@@ -48,8 +81,9 @@ class HeldClaims:
         """Stop claiming, and delete the claims not yet being posted. Returns how many."""
         with self._lock:
             self._closing = True
-            ids = sorted(self._held)
+            ids = sorted(self._held | self._unreleased)
             self._held.clear()
+            self._unreleased.clear()
         if ids:
             with ctx.session() as session:
                 for claim_id in ids:
