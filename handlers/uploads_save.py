@@ -10,12 +10,14 @@ are put on the fields they concern.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.pipeline.material import Passwords
 from bot.services import certificates
@@ -31,6 +33,8 @@ from handlers.files import FileSource
 from handlers.modal_budget import Outcome, settle, start
 from handlers.uploads_check import PASSWORD_CODES, password_field
 from handlers.uploads_payloads import button_value, dm_of, input_values, metadata_of
+
+log = logging.getLogger("certops.uploads")
 
 
 @dataclass
@@ -115,7 +119,12 @@ class SaveFlow:
             message = checked_message(
                 [section(text), *blocks.saved_next_blocks(saved.name, result.manual)]
             )
-            client.chat_postMessage(channel=channel, text=fallback_text(message), blocks=message)
+            try:
+                client.chat_postMessage(
+                    channel=channel, text=fallback_text(message), blocks=message
+                )
+            except SlackApiError as error:  # saved, and the modal says so: not an error
+                log.warning("saved-message not posted: %s", error.response.get("error"))
             home.publish(client, actor, self.deps)
 
         return Outcome(view=blocks.message_view("Saved", done), after=tell)

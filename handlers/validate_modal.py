@@ -17,6 +17,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords
@@ -262,7 +263,6 @@ class Submission:
         )
 
         def tell() -> None:
-            channel = str(client.conversations_open(users=actor.user_id)["channel"]["id"])
             message = checked_message(
                 [
                     section(head),
@@ -270,7 +270,13 @@ class Submission:
                     *saved_next_blocks(name, result.manual),
                 ]
             )
-            client.chat_postMessage(channel=channel, text=fallback_text(message), blocks=message)
+            try:
+                channel = str(client.conversations_open(users=actor.user_id)["channel"]["id"])
+                client.chat_postMessage(
+                    channel=channel, text=fallback_text(message), blocks=message
+                )
+            except SlackApiError as error:  # saved, and the modal says so: not an error
+                log.warning("saved-message not posted: %s", error.response.get("error"))
             home.publish(client, actor, deps)
 
         return Outcome(view=view, after=tell)

@@ -439,3 +439,21 @@ def test_validate_modal_shows_a_saved_name_as_text_not_markup(
     answer = json.dumps(submit_view(slack, view, values).ack_json)
     assert "Saved *&lt;!here&gt; pfx*" in answer
     assert "<!here>" not in answer
+
+
+def test_validate_modal_saved_when_slack_refuses_the_dm(
+    slack: SlackHarness, files: UploadSet
+) -> None:
+    view = fields_step(slack, "pfx")
+    pfx = slack.api.add_file("shop.pfx", files.pfx)
+    values = {
+        "domain": text_value("shop.example.com"),
+        "name": text_value("pfx-kept"),
+        "pfx": files_value(pfx),
+        "password": text_value(PFX_PASSWORD),
+    }
+    slack.api.fail_next("conversations.open", error="user_disabled")
+    saved = submit_view(slack, view, values)
+    assert "Saved *pfx-kept*" in json.dumps(saved.ack_json)
+    assert "went wrong" not in saved.all_text
+    assert saved.of("views.publish")

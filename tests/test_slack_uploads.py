@@ -446,3 +446,20 @@ def _texts(value: object) -> list[str]:
         except ValueError:
             return []
     return []
+
+
+def test_a_saved_message_slack_refuses_is_no_error(slack: SlackHarness, files: UploadSet) -> None:
+    """The modal already says Saved: a DM Slack refuses afterwards must not add
+    'something went wrong ... Nothing was changed'."""
+    cert = slack.api.add_file("fullchain.pem", files.cert_pem)
+    key = slack.api.add_file("privkey.pem", files.key_pem)
+    update = send_files(slack, cert, key).of("chat.update")[-1]
+    modal = opened_view(
+        click(slack, ui.ACTION_SAVE, button_in(update.blocks, ui.ACTION_SAVE)["value"])
+    )
+    slack.api.fail_next("chat.postMessage", error="channel_not_found")
+    saved = submit_view(slack, modal, {"name": text_value("kept"), "domain": text_value("")})
+    assert "Saved *kept*" in json.dumps(saved.ack_json)
+    assert "went wrong" not in saved.all_text
+    assert certificates.show_certificate(slack.deps.services, "kept").status == "validated"
+    assert saved.of("views.publish")  # the Home is still brought up to date
