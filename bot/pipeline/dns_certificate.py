@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from bot.pipeline.hostnames import covers
+from bot.pipeline.leaf import dns_names, is_ca
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.readers import read_inputs
 
@@ -27,29 +28,13 @@ def read_certificates(files: Sequence[InputFile]) -> tuple[list[x509.Certificate
     return [item.cert for item in material.certificates], [f.message for f in material.findings]
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-
-
-def dns_names(cert: x509.Certificate) -> list[str]:
-    """The certificate's subjectAltName DNS names (the common name is not a host name)."""
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return []
-    return [str(name) for name in sans.get_values_for_type(x509.DNSName)]
-
-
 def pick_leaf(certs: Sequence[x509.Certificate], hostname: str) -> x509.Certificate | None:
     """The leaf among uploaded certificates: a non-CA one, preferring one naming `hostname`.
 
     A bundle often carries the intermediates too, and a renewal folder may hold two
     leaves; the one that covers the hostname is the one the question is about.
     """
-    leaves = [c for c in certs if not _is_ca(c)]
+    leaves = [c for c in certs if not is_ca(c)]
     for cert in leaves:
         if covers(dns_names(cert), hostname):
             return cert
