@@ -127,7 +127,9 @@ def test_the_scheduler_client_is_its_own(slack: SlackHarness) -> None:
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
     jobs = build_jobs(slack.settings, slack.deps.services, slack.app.client)
-    assert not any(isinstance(h, RateLimitErrorRetryHandler) for h in slack.app.client.retry_handlers)
+    assert not any(
+        isinstance(h, RateLimitErrorRetryHandler) for h in slack.app.client.retry_handlers
+    )
     publisher_client = jobs.publisher.client
     assert publisher_client is not slack.app.client
     assert any(isinstance(h, RateLimitErrorRetryHandler) for h in publisher_client.retry_handlers)
