@@ -26,11 +26,19 @@ from bot.metrics import Metrics
 from bot.services import deliveries
 from bot.services.context import ServiceContext
 from bot.services.errors import DatabaseDown
+from handlers.blocks import assign_modal as assign_ui
 from storage.db import Database
 from tests.pg_proxy import FreezableProxy
-from tests.slack_fixtures import PkiSet, make_pki
-from tests.slack_harness import slack_harness
-from tests.slack_upload_fixtures import file_share_event
+from tests.slack_fixtures import PkiSet, add_env, make_pki, submit
+from tests.slack_harness import ADMIN, slack_harness
+from tests.slack_upload_fixtures import (
+    boxes_value,
+    file_share_event,
+    opened_view,
+    select_value,
+    text_value,
+    view_submission,
+)
 
 # How long the database hangs (the issue's run: acks took 10.8 s).
 HUNG_SECONDS = 10.0
@@ -103,6 +111,34 @@ def test_a_dm_upload_is_acked_in_time_and_answered_while_the_database_hangs(
         assert len(updates) == 1, "answered once: the retry is dropped by the process memory"
         assert "Checking" not in str(updates[0].params.get("text"))
     assert any("in this process only" in r.getMessage() for r in caplog.records)
+
+
+def test_an_assign_form_submitted_while_the_database_hangs_is_acked_in_time(
+    pg_url: str, proxy: FreezableProxy, pki: PkiSet
+) -> None:
+    """Its environment is read in the submission's work (raced against the modal budget),
+    no longer before the ack."""
+    with slack_harness(
+        proxy.url_through(pg_url), modal_budget_seconds=0.5, extra_roots=[pki.root.cert]
+    ) as h:
+        submit(h.deps.services, pki, "shop")
+        add_env(h.deps.services)
+        view = opened_view(h.command("assign", ADMIN))
+        values = {
+            "certificate": select_value(assign_ui.ACTION_PICK, "shop"),
+            "environment": select_value(assign_ui.CHOICE_ACTION, "dev"),
+            "hostname": text_value("shop.example.com"),
+            assign_ui.CNAME: boxes_value(),  # unticked: answered without DNS
+        }
+        since = h.api.mark()
+        with hung("frozen", proxy, pg_url):
+            sent = h.sender.interaction(view_submission(view, values, ADMIN))
+        h.settle()
+        assert sent.status == 200
+        assert sent.elapsed < ACK_LIMIT, f"the ack took {sent.elapsed:.2f} s"
+        assert sent.json()["response_action"] == "update"  # the "working" view
+        (update,) = h.api.calls("views.update", since=since)
+        assert "CNAME" in str(update.view["blocks"]) and "tick this" in str(update.view["blocks"])
 
 
 def test_a_delivery_claimed_late_is_recorded_once_the_database_is_back(
