@@ -29,6 +29,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 from bot.services.deadlines import Bounded, Late
 from bot.services.errors import ServiceError
+from handlers.blocks.base import escape
 
 log = logging.getLogger("certops.slack")
 
@@ -140,7 +141,7 @@ def _sorted(future: Future[str | None]) -> Opening:
         hint = future.result()
         return Opening("answered", hint) if hint else Opening("opened")
     if isinstance(error, ServiceError):  # the form's records could not be read
-        return Opening("answered", f":warning: {error.message}")
+        return Opening("answered", f":warning: {escape(error.message)}")
     if isinstance(error, SlackApiError):
         code = str(error.response.get("error") or "refused") if error.response else "refused"
         log.warning("views.open refused: %s", code)

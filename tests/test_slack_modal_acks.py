@@ -134,3 +134,12 @@ def test_the_scheduler_client_is_its_own(slack: SlackHarness) -> None:
     assert publisher_client is not slack.app.client
     assert any(isinstance(h, RateLimitErrorRetryHandler) for h in publisher_client.retry_handlers)
     assert publisher_client.base_url == slack.app.client.base_url
+
+
+def test_assign_with_the_database_down_is_answered_in_words() -> None:
+    """The form's records cannot be read: the ack says why (it used to be an error)."""
+    with slack_harness("postgresql://certops:hunter22@127.0.0.1:1/certops") as h:
+        exchange = h.command("assign", ADMIN)
+    assert exchange.sent.status == 200
+    assert "database unavailable" in exchange.ack_text and "hunter22" not in exchange.ack_text
+    assert not exchange.of("views.open")
