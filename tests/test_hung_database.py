@@ -46,6 +46,8 @@ HUNG_SECONDS = 10.0
 ACK_LIMIT = 2.0
 # A probe's default timeout is 1 s; the check is bounded at 0.7 s (a loaded machine: 1.5).
 READY_LIMIT = 1.5
+# Prometheus' default scrape timeout is 10 s; the record's read is bounded at 2 s.
+METRICS_LIMIT = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +196,7 @@ def get(url: str) -> tuple[int, str, float]:
         return error.code, error.read().decode(), time.perf_counter() - started
 
 
-def test_readyz_answers_within_a_second_while_the_database_is_frozen(
+def test_readyz_and_metrics_answer_in_time_while_the_database_is_frozen(
     pg_url: str, proxy: FreezableProxy
 ) -> None:
     database = Database(proxy.url_through(pg_url))
@@ -206,10 +208,14 @@ def test_readyz_answers_within_a_second_while_the_database_is_frozen(
                 # The first probe's check hangs; so do the next; past two, "not ready" at once.
                 probes = [get(server.url + "/readyz") for _ in range(4)]
                 healthz = get(server.url + "/healthz")
+                scrape = get(server.url + "/metrics")
             for status, text, elapsed in probes:
                 assert status == 503 and text.startswith("database did not answer"), text
                 assert elapsed < READY_LIMIT, f"/readyz took {elapsed:.2f} s"
             assert healthz[:2] == (200, "ok\n")
+            status, text, elapsed = scrape  # the record's read waits 2 s at most
+            assert status == 200 and "certops_database_up 0.0" in text
+            assert elapsed < METRICS_LIMIT, f"/metrics took {elapsed:.2f} s"
             deadline = time.monotonic() + 20
             while get(server.url + "/readyz")[0] != 200 and time.monotonic() < deadline:
                 time.sleep(0.1)
