@@ -226,3 +226,26 @@ def test_readyz_and_metrics_answer_in_time_while_the_database_is_frozen(
 
 def not_slack(environ: dict[str, object], start_response: object) -> list[bytes]:
     raise AssertionError("only the health paths are asked here")
+
+
+def test_a_locked_sqlite_file_does_not_hold_the_ack(sqlite_url: str, pki: PkiSet) -> None:
+    """SQLite: another process holds the write lock; the claim's BEGIN IMMEDIATE waits for
+    the busy timeout (10 s) on its own thread, the ack does not."""
+    import sqlite3
+
+    with slack_harness(sqlite_url) as h:
+        h.dm("hello")
+        file = h.api.add_file("cert.pem", pki.shop.pem + pki.intermediate.issued.pem)
+        since = h.api.mark()
+        writer = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            sent = h.sender.event(file_share_event([file]), event_id="Ev0SQLITE01")
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        h.settle()
+        wait_claims_done()
+        assert sent.status == 200
+        assert sent.elapsed < ACK_LIMIT, f"the ack took {sent.elapsed:.2f} s"
+        assert len(h.api.calls("chat.update", since=since)) == 1
