@@ -15,13 +15,14 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.metrics import MeteredExecutor, Metrics
-from bot.metrics_slack import instrument
+from bot.metrics_slack import SlackApiObserver, instrument
 from bot.request_signature import harden_signature_check, quiet_client_token_notice
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
+from handlers.modal_open import ModalOpener, modal_client
 from handlers.modals import register_intake
 from handlers.request_context import ContextExecutor
 from storage.db import Database
@@ -74,6 +75,10 @@ def create_app(
         name="certops",
     )
     harden_signature_check(app, settings.slack_signing_secret or "")
+    if deps.modals is None:
+        # views.open before an ack: one try, a short deadline (handlers/modal_open.py).
+        fast = modal_client(app.client, observers=[SlackApiObserver(metrics)])
+        deps.modals = ModalOpener(fast)
     middleware.register(app, deps)
     commands.register(app, deps)
     home.register(app, deps)

@@ -3,7 +3,9 @@
 - `/healthz`: the process is up and serving (200), whatever the database does, so an
   orchestrator does not restart a bot that only waits for its database.
 - `/readyz`: the database answers (200), else 503 with the reason; also 503 once a
-  shutdown has begun, so a load balancer stops sending new work.
+  shutdown has begun, so a load balancer stops sending new work. The database check gets
+  `READY_CHECK_SECONDS`: a database that hangs is "not ready" within a probe's default
+  timeout (1 s), never a probe that times out.
 - `/metrics`: the app's registry in the Prometheus text format.
 
 In HTTP mode `with_health` puts these paths in front of Bolt's `/slack/events`; in Socket
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.services.deadlines import Bounded, Late
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 PATHS = ("/healthz", "/readyz", "/metrics")
+# Kubernetes' probe timeout defaults to 1 s: answer well within it.
+READY_CHECK_SECONDS = 0.7
+# Checks still hanging on a frozen database; past this the answer is "not ready" at once.
+READY_CHECKS_IN_FLIGHT = 2
 
 
 class HealthApp:
@@ -35,6 +42,7 @@ class HealthApp:
         self.metrics = metrics
         self.database = database
         self.draining = draining
+        self._checks = Bounded("certops-readyz", READY_CHECKS_IN_FLIGHT)
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the bot can take work, and why not."""
@@ -45,7 +53,9 @@ class HealthApp:
         from storage.errors import StorageError
 
         try:
-            self.database.check()
+            self._checks.call(self.database.check, READY_CHECK_SECONDS)
+        except Late as late:
+            return False, f"database did not answer: {late}"
         except StorageError as error:
             return False, str(error)
         except Exception as error:  # an unexpected driver error still means "not ready"

@@ -41,6 +41,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.services.deadlines import Bounded
+
 if TYPE_CHECKING:
     from storage.db import Database
 
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# A scrape answers within Prometheus' default 10 s timeout even when the database hangs.
+RECORD_READ_SECONDS = 2.0
+RECORD_READS_IN_FLIGHT = 2
 # Slack answers within 3 s or retries; handlers (DNS, validation) may take longer.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 HANDLER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -235,11 +240,13 @@ def _common_name(rfc4514: str | None) -> str:
 
 class RecordCollector(Collector):
     """Gauges computed from the database at each scrape; a database that cannot be read
-    gives `certops_database_up 0` and no record series, never a failed scrape."""
+    (or does not answer within `RECORD_READ_SECONDS`: it hangs) gives
+    `certops_database_up 0` and no record series, never a failed scrape."""
 
     def __init__(self, database: Database, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.database = database
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._reads = Bounded("certops-metrics-read", RECORD_READS_IN_FLIGHT)
 
     def describe(self) -> Iterable[Metric]:
         return []
@@ -247,7 +254,7 @@ class RecordCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily("certops_database_up", "1 when the database could be read.")
         try:
-            families = self._families()
+            families = self._reads.call(self._families, RECORD_READ_SECONDS)
         except Exception as error:  # a scrape must answer; say why in the log only
             log.warning("metrics: cannot read the database: %s", type(error).__name__)
             up.add_metric([], 0)

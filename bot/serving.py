@@ -22,6 +22,7 @@ from bot.http_server import HttpServer
 from bot.metrics import metrics_for
 from bot.settings import Settings
 from bot.shutdown import Shutdown, shutdown_for
+from bot.slack_wsgi import slack_wsgi
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -54,12 +55,8 @@ def _dispose(app: App) -> None:
 
 def serve_http(app: App, host: str, port: int, *, threads: int = 16) -> int:
     """Serve Slack and the health paths on `host:port` until SIGTERM; 0 after a clean stop."""
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
     shutdown = shutdown_for(app)
-    server = _listen(
-        with_health(SlackRequestHandler(app), health_app(app, shutdown)), host, port, threads
-    )
+    server = _listen(with_health(slack_wsgi(app), health_app(app, shutdown)), host, port, threads)
     shutdown.install_signal_handlers()
     log.info(
         "HTTP mode: listening on %s:%d (/slack/events, /healthz, /readyz, /metrics)",

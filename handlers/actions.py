@@ -6,6 +6,7 @@ the bot; a click in a message answers through its response URL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -24,7 +25,7 @@ from handlers.blocks.home import (
 )
 from handlers.command_parser import Command
 from handlers.deps import Deps
-from handlers.modals import open_assign_modal, open_validate_modal
+from handlers.modals import ASSIGN_REST, VALIDATE_REST, open_assign_modal, open_validate_modal
 
 EXPIRING_DAYS = 30
 
@@ -39,19 +40,22 @@ def register(app: App, deps: Deps) -> None:
         actor: Actor = context["actor"]
         send_dm(client, actor.user_id, help_blocks(actor.is_admin))
 
-    def validate(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        ack()
-        actor: Actor = context["actor"]
-        hint = open_validate_modal(client, str(body.get("trigger_id", "")), actor.user_id, deps)
-        if hint:
-            send_dm(client, actor.user_id, checked_message([section(hint)]))
+    def opens(opener: Callable[..., str | None], rest: str) -> Callable[..., None]:
+        """A Home button that opens a form; what goes wrong is said in the DM."""
 
-    def assign(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        ack()
-        actor: Actor = context["actor"]
-        hint = open_assign_modal(client, str(body.get("trigger_id", "")), actor.user_id, deps)
-        if hint:
-            send_dm(client, actor.user_id, checked_message([section(hint)]))
+        def click(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+            ack()
+            actor: Actor = context["actor"]
+            trigger_id = str(body.get("trigger_id", ""))
+            opening = deps.open_modal(
+                client, lambda fast: opener(fast, trigger_id, actor.user_id, deps)
+            )
+            opening.tell_all(
+                lambda text: send_dm(client, actor.user_id, checked_message([section(text)])),
+                rest,
+            )
+
+        return click
 
     def expiring(ack: Ack, client: WebClient, context: BoltContext) -> None:
         ack()
@@ -61,8 +65,8 @@ def register(app: App, deps: Deps) -> None:
 
     app.action(ACTION_REFRESH)(refresh)
     app.action(ACTION_HELP)(show_help)
-    app.action(ACTION_VALIDATE)(validate)
-    app.action(ACTION_ASSIGN)(assign)
+    app.action(ACTION_VALIDATE)(opens(open_validate_modal, VALIDATE_REST))
+    app.action(ACTION_ASSIGN)(opens(open_assign_modal, ASSIGN_REST))
     app.action(ACTION_EXPIRING)(expiring)
 
 

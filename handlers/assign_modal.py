@@ -148,7 +148,7 @@ def register(app: App, deps: Deps) -> None:
 
 
 def quick_errors(choice: views.Choice, deps: Deps) -> dict[str, str]:
-    """What needs neither DNS nor a write: the hostname's syntax, the CNAME checkbox."""
+    """What needs nothing but the form (no database: this runs before the ack)."""
     errors: dict[str, str] = {}
     if not choice.certificate:
         errors["certificate"] = "Choose a certificate."
@@ -156,26 +156,39 @@ def quick_errors(choice: views.Choice, deps: Deps) -> dict[str, str]:
         errors["environment"] = "Choose an environment."
         return errors
     try:
-        host = assignments.check_hostname(choice.hostname)
+        assignments.check_hostname(choice.hostname)
     except ServiceError as error:
         errors["hostname"] = error.message
-        return errors
-    try:
-        env = environments.show_environment(deps.services, choice.environment)
-    except ServiceError as error:
-        errors["environment"] = error.message
-        return errors
-    if not env.is_lifetime and not choice.cname:
-        errors[views.CNAME] = (
-            f"Create the record {host} CNAME {env.default_host} first, then tick this."
-        )
     return errors
+
+
+def environment_errors(
+    choice: views.Choice, deps: Deps
+) -> tuple[environments.EnvironmentView | None, dict[str, str]]:
+    """The chosen environment, or what to say on the form: unknown, or the CNAME unticked.
+
+    Read in the submission's work (`run`, raced against the modal budget), not before the
+    ack: a database that hangs must not hold it.
+    """
+    try:
+        env = environments.show_environment(deps.services, choice.environment or "")
+    except ServiceError as error:
+        return None, {"environment": error.message}
+    if not env.is_lifetime and not choice.cname:
+        host = assignments.check_hostname(choice.hostname)
+        return env, {
+            views.CNAME: f"Create the record {host} CNAME {env.default_host} first, then tick this."
+        }
+    return env, {}
 
 
 def run(
     choice: views.Choice, metadata: str, client: WebClient, actor: Actor, deps: Deps
 ) -> Outcome:
-    env = environments.show_environment(deps.services, choice.environment or "")
+    env, errors = environment_errors(choice, deps)
+    if env is None or errors:
+        notice = problem_blocks(next(iter(errors.values())))
+        return Outcome(errors=errors, late_view=form_view(metadata, choice, deps, notice))
     if env.is_lifetime:
         return open_ticket(choice, client, actor, deps)
     try:
@@ -232,6 +245,16 @@ def open_ticket(choice: views.Choice, client: WebClient, actor: Actor, deps: Dep
         home.publish(client, actor, deps)
 
     return Outcome(view=message_view("Support ticket", blocks), after=tell)
+
+
+def form_view(
+    metadata: str, choice: views.Choice, deps: Deps, notice: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The form again with `notice` on top; only the notice when the records cannot be read."""
+    try:
+        return Form(deps).view(metadata, choice, notice)
+    except ServiceError:
+        return message_view("Not assigned", notice)
 
 
 def refusal(error: ServiceError, choice: views.Choice, metadata: str, deps: Deps) -> Outcome:

@@ -1,9 +1,11 @@
 """The `/cert` slash command: parse, refuse or ack, then run the subcommand after the ack.
 
 Slack waits 3 seconds for the ack. Usage, help and refusals are answered in the ack
-itself (they need nothing slow); every other subcommand is acknowledged first and
-answered through the response URL once its service returns, so a slow database or DNS
-never shows as Slack's timeout.
+itself (they need nothing slow); `validate` and `assign` open their form first, with
+one bounded try (`handlers.modal_open`), and ack once it opened or with one line saying
+why not (the rest follows through the response URL); every other subcommand is
+acknowledged first and answered through the response URL once its service returns, so
+a slow database, DNS or Slack never shows as Slack's timeout.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from handlers.blocks.base import checked_message, fallback_text, section
 from handlers.blocks.help import help_blocks, not_admin_blocks, usage_blocks
 from handlers.command_parser import Command, UsageError, parse
 from handlers.deps import Deps
-from handlers.modals import open_assign_modal, open_validate_modal
+from handlers.modal_open import Opening
+from handlers.modals import ASSIGN_REST, VALIDATE_REST, open_assign_modal, open_validate_modal
 from handlers.replies import Reply
 from handlers.service_errors import refusal
 from handlers.subcommands import SUBCOMMANDS
@@ -34,6 +37,8 @@ COMMAND = "/cert"
 # Subcommands slow enough that the person should see that the work started.
 WORKING = {"dns": "Checking the DNS…"}
 NOT_YET = "`/cert {name}` is not available in this version yet."
+# Opens a modal: (client, trigger id, user id, deps, channel_id=...) -> None or a text.
+FormOpener = Callable[..., "str | None"]
 
 
 def register(app: App, deps: Deps) -> None:
@@ -51,19 +56,20 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
             ack(blocks=usage_blocks(error), text=str(error))
             return
         log.info("/cert %s by %s", command.name, actor.user_id)
-        early = early_answer(
-            command,
-            actor,
-            deps,
-            client,
-            str(body.get("trigger_id") or ""),
-            str(body.get("channel_id") or ""),
-        )
+        early = early_answer(command, actor, deps)
         if early is not None:
-            if early:
-                ack(blocks=early, text=fallback_text(early))
-            else:
-                ack()  # a modal opened: nothing to say
+            ack(blocks=early, text=fallback_text(early))
+            return
+        form = form_of(command)
+        if form is not None:
+            opener, rest = form
+            trigger_id = str(body.get("trigger_id") or "")
+            channel_id = str(body.get("channel_id") or "")
+            opening = deps.open_modal(
+                client,
+                lambda fast: opener(fast, trigger_id, actor.user_id, deps, channel_id=channel_id),
+            )
+            answer_opening(opening, ack, respond, rest)
             return
         # From here on Slack has its answer; the work below may take longer than 3 s.
         ack(text=WORKING.get(command.name, ""))
@@ -79,30 +85,43 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
     return cert_command
 
 
-def early_answer(
-    command: Command,
-    actor: Actor,
-    deps: Deps,
-    client: WebClient,
-    trigger_id: str,
-    channel_id: str = "",
-) -> list[dict[str, Any]] | None:
-    """The answer that goes into the ack itself, or None when the work comes after it."""
+def early_answer(command: Command, actor: Actor, deps: Deps) -> list[dict[str, Any]] | None:
+    """The answer that goes into the ack itself, or None when there is more to do."""
     if command.name == "help":
         return help_blocks(actor.is_admin)
     if command.admin_only and not actor.is_admin:
         return not_admin_blocks(command.name, deps.admin_mentions())
-    opener = None
-    if command.name == "validate":
-        opener = open_validate_modal
-    elif command.name == "assign" and not command.args:
-        opener = open_assign_modal
-    if opener is not None:
-        hint = opener(client, trigger_id, actor.user_id, deps, channel_id=channel_id)
-        return checked_message([section(hint)]) if hint else []
-    if command.name not in SUBCOMMANDS:
+    if form_of(command) is None and command.name not in SUBCOMMANDS:
         return checked_message([section(NOT_YET.format(name=command.name))])
     return None
+
+
+def form_of(command: Command) -> tuple[FormOpener, str] | None:
+    """The modal a subcommand opens, and what to say if Slack does not open it."""
+    if command.name == "validate":
+        return open_validate_modal, VALIDATE_REST
+    if command.name == "assign" and not command.args:
+        return open_assign_modal, ASSIGN_REST
+    return None
+
+
+def answer_opening(opening: Opening, ack: Ack, respond: Respond, rest: str) -> None:
+    """Ack at once: empty when the form opened, else one line; the rest after the ack."""
+    text = opening.ack_text()
+    if text is None:
+        ack()
+    else:
+        ack(blocks=checked_message([section(text)]), text=text)
+
+    def tell(more: str) -> None:
+        respond(
+            blocks=checked_message([section(more)]),
+            text=more,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+
+    opening.follow_up(tell, rest)
 
 
 def run(command: Command, actor: Actor, deps: Deps) -> Reply:

@@ -5,7 +5,8 @@ Slack retries an event it thinks was not acknowledged (immediately, after 1 minu
 decision is the database's (`bot.services.deliveries`: a unique row per event id or file
 id, shared by every replica); `RecentIds`, per process and bounded, answers a repeat seen
 by this process without a database round trip, and stands in when the database is down
-(a retry that reaches another replica then may be answered twice, and the log says so).
+or does not answer within `deliveries.CLAIM_SECONDS` (the claim runs before the ack; a
+retry that reaches another replica then may be answered twice, and the log says so).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def first_delivery(recent: RecentIds, services: ServiceContext, kind: str, ident
     if not recent.first_time(key):
         return False
     try:
-        return deliveries.first_delivery(services, key, kind)
+        return deliveries.claim_within(services, key, kind)
     except DatabaseDown as error:
         log.warning(
             "deduplicating %s %s in this process only (the database is down): %s",

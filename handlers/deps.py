@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slack_sdk import WebClient
+
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from handlers.dedupe import RecentIds
 from handlers.home_viewers import HomeViewers
+from handlers.modal_open import ModalOpener, Opener, Opening, modal_client
 
 
 @dataclass
@@ -19,6 +22,19 @@ class Deps:
     seen_events: RecentIds = field(default_factory=RecentIds)
     # People who opened the App Home: a change to the record republishes theirs too.
     home_viewers: HomeViewers = field(default_factory=HomeViewers)
+    # Opens modals with a client of its own (one try, a short deadline): set by
+    # `bot.app.create_app`, which gives it the metrics' observer.
+    modals: ModalOpener | None = None
+
+    def open_modal(self, client: WebClient, opener: Opener) -> Opening:
+        """Run `opener` under the modal deadline (`handlers.modal_open`).
+
+        `client` (the request's) only serves to build the opener when the composition
+        root did not, once for these Deps.
+        """
+        if self.modals is None:
+            self.modals = ModalOpener(modal_client(client))
+        return self.modals.open(opener)
 
     def admin_mentions(self) -> str:
         """The admins as Slack mentions, for the polite refusal of an admin-only command."""

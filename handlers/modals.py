@@ -1,8 +1,9 @@
 """Opening the validate and assign modals, for the `/cert` command and the Home buttons.
 
 A slash command's `trigger_id` is valid for 3 seconds, so these are called right at the
-ack. Each returns None once it has opened a modal, or the text to answer with instead
-(nothing to assign yet, not an admin).
+ack, through `Deps.open_modal` (one try, a deadline: `handlers.modal_open`). Each returns
+None once it has opened a modal, or the text to answer with instead (nothing to assign
+yet, not an admin). `*_REST` is what to say when Slack did not open the form.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from slack_sdk import WebClient
 
 from handlers import assign_modal, uploads, validate_modal
 from handlers.deps import Deps
+
+VALIDATE_REST = (
+    "Try again in a moment, or send me the files in a direct message: I check them the same way."
+)
+ASSIGN_REST = (
+    "Try again in a moment, or assign in one line: `/cert assign CERTIFICATE ENVIRONMENT HOSTNAME`."
+)
 
 
 def open_validate_modal(

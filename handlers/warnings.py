@@ -20,6 +20,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.services import expiry
@@ -53,11 +54,31 @@ RATE_LIMIT_RETRIES = 3
 
 
 def warning_client(settings: Settings, client: WebClient | None = None) -> WebClient:
-    """A Web API client for the scheduler; it waits out 429 answers (Retry-After)."""
-    client = client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
-        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    return client
+    """A Web API client of the scheduler's own; it waits out 429 answers (Retry-After).
+
+    Retry handlers belong to a client object, and Bolt copies the app's into every
+    listener's client: appended to the app's shared client, the rate-limit handler made
+    every listener call sleep out a 429, a `views.open` before an ack included. So the
+    scheduler gets a new client with `client`'s token, URL and observers.
+    """
+    if client is None:
+        return WebClient(
+            token=settings.slack_bot_token,
+            base_url=settings.slack_api_url,
+            retry_handlers=[
+                *default_retry_handlers(),
+                RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            ],
+        )
+    handlers = list(client.retry_handlers)
+    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in handlers):
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return WebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=handlers,
+    )
 
 
 def _failed(error: Exception) -> PublishFailed:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, update
+from sqlalchemy import and_, delete, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -649,14 +649,26 @@ def take_tls_check(
 # -- Slack deliveries -------------------------------------------------------------------
 
 
-def claim_delivery(session: Session, key: str, kind: str, at: datetime | None = None) -> bool:
+def claim_delivery(
+    session: Session,
+    key: str,
+    kind: str,
+    at: datetime | None = None,
+    *,
+    timeout_ms: int | None = None,
+) -> bool:
     """Claim the processing of one Slack delivery: True for the first claim, by anyone.
 
     The insert runs in a SAVEPOINT, so a unique violation (another replica, or an earlier
     delivery, holds the key) leaves the caller's transaction usable. On PostgreSQL a
     concurrent insert of the same key waits for the other transaction and then fails, so
     exactly one of two replicas receiving the same event at once gets True.
+
+    `timeout_ms` bounds each statement of the transaction on PostgreSQL (a lock held by
+    another session, a server that is overloaded): the claim runs before Slack's ack.
     """
+    if timeout_ms is not None:
+        limit_statements(session, timeout_ms)
     row = SlackDelivery(delivery_id=key, kind=kind, first_seen_at=at or utcnow())
     try:
         with session.begin_nested():
@@ -671,3 +683,14 @@ def prune_deliveries(session: Session, before: datetime) -> int:
     """Delete the deliveries first seen before `before`; how many were deleted."""
     result = session.execute(delete(SlackDelivery).where(col(SlackDelivery.first_seen_at) < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def limit_statements(session: Session, timeout_ms: int) -> None:
+    """Cancel any statement of this transaction that runs longer than `timeout_ms` ms.
+
+    PostgreSQL only (`SET LOCAL statement_timeout`, which ends with the transaction; a
+    cancelled statement is an OperationalError, i.e. "database unavailable"). SQLite has no
+    such setting: its waits are bounded by the busy timeout of `storage.db`.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL statement_timeout = {max(int(timeout_ms), 1)}"))

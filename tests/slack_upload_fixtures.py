@@ -195,7 +195,17 @@ def submit_view(
     view_id: str | None = None,
 ) -> Exchange:
     """Submit a modal the bot opened, with `values` as the person filled it in."""
-    payload = {
+    return interact(slack, view_submission(view, values, user, view_id))
+
+
+def view_submission(
+    view: dict[str, Any],
+    values: dict[str, dict[str, Any]],
+    user: str = USER,
+    view_id: str | None = None,
+) -> dict[str, Any]:
+    """The `view_submission` payload Slack sends for `view` filled in with `values`."""
+    return {
         "type": "view_submission",
         "user": {"id": user, "username": user.lower()},
         "view": {
@@ -208,7 +218,6 @@ def submit_view(
             "state": {"values": values},
         },
     }
-    return interact(slack, payload)
 
 
 def opened_view(exchange: Exchange) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Serving the Bolt app over HTTP on a loopback port, with waitress, in a thread.
 
-The same WSGI adapter and server as `certops run --http`, so the console and the tests
-go through request parsing and signature checks as Slack's requests do. The accept loop
-runs in short rounds so that `close()` stops it from its own thread (closing waitress's
+The same WSGI app (Bolt's adapter behind `bot.slack_wsgi`'s guard) and server as
+`certops run --http`, so the console and the tests go through request parsing and
+signature checks as Slack's requests do. The accept loop runs in short rounds so that `close()` stops it from its own thread (closing waitress's
 sockets under a running select() fails with EBADF).
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import wasyncore
 from waitress.server import create_server
+
+from bot.slack_wsgi import slack_wsgi
 
 DEFAULT_THREADS = 8
 LOOP_SECONDS = 0.05
@@ -24,7 +25,7 @@ class LoopbackServer:
         self, app: App, *, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS
     ) -> None:
         self._server = create_server(
-            SlackRequestHandler(app), host=host, port=port, threads=threads, ident="certops"
+            slack_wsgi(app), host=host, port=port, threads=threads, ident="certops"
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -9,22 +9,37 @@ The table only has to remember a delivery for as long as Slack may retry it; a d
 ample. Pruning runs on about one call in `PRUNE_EVERY` (chosen by the key's hash, so it
 needs no shared counter and is the same on every replica), in its own transaction after
 the claim, so it never delays or fails the answer.
+
+The claim runs before Slack's ack, so `claim_within` bounds it (`CLAIM_SECONDS`): a
+database that hangs (frozen, a lock held, a network that drops packets) costs the ack
+at most that long, and the caller falls back to its in-process memory as it does for a
+database that refuses connections. The claim's statements carry the same bound on
+PostgreSQL, so a lock wait ends on the server too; a server that does not answer at all
+keeps at most `CLAIMS_IN_FLIGHT` threads waiting (`bot.services.deadlines`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import zlib
 
 from bot.services.context import ServiceContext
-from bot.services.errors import ServiceError
+from bot.services.deadlines import Bounded, Late
+from bot.services.errors import DatabaseDown, ServiceError
 from storage import queries
 
 log = logging.getLogger(__name__)
 
 KEEP_FOR = dt.timedelta(days=1)
 PRUNE_EVERY = 200
+# Slack waits 3 s for the ack; the claim may use a tenth of it.
+CLAIM_SECONDS = 0.3
+CLAIMS_IN_FLIGHT = 4
+# Process-wide on purpose: the threads a hung database may hold are the process's, not one
+# app's (every Bolt app built in the process shares the bound).
+_CLAIMS = Bounded("certops-claim", CLAIMS_IN_FLIGHT)
 
 
 def delivery_key(kind: str, ident: str) -> str:
@@ -40,11 +55,48 @@ def first_delivery(
     Raises `DatabaseDown` when the database cannot be used: the caller decides what a
     lost claim means (the Slack handlers fall back to their in-process memory).
     """
-    with ctx.session() as session:
-        first = queries.claim_delivery(session, key, kind, at=ctx.now())
-    if first and prune_every > 0 and zlib.crc32(key.encode()) % prune_every == 0:
+    first = _claim(ctx, key, kind, None)
+    if first and _prunes(key, prune_every):
         _prune_quietly(ctx)
     return first
+
+
+def claim_within(
+    ctx: ServiceContext,
+    key: str,
+    kind: str = "event",
+    *,
+    seconds: float = CLAIM_SECONDS,
+    prune_every: int = PRUNE_EVERY,
+) -> bool:
+    """`first_delivery`, answered within `seconds` or `DatabaseDown` (what is said then).
+
+    The claim goes on in the background when it is late: if the database comes back it
+    still records the delivery, so a retry reaching another replica later is dropped.
+    """
+    timeout_ms = max(int(seconds * 1000), 1)
+    try:
+        first = _CLAIMS.call(lambda: _claim(ctx, key, kind, timeout_ms), seconds)
+    except Late as late:
+        raise DatabaseDown(f"the delivery claim got no answer: {late}") from None
+    if first and _prunes(key, prune_every):
+        with contextlib.suppress(Late):  # after the answer, never waited for (else: later)
+            _CLAIMS.submit(lambda: _prune_quietly(ctx))
+    return first
+
+
+def claims_in_flight() -> int:
+    """Claims still waiting on the database (those that answered late included)."""
+    return _CLAIMS.in_flight()
+
+
+def _claim(ctx: ServiceContext, key: str, kind: str, timeout_ms: int | None) -> bool:
+    with ctx.session() as session:
+        return queries.claim_delivery(session, key, kind, at=ctx.now(), timeout_ms=timeout_ms)
+
+
+def _prunes(key: str, prune_every: int) -> bool:
+    return prune_every > 0 and zlib.crc32(key.encode()) % prune_every == 0
 
 
 def prune_deliveries(ctx: ServiceContext, keep_for: dt.timedelta = KEEP_FOR) -> int:
