@@ -14,10 +14,10 @@ from concurrent.futures import Executor
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.context import create_service_context
 from bot.metrics import MeteredExecutor, Metrics
 from bot.metrics_slack import SlackApiObserver, instrument
 from bot.request_signature import harden_signature_check, quiet_client_token_notice
-from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
@@ -33,14 +33,6 @@ LISTENER_THREADS = 16
 def create_client(settings: Settings, token: str | None = None) -> WebClient:
     """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in)."""
     return WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
-
-
-def create_service_context(settings: Settings, database: Database | None = None) -> ServiceContext:
-    """The services' context for these settings (the database is opened lazily)."""
-    return ServiceContext(
-        database=database or Database(settings.effective_database_url),
-        load_balancer_patterns=settings.load_balancer_patterns,
-    )
 
 
 def create_app(

@@ -223,6 +223,7 @@ class Intake:
             key_sent=checked.key_sent,
             name=suggested_name(checked.report),
             domain=suggested_domain(checked.report),
+            needs=checked.needs,
         )
 
     # --- the password modal ---------------------------------------------------------------
@@ -233,12 +234,18 @@ class Intake:
             {
                 "files": value.get("files", []),
                 "zip": bool(value.get("zip")),
+                "needs": list(value.get("needs") or []),
                 "channel": dm_of(body, client),
             }
         )
         client.views_open(
             trigger_id=str(body.get("trigger_id", "")),
-            view=blocks.password_view(metadata, has_zip=bool(value.get("zip"))),
+            view=blocks.password_view(
+                metadata,
+                fields=blocks.password_fields(
+                    value.get("needs") or [], has_zip=bool(value.get("zip"))
+                ),
+            ),
         )
 
     def submit_password(
@@ -252,7 +259,9 @@ class Intake:
             zip=values.get("zip_password", "").encode() or None,
         )
         if not passwords.key and not passwords.zip:
-            block = "zip_password" if meta.get("zip") else "password"
+            block = blocks.password_fields(meta.get("needs") or [], has_zip=bool(meta.get("zip")))[
+                0
+            ]
             ack(response_action="errors", errors={block: "Give the password to open the files."})
             return
         ack()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.metrics import record_validation
+from bot.pipeline.findings import missing_secrets
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.validate import ValidateOptions, validate_material
@@ -30,6 +31,7 @@ class Checked:
     key_sent: bool  # a private key (readable or locked) was among the files
     needs_password: bool
     has_zip: bool
+    needs: tuple[str, ...] = ()  # the passwords the report says were not given: key, zip
 
     @property
     def valid(self) -> bool:
@@ -61,6 +63,7 @@ def check_files(
         key_sent=bool(material.keys) or bool(kinds & KEY_KINDS) or ("zip" in kinds and locked),
         needs_password=locked,
         has_zip="zip" in kinds,
+        needs=tuple(sorted(missing_secrets(report.findings))),
     )
 
 
@@ -80,7 +83,8 @@ def suggested_domain(report: dict[str, Any]) -> str:
 
 
 def password_field(finding: dict[str, Any], *, has_zip: bool) -> str:
-    """The form field a password finding belongs to: the ZIP's own, or the key's / PFX's."""
-    if has_zip and "archive" in str(finding.get("message", "")).lower():
+    """The form field a password finding belongs to: the ZIP's own, or the key's / PFX's,
+    as the finding's `secret` says (never guessed from its text)."""
+    if has_zip and finding.get("secret") == "zip":
         return "zip_password"
     return "password"

@@ -37,3 +37,13 @@ class EnvironmentBusy(StorageError):
             "mark it replaced first"
         )
         self.environment_id = environment_id
+
+
+class RecordMissing(StorageError):
+    """No row of `kind` answers to `key` (a name people typed, or an id)."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        text = f"no {kind} named {key!r}" if isinstance(key, str) else f"no {kind} with id {key}"
+        super().__init__(text)
+        self.kind = kind
+        self.key = key

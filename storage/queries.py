@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
-from storage.errors import EnvironmentBusy, NameTaken
+from storage.errors import EnvironmentBusy, NameTaken, RecordMissing
 from storage.models import (
     CURRENT_ASSIGNMENT_STATES,
     OPEN_TICKET_STATES,
@@ -33,7 +33,6 @@ from storage.models import (
     Notification,
     SlackDelivery,
     SupportTicket,
-    TicketState,
     TlsCheck,
     TlsCheckState,
     WarningSilence,
@@ -48,6 +47,13 @@ AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns
 SECRET_HINTS = ("password", "passphrase", "private", "secret", "token", "key", "pfx", "p12")
 # Public facts about a key that look like secrets by name but are not.
 PUBLIC_KEY_FIELDS = frozenset({"key_type", "key_bits"})
+
+
+def _required(row: Row | None, kind: str, key: object) -> Row:
+    """The row, or `RecordMissing` (the services' context turns it into `not_found`)."""
+    if row is None:
+        raise RecordMissing(kind, key)
+    return row
 
 
 def _insert_or(session: Session, row: Row, refused: Callable[[], Exception | None]) -> Row:
@@ -81,20 +87,30 @@ def add_environment(session: Session, environment: Environment) -> Environment:
 
 
 def environment_by_name(session: Session, name: str) -> Environment | None:
-    return session.exec(select(Environment).where(Environment.name == name)).first()
+    return session.exec(select(Environment).where(Environment.name == name.strip())).first()
+
+
+def environment(session: Session, name: str) -> Environment:
+    """The environment a person named; `RecordMissing` when there is none."""
+    return _required(environment_by_name(session, name), "environment", name)
+
+
+def environment_by_id(session: Session, environment_id: int) -> Environment:
+    return _required(session.get(Environment, environment_id), "environment", environment_id)
+
+
+def environment_name_taken(session: Session, name: str) -> bool:
+    return session.exec(select(Environment.id).where(Environment.name == name)).first() is not None
+
+
+def lifetime_environment(session: Session) -> Environment | None:
+    """The LifeTime environment (one is allowed), if registered."""
+    return session.exec(select(Environment).where(col(Environment.is_lifetime))).first()
 
 
 def environments(session: Session) -> Sequence[Environment]:
     """Every environment, by name."""
     return session.exec(select(Environment).order_by(col(Environment.name))).all()
-
-
-def lifetime_environments(session: Session) -> Sequence[Environment]:
-    return session.exec(
-        select(Environment)
-        .where(col(Environment.is_lifetime).is_(True))
-        .order_by(col(Environment.name))
-    ).all()
 
 
 # -- certificates -----------------------------------------------------------------------
@@ -114,23 +130,42 @@ def add_certificate(session: Session, certificate: Certificate) -> Certificate:
 
 
 def certificate_by_name(session: Session, name: str) -> Certificate | None:
-    return session.exec(select(Certificate).where(Certificate.name == name)).first()
+    return session.exec(select(Certificate).where(Certificate.name == name.strip())).first()
 
 
-def certificates(
-    session: Session, statuses: Iterable[CertificateStatus] | None = None
+def certificate(session: Session, name: str) -> Certificate:
+    """The certificate a person named; `RecordMissing` when there is none."""
+    return _required(certificate_by_name(session, name), "certificate", name)
+
+
+def certificate_by_id(session: Session, certificate_id: int) -> Certificate:
+    return _required(session.get(Certificate, certificate_id), "certificate", certificate_id)
+
+
+def certificate_name_taken(session: Session, name: str) -> bool:
+    return session.exec(select(Certificate.id).where(Certificate.name == name)).first() is not None
+
+
+def certificates_by_name(
+    session: Session, status: CertificateStatus | None = None
 ) -> Sequence[Certificate]:
-    """Certificates (all, or those in `statuses`), newest submission first."""
-    query = select(Certificate)
-    if statuses is not None:
-        query = query.where(col(Certificate.status).in_(list(statuses)))
-    return session.exec(
-        query.order_by(col(Certificate.submitted_at).desc(), col(Certificate.id).desc())
-    ).all()
+    """Certificates in name order (only those in `status` if given): the list people read."""
+    query = select(Certificate).order_by(col(Certificate.name))
+    if status is not None:
+        query = query.where(Certificate.status == status)
+    return session.exec(query).all()
 
 
-def certificates_by_status(session: Session, status: CertificateStatus) -> Sequence[Certificate]:
-    return certificates(session, [status])
+def has_valid_renewal(
+    session: Session, certificate_id: int, statuses: Iterable[CertificateStatus]
+) -> bool:
+    """Whether a certificate that renews this one is in one of `statuses`."""
+    found = session.exec(
+        select(Certificate.id)
+        .where(Certificate.renews_id == certificate_id)
+        .where(col(Certificate.status).in_(list(statuses)))
+    ).first()
+    return found is not None
 
 
 def certificates_expiring_before(
@@ -152,15 +187,6 @@ def certificates_expiring_before(
     if statuses is not None:
         query = query.where(col(Certificate.status).in_(list(statuses)))
     return session.exec(query.order_by(col(Certificate.not_after), col(Certificate.id))).all()
-
-
-def certificates_by_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:
-    """Every submission of the same certificate (its SHA-256 fingerprint)."""
-    return session.exec(
-        select(Certificate)
-        .where(Certificate.fingerprint_sha256 == fingerprint)
-        .order_by(col(Certificate.id))
-    ).all()
 
 
 def renewals_of(session: Session, certificate_id: int) -> Sequence[Certificate]:
@@ -208,12 +234,24 @@ def assignments_of_certificate(
     return session.exec(query.order_by(col(Assignment.assigned_at), col(Assignment.id))).all()
 
 
-def assignments_of_environment(session: Session, environment_id: int) -> Sequence[Assignment]:
-    """An environment's assignment history, newest first."""
+def assignments_in_order(
+    session: Session, environment_id: int | None = None
+) -> Sequence[Assignment]:
+    """Every assignment (or one environment's), in the order they were made."""
+    query = select(Assignment).order_by(col(Assignment.id))
+    if environment_id is not None:
+        query = query.where(Assignment.environment_id == environment_id)
+    return session.exec(query).all()
+
+
+def due_promotions(session: Session, now: datetime) -> Sequence[Assignment]:
+    """`updating` assignments whose five minutes are over, locked for this transaction
+    (another process's promotion of the same rows skips them instead of waiting)."""
     return session.exec(
         select(Assignment)
-        .where(Assignment.environment_id == environment_id)
-        .order_by(col(Assignment.assigned_at).desc(), col(Assignment.id).desc())
+        .where(Assignment.state == AssignmentState.UPDATING)
+        .where(col(Assignment.active_at) <= now)
+        .with_for_update(skip_locked=True)
     ).all()
 
 
@@ -231,45 +269,34 @@ def mark_replaced(
     return current
 
 
-def activate_due_assignments(session: Session, now: datetime | None = None) -> Sequence[Assignment]:
-    """Move `updating` assignments whose active_at has passed to `active`; returns them."""
-    moment = now or utcnow()
-    due = session.exec(
-        select(Assignment).where(
-            Assignment.state == AssignmentState.UPDATING, col(Assignment.active_at) <= moment
-        )
-    ).all()
-    for assignment in due:
-        assignment.state = AssignmentState.ACTIVE
-        session.add(assignment)
-    session.flush()
-    return due
-
-
 # -- support tickets --------------------------------------------------------------------
 
 
-def tickets(
-    session: Session, *, open_only: bool = False, states: Iterable[TicketState] | None = None
-) -> Sequence[SupportTicket]:
-    """Support tickets, newest first: all, open ones (not done or cancelled), or by state."""
-    query = select(SupportTicket)
-    wanted = list(OPEN_TICKET_STATES) if open_only else (list(states) if states else None)
-    if wanted is not None:
-        query = query.where(col(SupportTicket.state).in_(wanted))
-    return session.exec(
-        query.order_by(col(SupportTicket.created_at).desc(), col(SupportTicket.id).desc())
-    ).all()
+def ticket(session: Session, ticket_id: int) -> SupportTicket:
+    return _required(session.get(SupportTicket, ticket_id), "ticket", ticket_id)
 
 
-def open_tickets(session: Session) -> Sequence[SupportTicket]:
-    return tickets(session, open_only=True)
+def tickets_in_order(session: Session, *, open_only: bool = False) -> Sequence[SupportTicket]:
+    """Tickets in the order they were opened (only open ones if asked)."""
+    query = select(SupportTicket).order_by(col(SupportTicket.id))
+    if open_only:
+        query = query.where(col(SupportTicket.state).in_(list(OPEN_TICKET_STATES)))
+    return session.exec(query).all()
 
 
-def tickets_of_certificate(session: Session, certificate_id: int) -> Sequence[SupportTicket]:
+def open_tickets_of_certificate(session: Session, certificate_id: int) -> Sequence[SupportTicket]:
     return session.exec(
         select(SupportTicket)
         .where(SupportTicket.certificate_id == certificate_id)
+        .where(col(SupportTicket.state).in_(list(OPEN_TICKET_STATES)))
+    ).all()
+
+
+def open_tickets_of_environment(session: Session, environment_id: int) -> Sequence[SupportTicket]:
+    return session.exec(
+        select(SupportTicket)
+        .where(SupportTicket.environment_id == environment_id)
+        .where(col(SupportTicket.state).in_(list(OPEN_TICKET_STATES)))
         .order_by(col(SupportTicket.id))
     ).all()
 
@@ -619,6 +646,12 @@ def add_tls_check(session: Session, check: TlsCheck) -> TlsCheck | None:
     except IntegrityError:
         return None
     return check
+
+
+def tls_check_of_assignment(session: Session, assignment_id: int) -> TlsCheck | None:
+    return session.exec(
+        select(TlsCheck).where(col(TlsCheck.assignment_id) == assignment_id)
+    ).first()
 
 
 def due_tls_checks(session: Session, now: datetime) -> Sequence[TlsCheck]:

@@ -258,7 +258,7 @@ def test_a_real_process_upgrades_an_empty_database(empty_sqlite_url: str, tmp_pa
 def test_a_needed_password_is_prompted_for_on_a_terminal(
     run: Run, files: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.cli import record
+    from bot.cli import record, startup
 
     asked: list[str] = []
 
@@ -266,7 +266,7 @@ def test_a_needed_password_is_prompted_for_on_a_terminal(
         asked.append(prompt)
         return KEY_PASSWORD.decode()
 
-    monkeypatch.setattr(record, "_is_tty", lambda: True)
+    monkeypatch.setattr(startup, "is_tty", lambda: True)
     argv = ["submit", files["app.pem"], files["app.key"], "--name", "app", "--json"]
     argv += ["--trust-store", files["root.pem"]]
     code = record.main(argv, "certops cert", "cert", ask=ask)
@@ -314,3 +314,94 @@ def test_a_renewal_says_what_to_do_next_for_each_target() -> None:
     assert "WARNING: The DNS check got no answer" in out
     assert "Ticket 7 is a draft" in out
     assert "paste into the support case" in out and "Subject: Change the LifeTime" in out
+
+
+@pytest.fixture
+def open_zip(files: dict[str, str], tmp_path: Path) -> str:
+    """An unencrypted ZIP (the `zip` command line) holding the certificate and its
+    encrypted key: the key's password is needed, not a ZIP password."""
+    path = tmp_path / "bundle.zip"
+    subprocess.run(
+        ["zip", "-j", "-q", str(path), files["app.pem"], files["app.key"]], check=True, timeout=30
+    )
+    return str(path)
+
+
+def test_a_key_in_an_open_zip_is_asked_for_as_the_key_password(
+    run: Run, files: dict[str, str], open_zip: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cert submit` and `validate` read which password is missing from the report's
+    `secret` field: the key's. (`cert submit` guessed "ZIP" from the text "bundle.zip:".)"""
+    from bot.cli import record, startup
+
+    asked: list[str] = []
+
+    def ask(prompt: str) -> str:
+        asked.append(prompt)
+        return KEY_PASSWORD.decode()
+
+    monkeypatch.setattr(startup, "is_tty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", ask)
+    trust = ["--trust-store", files["root.pem"]]
+    code = record.main(
+        ["submit", open_zip, "--name", "zipped", *trust], "certops cert", "cert", ask=ask
+    )
+    assert code == 0 and asked == ["Key/PFX password: "]
+    asked.clear()
+    code, out, _ = run("validate", open_zip, *trust)
+    assert code == 0 and asked == ["Key/PFX password: "], out
+
+
+def test_a_password_finding_says_which_secret_it_needs(
+    run: Run, files: dict[str, str], open_zip: str
+) -> None:
+    code, out, err = run("validate", open_zip, "--trust-store", files["root.pem"], "--json")
+    assert out, err
+    report = json.loads(out)
+    locked = [f for f in report["findings"] if f["code"] == "password_required"]
+    assert code == 1 and len(locked) == 1
+    assert locked[0]["secret"] == "key" and locked[0]["input"] == "bundle.zip:app.key"
+    assert all("secret" not in f for f in report["findings"] if f["code"] != "password_required")
+
+
+def test_cert_submit_reads_a_file_through_the_bounded_reader(tmp_path: Path) -> None:
+    """`certops cert submit /dev/zero` stops at the 50 MiB limit as `validate` does (it
+    read until memory ran out)."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    for argv in (["cert", "submit", "/dev/zero", "--name", "x"], ["validate", "/dev/zero"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "'/dev/zero' is larger than 50 MiB" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "service"),
+    [
+        (["env", "list"], "bot.services.environments.list_environments"),
+        (["cert", "list"], "bot.services.certificates.list_certificates"),
+        (["assign", "c", "e", "h.example.com"], "bot.services.assignments.assign_certificate"),
+        (["ticket", "list"], "bot.services.tickets.list_tickets"),
+        (["audit"], "bot.services.audit.recent"),
+    ],
+)
+def test_a_bug_in_a_record_command_ends_with_exit_70(
+    run: Run, monkeypatch: pytest.MonkeyPatch, argv: list[str], service: str
+) -> None:
+    """As the README promises for every command: exit 70 and `internal error (TYPE)`,
+    not exit 1 and 'unexpected error ... nothing was changed'."""
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.delenv("CERTOPS_DEBUG", raising=False)
+    monkeypatch.setattr(service, boom)
+    code, _, err = run(*argv)
+    assert code == 70 and "internal error (RuntimeError)" in err, err
+    assert "nothing was changed" not in err

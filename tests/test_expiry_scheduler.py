@@ -57,7 +57,7 @@ def test_build_jobs_posts_through_the_stand_in(sqlite_url: str, api: FakeSlackAp
 
 
 def test_certops_run_starts_the_scheduler(sqlite_url: str, api: FakeSlackApi) -> None:  # noqa: F811
-    from bot.cli.run import start_scheduler
+    from bot.cli.startup import start_scheduler
 
     seed(sqlite_url, 1)
     settings = harness_settings(

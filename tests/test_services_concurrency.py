@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.pipeline.material import Passwords
-from bot.services import certificates, lookups
+from bot.services import certificates
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from storage import queries
@@ -64,7 +64,7 @@ def test_simultaneous_inserts_of_one_name_one_wins(
     pg_url: str, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both pass the early check (patched away), then meet at the insert itself."""
-    monkeypatch.setattr(lookups, "name_exists", lambda session, name: False)
+    monkeypatch.setattr(queries, "certificate_name_taken", lambda session, name: False)
     barrier = threading.Barrier(2, timeout=20)
     original: Callable[..., Certificate] = queries.add_certificate
 

@@ -158,7 +158,12 @@ def test_a_password_that_is_a_common_word_leaves_the_verdict_alone() -> None:
     report = {
         "verdict": "invalid",
         "findings": [
-            {"code": "wrong_password", "severity": "error", "message": "key.pem: wrong password"}
+            {
+                "code": "wrong_password",
+                "severity": "error",
+                "message": "key.pem: wrong password",
+                "secret": "key",
+            }
         ],
         "inputs": [{"name": "key.pem", "kind": "private_key"}],
     }
@@ -169,5 +174,6 @@ def test_a_password_that_is_a_common_word_leaves_the_verdict_alone() -> None:
         assert cleaned["verdict"] == "invalid"
         assert cleaned["findings"][0]["code"] == "wrong_password"
         assert cleaned["findings"][0]["severity"] == "error"
+        assert cleaned["findings"][0]["secret"] == "key"  # which password field to show
         assert cleaned["inputs"][0]["kind"] == "private_key"
         assert password not in str([f["message"] for f in cleaned["findings"]])

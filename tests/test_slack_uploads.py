@@ -139,7 +139,12 @@ def test_a_pfx_with_its_password_given_in_the_modal(
     assert "password_required" in text and "Enter the password" in text
     assert "never type a password in a message" in text
     button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    assert json.loads(button["value"]) == {"files": [pfx["id"]], "zip": False, "pw": True}
+    assert json.loads(button["value"]) == {
+        "files": [pfx["id"]],
+        "zip": False,
+        "pw": True,
+        "needs": ["key"],
+    }
 
     typed = slack.dm(PFX_PASSWORD)  # the person types it anyway
     assert "That looks like a password" in typed.texts("chat.postMessage")[0]
@@ -360,6 +365,32 @@ def test_openssl_pem_files_der_leaf_and_an_encrypted_traditional_key(
     text = last_update(done)
     assert "*Valid*" in text and "delete that message" in text.lower()
     assert password not in json.dumps([c.params for c in slack.api.calls()])
+
+
+def test_an_open_zip_holding_a_locked_key_asks_for_the_key_password(
+    slack: SlackHarness, openssl: OpenSSLPKI, tmp_path: Path
+) -> None:
+    """The report says which password is missing (the key's): the modal puts that field
+    first and answers an empty submit on it, not on the ZIP password."""
+    import subprocess
+
+    names = ("leaf.pem", "chain.pem", "leaf.enc-trad.pem")
+    paths = [str(tmp_path / name) for name in names]
+    for name, path in zip(names, paths, strict=True):
+        Path(path).write_bytes(openssl.read(name))
+    archive = tmp_path / "bundle.zip"
+    subprocess.run(["zip", "-j", "-q", str(archive), *paths], check=True, timeout=30)
+    shared = slack.api.add_file("bundle.zip", archive.read_bytes())
+    ex = send_files(slack, shared)
+    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    assert json.loads(button["value"])["needs"] == ["key"]
+    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    ids = [block.get("block_id") for block in modal["blocks"] if block["type"] == "input"]
+    assert ids == ["password", "zip_password"]
+    empty = submit_view(slack, modal, {"password": text_value(""), "zip_password": text_value("")})
+    assert list(empty.ack_json["errors"]) == ["password"]
+    done = submit_view(slack, modal, {"password": text_value(openssl.password.decode())})
+    assert "*Valid*" in last_update(done)
 
 
 def test_an_unexpected_failure_still_ends_the_working_message(

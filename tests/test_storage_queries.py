@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from storage import queries
 from storage.db import Database
+from storage.errors import RecordMissing
 from storage.models import (
     Assignment,
     AssignmentState,
@@ -40,13 +42,16 @@ def test_certificate_by_name_and_status(database: Database) -> None:
         assert found is not None and found.status is CertificateStatus.PENDING_MANUAL
         assert queries.certificate_by_name(session, "B") is None
         assert queries.certificate_by_name(session, "zz") is None
-        pending = queries.certificates_by_status(session, CertificateStatus.PENDING_MANUAL)
-        assert [c.name for c in pending] == ["c", "b"], "newest submission first"
-        usable = queries.certificates(
-            session, [CertificateStatus.VALIDATED, CertificateStatus.REJECTED]
-        )
-        assert [c.name for c in usable] == ["d", "a"]
-        assert len(queries.certificates(session)) == 4
+        pending = queries.certificates_by_name(session, CertificateStatus.PENDING_MANUAL)
+        assert [c.name for c in pending] == ["b", "c"], "by name"
+        assert [c.name for c in queries.certificates_by_name(session)] == ["a", "b", "c", "d"]
+        assert queries.certificate(session, " b ").name == "b"
+        assert queries.certificate_name_taken(session, "d")
+        assert not queries.certificate_name_taken(session, "e")
+        with pytest.raises(RecordMissing, match="no certificate named 'zz'"):
+            queries.certificate(session, "zz")
+        with pytest.raises(RecordMissing, match="no certificate with id 999"):
+            queries.certificate_by_id(session, 999)
 
 
 def test_expiring_before_orders_by_not_after_and_filters_status(database: Database) -> None:
@@ -73,23 +78,19 @@ def test_expiring_before_orders_by_not_after_and_filters_status(database: Databa
     assert all(c.not_after is not None and c.not_after.tzinfo is not None for c in everything)
 
 
-def test_fingerprint_and_renewals(database: Database) -> None:
+def test_renewals(database: Database) -> None:
     with database.session() as session:
-        old = queries.add_certificate(
-            session, make_certificate("old", fingerprint_sha256="aa" * 32)
-        )
+        old = queries.add_certificate(session, make_certificate("old"))
         queries.add_certificate(
-            session, make_certificate("new", fingerprint_sha256="bb" * 32, renews_id=old.id)
+            session,
+            make_certificate("new", renews_id=old.id, status=CertificateStatus.REJECTED),
         )
-        queries.add_certificate(session, make_certificate("dup", fingerprint_sha256="aa" * 32))
         assert old.id is not None
         old_id = old.id
     with database.session() as session:
-        assert [c.name for c in queries.certificates_by_fingerprint(session, "aa" * 32)] == [
-            "old",
-            "dup",
-        ]
         assert [c.name for c in queries.renewals_of(session, old_id)] == ["new"]
+        assert queries.has_valid_renewal(session, old_id, [CertificateStatus.REJECTED])
+        assert not queries.has_valid_renewal(session, old_id, [CertificateStatus.VALIDATED])
 
 
 def test_environments_listed_by_name(database: Database) -> None:
@@ -102,7 +103,11 @@ def test_environments_listed_by_name(database: Database) -> None:
             "acme-lt",
             "acme-prd",
         ]
-        assert [e.name for e in queries.lifetime_environments(session)] == ["acme-lt"]
+        lifetime = queries.lifetime_environment(session)
+        assert lifetime is not None and lifetime.name == "acme-lt"
+        assert queries.environment_name_taken(session, "acme-dev")
+        with pytest.raises(RecordMissing, match="no environment named 'nope'"):
+            queries.environment(session, "nope")
         found = queries.environment_by_name(session, "acme-prd")
         assert found is not None and found.default_host == "acme-prd.outsystemsenterprise.com"
         assert queries.environment_by_name(session, "nope") is None
@@ -149,12 +154,13 @@ def test_assignment_queries(database: Database) -> None:
         ]
         still = queries.assignments_of_certificate(session, first_id, current_only=True)
         assert [a.environment_id for a in still] == [tst_id]
-        history = queries.assignments_of_environment(session, dev_id)
-        assert [a.certificate_id for a in history] == [second_id, first_id]
+        history = queries.assignments_in_order(session, dev_id)
+        assert [a.certificate_id for a in history] == [first_id, second_id]
+        assert len(queries.assignments_in_order(session)) == 3
         assert queries.mark_replaced(session, 12345) is None
 
 
-def test_activate_due_assignments(database: Database) -> None:
+def test_due_promotions(database: Database) -> None:
     with database.session() as session:
         env = queries.add_environment(session, make_environment("acme-dev"))
         other = queries.add_environment(session, make_environment("acme-tst"))
@@ -163,15 +169,9 @@ def test_activate_due_assignments(database: Database) -> None:
         queries.add_assignment(session, _assign(env.id, cert.id, AssignmentState.UPDATING, 0))
         queries.add_assignment(session, _assign(other.id, cert.id, AssignmentState.UPDATING, 10))
     with database.session() as session:
-        assert queries.activate_due_assignments(session, NOW + timedelta(minutes=4)) == []
-        due = queries.activate_due_assignments(session, NOW + timedelta(minutes=5))
-        assert [a.state for a in due] == [AssignmentState.ACTIVE]
-    with database.session() as session:
-        states = sorted(
-            a.state.value
-            for a in queries.assignments_of_certificate(session, due[0].certificate_id)
-        )
-    assert states == ["active", "updating"]
+        assert queries.due_promotions(session, NOW + timedelta(minutes=4)) == []
+        due = queries.due_promotions(session, NOW + timedelta(minutes=5))
+        assert [(a.environment_id, a.state) for a in due] == [(env.id, AssignmentState.UPDATING)]
 
 
 def test_open_tickets(database: Database) -> None:
@@ -190,14 +190,18 @@ def test_open_tickets(database: Database) -> None:
                     created_at=NOW + timedelta(minutes=index),
                 )
             )
-        cert_id = cert.id
+        cert_id, env_id = cert.id, env.id
     with database.session() as session:
-        open_states = [t.state.value for t in queries.open_tickets(session)]
-        assert open_states == ["dns_configured", "confirmed", "submitted", "draft"]
-        assert len(queries.tickets(session)) == len(TicketState)
-        done = queries.tickets(session, states=[TicketState.DONE])
-        assert [t.state for t in done] == [TicketState.DONE]
-        assert len(queries.tickets_of_certificate(session, cert_id)) == len(TicketState)
+        open_states = [t.state.value for t in queries.tickets_in_order(session, open_only=True)]
+        assert open_states == ["draft", "submitted", "confirmed", "dns_configured"]
+        assert len(queries.tickets_in_order(session)) == len(TicketState)
+        assert len(queries.open_tickets_of_certificate(session, cert_id)) == 4
+        in_order = queries.tickets_in_order(session)
+        assert [t.id for t in in_order] == sorted(t.id for t in in_order)
+        assert len(queries.tickets_in_order(session, open_only=True)) == 4
+        assert len(queries.open_tickets_of_environment(session, env_id)) == 4
+        with pytest.raises(RecordMissing, match="no ticket with id 999"):
+            queries.ticket(session, 999)
 
 
 def test_record_audit_and_latest(database: Database) -> None:

@@ -11,6 +11,10 @@ import contextlib
 import importlib
 import sys
 
+from bot.cli.startup import EXIT_INTERNAL as INTERNAL_EXIT
+from bot.cli.startup import EXIT_SIGPIPE as SIGPIPE_EXIT
+from bot.cli.startup import EXIT_USAGE as USAGE_EXIT
+
 # name -> (module, one-line summary). Several names may share a module.
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("bot.cli.validate", "check certificate files: verdict, findings, chain"),
@@ -26,12 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),
     "notify": ("bot.cli.notify", "post due expiry warnings and TLS checks once (for cron)"),
 }
-
-USAGE_EXIT = 2
-# An error of ours, not the user's: sysexits' EX_SOFTWARE, outside every command's contract.
-INTERNAL_EXIT = 70
-# 128 + SIGPIPE: what a shell reports for a tool whose reader went away (`| head`).
-SIGPIPE_EXIT = 141
 
 
 def _usage() -> str:

@@ -10,13 +10,9 @@ import argparse
 import sys
 from typing import TextIO
 
-from bot import settings as settings_module
+from bot.cli import startup
 from bot.console.session import DEFAULT_USER, loop, open_session
 from bot.settings import Settings
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
@@ -39,20 +35,19 @@ def run_console(
     stdout: TextIO | None = None,
 ) -> int:
     """Upgrade the database, then run the console loop until EOF or /quit."""
-    from bot.cli.run import prepare_database  # the same start-up as `certops run`
-
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    database = prepare_database(settings)
-    if database is None:
-        return EXIT_FAILED
+    try:
+        database = startup.open_database(settings)  # the same start-up as `certops run`
+    except startup.StartupError as error:
+        return startup.fail("certops run", str(error))
     try:
         with open_session(settings, user_id=user_id, admin=admin, database=database) as session:
             from bot.app import create_client
-            from bot.cli.run import start_scheduler  # warnings show in the console too
 
             client = create_client(session.settings)
-            scheduler = start_scheduler(session.settings, database, client)
+            # Warnings show in the console too.
+            scheduler = startup.start_scheduler(session.settings, database, client)
             try:
                 return loop(session, stdin, stdout, prompt=stdin.isatty())
             finally:
@@ -63,11 +58,10 @@ def run_console(
 
 def main(argv: list[str], prog: str = "certops console", command: str = "console") -> int:
     args = parser(prog).parse_args(argv)
-    settings = settings_module.load()
-    problems = settings.problems()
-    if problems:
-        print(f"{prog}: {'; '.join(problems)}", file=sys.stderr)
-        return EXIT_USAGE
+    try:
+        settings = startup.load_settings()
+    except startup.UsageError as error:
+        return startup.fail(prog, str(error), startup.EXIT_USAGE)
     from bot.logging_setup import configure
 
     configure(settings, level=30)  # warnings only: the terminal is for the conversation

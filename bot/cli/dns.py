@@ -13,24 +13,21 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
-from bot.cli.files import InputFileError, read_input_file
+from bot.cli import startup
+from bot.cli.startup import EXIT_OK, EXIT_USAGE, UsageError
 from bot.pipeline.hostnames import InvalidHostname, normalize
 
-EXIT_OK = 0
 EXIT_MISCONFIGURED = 1
-EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
-MAX_TIMEOUT = 300.0
 DEFAULT_TIMEOUT = 5.0  # the same as bot.pipeline.dns_check.DEFAULT_TIMEOUT
-MAX_CERT_BYTES = 50 * 1024 * 1024  # as certops validate
 _MAX_STARTUP = 2.0  # a larger "age" means the clocks do not compare: ignore it
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
+        parents=[startup.dns_options(DEFAULT_TIMEOUT), startup.json_option()],
         description="Check that HOSTNAME is a CNAME whose first hop is the environment's "
         "default host (ENV_HOST, e.g. acme-dev.outsystemsenterprise.com).",
         epilog="Exit status: 0 ok, 1 misconfigured, 3 unknown (no nameserver answered), "
@@ -44,21 +41,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         help="the environment's default host the CNAME must point at",
     )
     parser.add_argument(
-        "--nameserver",
-        action="append",
-        default=[],
-        metavar="HOST[:PORT]",
-        help="an IP address to ask (repeatable; all are asked at once and compared); "
-        "default: the system resolver",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        metavar="SECONDS",
-        help=f"budget for the whole check (default {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument(
         "--cert",
         nargs="+",
         action="extend",
@@ -66,37 +48,25 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         metavar="FILE",
         help="certificate file(s): also check that the certificate covers HOSTNAME",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
-
-
-class _UsageError(Exception):
-    pass
 
 
 def _hostname(value: str, what: str) -> str:
     try:
         return normalize(value)
     except InvalidHostname as exc:
-        raise _UsageError(f"invalid {what}: {exc}") from None
+        raise UsageError(f"invalid {what}: {exc}") from None
 
 
 def _certificate_names(paths: list[str], hostname: str) -> list[str]:
     # Imported here: cryptography is only paid for when --cert is given.
     from bot.pipeline.dns_certificate import certificate_names
-    from bot.pipeline.material import InputFile
 
-    files: list[InputFile] = []
-    for path in paths:
-        try:
-            data = read_input_file(path, "--cert file", MAX_CERT_BYTES)
-        except InputFileError as exc:
-            raise _UsageError(str(exc)) from None
-        files.append(InputFile(Path(path).name, data))
+    files = startup.read_inputs(paths, "--cert file")
     try:
         return certificate_names(files, hostname)
     except ValueError as exc:
-        raise _UsageError(f"--cert: {exc}") from None
+        raise UsageError(f"--cert: {exc}") from None
 
 
 def _load_balancer_patterns() -> tuple[str, ...]:
@@ -128,25 +98,21 @@ def _process_age(argv: list[str]) -> float:
 def _run(args: argparse.Namespace, started: float) -> int:
     # dnspython costs about 0.1 s to import: imported here, inside the budget, which
     # starts when the command starts, so that --timeout bounds the whole process.
-    from bot.pipeline.dns_check import check_dns, parse_nameserver
+    from bot.pipeline.dns_check import check_dns
     from bot.pipeline.dns_report import VERDICT_MISCONFIGURED, VERDICT_OK, render_text
 
     hostname = _hostname(args.hostname, "hostname")
     target = _hostname(args.target, "--target")
     if hostname == target:
-        raise _UsageError(f"the hostname and --target are the same name ({hostname})")
-    if not 0 < args.timeout <= MAX_TIMEOUT:
-        raise _UsageError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    try:
-        nameservers = [parse_nameserver(text) for text in args.nameserver]
-    except ValueError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(f"the hostname and --target are the same name ({hostname})")
+    timeout = startup.timeout(args.timeout)
+    nameservers = startup.nameservers(args.nameserver) or []
     names = _certificate_names(args.cert, hostname) if args.cert else None
     report = check_dns(
         hostname,
         target,
         nameservers=nameservers,
-        timeout=args.timeout,
+        timeout=timeout,
         load_balancer_patterns=_load_balancer_patterns(),
         certificate_names=names,
         started=started,
@@ -172,6 +138,6 @@ def main(argv: list[str], prog: str = "certops dns", command: str = "dns") -> in
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return _run(args, started)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE

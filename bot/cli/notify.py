@@ -15,16 +15,14 @@ import json
 import sys
 from typing import Any
 
-from bot import settings as settings_module
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+from bot.cli import startup
+from bot.cli.startup import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 def parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
+        parents=[startup.json_option()],
         description="Post due expiry warnings and post-assignment TLS checks to Slack.",
     )
     p.add_argument("--once", action="store_true", help="run once and exit (for cron)")
@@ -35,13 +33,7 @@ def parser(prog: str) -> argparse.ArgumentParser:
         metavar=("ENV", "SPEC"),
         help="set an environment's thresholds (e.g. '30,14,7,33%%'; 'default' for the global)",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
-
-
-def _fail(prog: str, message: str, code: int = EXIT_FAILED) -> int:
-    print(f"{prog}: {message}", file=sys.stderr)
-    return code
 
 
 def main(argv: list[str], prog: str = "certops notify", command: str = "notify") -> int:
@@ -49,30 +41,35 @@ def main(argv: list[str], prog: str = "certops notify", command: str = "notify")
         args = parser(prog).parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
-    settings = settings_module.load()
-    problems = settings.problems()
-    if problems:
-        return _fail(prog, "; ".join(problems), EXIT_USAGE)
+    try:
+        settings = startup.load_settings()
+    except startup.UsageError as error:
+        return startup.fail(prog, str(error), EXIT_USAGE)
     if not args.once and not args.thresholds:
-        return _fail(prog, "say --once (for cron; `certops run` schedules it itself)", EXIT_USAGE)
-
-    from bot.app import create_client, create_service_context
+        return startup.fail(
+            prog, "say --once (for cron; `certops run` schedules it itself)", EXIT_USAGE
+        )
+    from bot.app import create_client
     from bot.services.errors import ServiceError
-    from storage.db import Database
 
-    database = Database(settings.effective_database_url)
-    services = create_service_context(settings, database)
+    try:
+        database = startup.open_database(settings)
+    except startup.StartupError as error:
+        return startup.fail(prog, str(error))
+    services = startup.service_context(settings, database)
     try:
         if args.thresholds:
             return _set_thresholds(prog, services, args.thresholds, args.json)
         if not settings.slack_bot_token:
-            return _fail(prog, "posting needs SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token)")
+            return startup.fail(
+                prog, "posting needs SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token)"
+            )
         from bot.scheduler import build_jobs, run_once
 
         jobs = build_jobs(settings, services, create_client(settings))
         results = run_once(jobs.as_list(with_tls=not args.no_tls))
     except ServiceError as error:
-        return _fail(prog, error.message)
+        return startup.fail(prog, error.message)
     finally:
         database.dispose()
     return _report(prog, results, args.json)

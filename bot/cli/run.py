@@ -15,18 +15,14 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from bot import settings as settings_module
-from bot.settings import Settings
-from storage.db import Database
+from bot.cli import startup
+from bot.cli.startup import EXIT_USAGE, StartupError, UsageError
 
 if TYPE_CHECKING:
     from slack_bolt import App
-    from slack_sdk import WebClient
 
-    from bot.scheduler import Scheduler
+    from bot.settings import Settings
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 DEFAULT_PORT = 3000
 HTTP_THREADS = 16
 
@@ -46,24 +42,7 @@ def parser(prog: str) -> argparse.ArgumentParser:
 
 
 def fail(message: str) -> int:
-    print(f"certops run: {message}", file=sys.stderr)
-    return EXIT_FAILED
-
-
-def prepare_database(settings: Settings) -> Database | None:
-    """Bring the schema up to date and open the database; None (and one line) on failure."""
-    from storage import migrate
-    from storage.errors import StorageError
-
-    url = settings.effective_database_url
-    try:
-        migrate.upgrade(url)
-        database = Database(url)
-        database.check()
-    except StorageError as error:
-        fail(str(error))
-        return None
-    return database
+    return startup.fail("certops run", message)
 
 
 def mode_problem(settings: Settings, http: bool) -> str | None:
@@ -94,11 +73,10 @@ def main(argv: list[str], prog: str = "certops run", command: str = "run") -> in
 
 def start(argv: list[str], prog: str) -> int:
     args = parser(prog).parse_args(argv)
-    settings = settings_module.load()
-    problems = settings.problems()
-    if problems:
-        print(f"{prog}: {'; '.join(problems)}", file=sys.stderr)
-        return EXIT_USAGE
+    try:
+        settings = startup.load_settings()
+    except UsageError as error:
+        return startup.fail(prog, str(error), EXIT_USAGE)
     if not (1 <= args.port <= 65535):
         print(f"{prog}: --port must be 1-65535", file=sys.stderr)
         return EXIT_USAGE
@@ -120,13 +98,14 @@ def start(argv: list[str], prog: str) -> int:
     if problem:
         return fail(problem)
     configure(settings)
-    database = prepare_database(settings)
-    if database is None:
-        return EXIT_FAILED
+    try:
+        database = startup.open_database(settings)
+    except StartupError as error:
+        return fail(str(error))
     from bot.app import create_app
 
     app = create_app(settings, database=database)
-    scheduler = start_scheduler(settings, database, app.client)
+    scheduler = startup.start_scheduler(settings, database, app.client)
     from bot.shutdown import shutdown_for
 
     # On SIGTERM the scheduler stops (its tick in progress finishes) within the grace period.
@@ -137,14 +116,6 @@ def start(argv: list[str], prog: str) -> int:
         return serve_socket_mode(app, settings, args.host)
     finally:
         scheduler.stop()
-
-
-def start_scheduler(settings: Settings, database: Database, client: WebClient) -> Scheduler:
-    """Expiry warnings and TLS checks every CERTOPS_NOTIFY_INTERVAL seconds (bot/scheduler)."""
-    from bot.app import create_service_context
-    from bot.scheduler import start_scheduler as start
-
-    return start(settings, create_service_context(settings, database), client)
 
 
 def describe_database(settings: Settings) -> str:

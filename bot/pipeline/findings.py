@@ -7,8 +7,10 @@ same thing about the same problem.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -17,16 +19,35 @@ class Severity(StrEnum):
     INFO = "info"
 
 
+class Secret(StrEnum):
+    """Which password a password finding asks for.
+
+    Said by the reader that refused the file, never guessed from the message: a key
+    inside an unencrypted ZIP is named "a.zip:k.pem", and guessing from that text sent
+    people to the ZIP password field.
+    """
+
+    KEY = "key"  # the key's or the PKCS#12 file's password
+    ZIP = "zip"  # the ZIP archive's password
+
+
+PASSWORD_CODES = frozenset({"password_required", "wrong_password"})
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
     message: str
     hint: str
+    secret: Secret | None = None  # password findings: which password is needed
+    input: str | None = None  # password findings: the file (or "zip:member") it opens
 
     def to_dict(self) -> dict[str, str]:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if v is not None}
         data["severity"] = str(self.severity)
+        if self.secret is not None:
+            data["secret"] = str(self.secret)
         return data
 
 
@@ -163,11 +184,37 @@ CATALOG: dict[str, CodeInfo] = {
 
 
 def finding(
-    code: str, message: str, *, severity: Severity | None = None, hint: str = ""
+    code: str,
+    message: str,
+    *,
+    severity: Severity | None = None,
+    hint: str = "",
+    secret: Secret | None = None,
+    input: str | None = None,
 ) -> Finding:
     """Build a finding from the catalog, so defaults stay in one place."""
     info = CATALOG[code]
-    return Finding(code, severity or info.severity, message, hint or info.hint)
+    return Finding(code, severity or info.severity, message, hint or info.hint, secret, input)
+
+
+def missing_secrets(findings: Iterable[Finding | Mapping[str, Any]]) -> frozenset[Secret]:
+    """The passwords the findings say were not given: what a prompt or a form asks for.
+
+    Takes findings as objects or as their report dicts (services and handlers hold the
+    dict), so the terminal, the console and Slack read the same field.
+    """
+    needed: set[Secret] = set()
+    for item in findings:
+        data = item.to_dict() if isinstance(item, Finding) else item
+        secret = data.get("secret")
+        if data.get("code") == "password_required" and secret in set(Secret):
+            needed.add(Secret(secret))
+    return frozenset(needed)
+
+
+def locked_inputs(findings: Iterable[Finding]) -> list[str]:
+    """The files a password finding says could not be opened (a key may be in there)."""
+    return [f.input for f in findings if f.code in PASSWORD_CODES and f.input]
 
 
 def has_errors(findings: list[Finding]) -> bool:

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from bot.pipeline.chain import ANCHOR_PRIVATE_ROOT, ChainResult, IssuerFetcher, build_chain
-from bot.pipeline.findings import Finding, Severity, finding
+from bot.pipeline.findings import Finding, Severity, finding, locked_inputs
 from bot.pipeline.keys import (
     describe_certificate_key,
     describe_public_key,
@@ -188,18 +188,9 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return result
 
 
-def _locked_inputs(material: Material) -> list[str]:
-    """Reading findings that say a file could not be opened: a key may be in there."""
-    return [
-        f.message.split(":", 1)[0]
-        for f in material.findings
-        if f.code in {"password_required", "wrong_password"}
-    ]
-
-
 def _explain_locked(found: list[Finding], material: Material) -> list[Finding]:
     """ "No certificate was given" is wrong when a file could not be opened: say which."""
-    locked = _locked_inputs(material)
+    locked = locked_inputs(material.findings)
     if not locked:
         return found
     return [
@@ -227,7 +218,7 @@ def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
         misplaced_certificates=_misplaced_certificates(material),
     )
     found = [policy] if policy is not None else []
-    locked = _locked_inputs(material)
+    locked = locked_inputs(material.findings)
     for f in match.findings:
         if f.code == "no_private_key" and locked:
             f = finding(

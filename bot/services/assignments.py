@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.pipeline.hostnames import InvalidHostname, normalize, san_matches
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.services.dns import run_check, warnings_for
@@ -99,7 +99,7 @@ def lifetime_refusal(
     """The refusal for LifeTime: it points at the open ticket, or at how to open one."""
     command = f"certops ticket open {cert.name} {hostname}"
     details: dict[str, Any] = {"next": command, "ticket": None}
-    for ticket in lookups.open_tickets_of(session, cert.id or 0):
+    for ticket in queries.open_tickets_of_certificate(session, cert.id or 0):
         if ticket.environment_id == env.id and ticket.hostname == hostname:
             details["ticket"] = ticket.id
             command = f"certops ticket update {ticket.id} --state NEXT (ticket {ticket.id} is open)"
@@ -126,7 +126,7 @@ def put_in_place(
 ) -> tuple[Assignment, Assignment | None]:
     """Write the assignment, replacing the environment's current one, with audit events."""
     now = ctx.now()
-    current = lookups.current_assignment(session, env.id or 0)
+    current = queries.active_assignment(session, env.id or 0)
     before = audit.snapshot(current) if current is not None else None
     previous = queries.mark_replaced(session, env.id or 0, now)  # flushed: the index sees it
     if previous is not None:
@@ -167,8 +167,8 @@ def assign_certificate(
     host = check_hostname(hostname)
     promote_due(ctx)
     with ctx.session() as session:
-        cert = lookups.certificate(session, certificate)
-        env = lookups.environment(session, environment)
+        cert = queries.certificate(session, certificate)
+        env = queries.environment(session, environment)
         if env.is_lifetime:
             raise lifetime_refusal(session, env, cert, host)
         check_assignable(cert, ctx.now())
@@ -186,8 +186,8 @@ def assign_certificate(
     report_dict = report.to_dict()
     with ctx.session() as session:
         # Read again: the record may have moved while the DNS was asked.
-        cert = lookups.certificate(session, certificate)
-        env = lookups.environment(session, environment)
+        cert = queries.certificate(session, certificate)
+        env = queries.environment(session, environment)
         check_assignable(cert, ctx.now())
         row, previous = put_in_place(
             session, ctx, actor, cert, env, host, cname_confirmed=True, dns_report=report_dict
@@ -215,9 +215,6 @@ def assign_certificate(
 def list_assignments(ctx: ServiceContext, environment: str | None = None) -> list[AssignmentView]:
     promote_due(ctx)
     with ctx.session() as session:
-        query = select(Assignment).order_by(col(Assignment.id))
-        if environment:
-            query = query.where(
-                Assignment.environment_id == lookups.environment(session, environment).id
-            )
-        return [assignment_view(session, row) for row in session.exec(query).all()]
+        env_id = queries.environment(session, environment).id if environment else None
+        rows = queries.assignments_in_order(session, env_id)
+        return [assignment_view(session, row) for row in rows]

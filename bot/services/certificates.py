@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from sqlmodel import col, select
 
 from bot.metrics import record_validation
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report, fingerprint_sha256, serial_hex
 from bot.pipeline.validate import ValidateOptions, validate
-from bot.services import audit, lookups, redaction
+from bot.services import audit, redaction
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
@@ -153,11 +152,11 @@ def submit_certificate(
     if not files:
         raise ServiceError("invalid_input", "give at least one certificate file")
     with ctx.session() as session:
-        if lookups.name_exists(session, clean):
+        if queries.certificate_name_taken(session, clean):
             raise ServiceError(
                 "name_taken", f"the certificate name {clean!r} is already taken: choose another"
             )
-        renews_id = lookups.certificate(session, renews).id if renews else None
+        renews_id = queries.certificate(session, renews).id if renews else None
     options = ValidateOptions(
         domain=domain, name=clean, extra_roots=tuple(ctx.extra_roots), now=ctx.now()
     )
@@ -210,7 +209,7 @@ def _review(
     verb = "approve" if decision is CertificateStatus.APPROVED else "reject"
     actor.require_admin(f"{verb} certificates")
     with ctx.session() as session:
-        row = lookups.certificate(session, name)
+        row = queries.certificate(session, name)
         if row.status is not CertificateStatus.PENDING_MANUAL:
             raise ServiceError(
                 "invalid_transition",
@@ -259,22 +258,21 @@ def reject_certificate(ctx: ServiceContext, actor: Actor, name: str, reason: str
 
 
 def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[CertificateView]:
-    query = select(Certificate).order_by(col(Certificate.name))
+    wanted = None
     if status:
         try:
             wanted = CertificateStatus(status)
         except ValueError:
             choices = ", ".join(s.value for s in CertificateStatus)
             raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
-        query = query.where(Certificate.status == wanted)
     with ctx.session() as session:
         return [
             certificate_view(session, row, ctx.now(), full=False)
-            for row in session.exec(query).all()
+            for row in queries.certificates_by_name(session, wanted)
         ]
 
 
 def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
     promote_due(ctx)
     with ctx.session() as session:
-        return certificate_view(session, lookups.certificate(session, name), ctx.now())
+        return certificate_view(session, queries.certificate(session, name), ctx.now())

@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.services.clock import Clock, utc_now
-from bot.services.errors import DatabaseDown, ServiceError
+from bot.services.errors import DatabaseDown, NotFound, ServiceError
 from bot.services.reminders import UPDATE_MINUTES
 from bot.settings import DEFAULT_LOAD_BALANCER_PATTERNS
 from storage.db import Database
-from storage.errors import DatabaseUnavailable, EnvironmentBusy, NameTaken
+from storage.errors import DatabaseUnavailable, EnvironmentBusy, NameTaken, RecordMissing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class ServiceContext:
         except NameTaken as error:
             code = "environment_exists" if error.kind == "environment" else "name_taken"
             raise ServiceError(code, str(error)) from None
+        except RecordMissing as error:
+            raise NotFound(error.kind, error.key) from None
         except EnvironmentBusy:
             raise ServiceError(
                 "concurrent_change",

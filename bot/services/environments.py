@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlmodel import col, select
-
 from bot.pipeline.hostnames import InvalidHostname, normalize
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
@@ -58,10 +56,10 @@ def add_environment(
     if channel is not None and not _CHANNEL.match(channel.strip()):
         raise ServiceError("invalid_input", f"channel {channel!r} is not a channel name or id")
     with ctx.session() as session:
-        if session.exec(select(Environment.id).where(Environment.name == clean)).first():
+        if queries.environment_name_taken(session, clean):
             raise ServiceError("environment_exists", f"an environment named {clean!r} exists")
         if is_lifetime:
-            other = session.exec(select(Environment).where(col(Environment.is_lifetime))).first()
+            other = queries.lifetime_environment(session)
             if other is not None:
                 raise ServiceError(
                     "environment_exists",
@@ -83,11 +81,10 @@ def add_environment(
 def list_environments(ctx: ServiceContext) -> list[EnvironmentView]:
     promote_due(ctx)
     with ctx.session() as session:
-        rows = session.exec(select(Environment).order_by(col(Environment.name))).all()
-        return [environment_view(session, row) for row in rows]
+        return [environment_view(session, row) for row in queries.environments(session)]
 
 
 def show_environment(ctx: ServiceContext, name: str) -> EnvironmentView:
     promote_due(ctx)
     with ctx.session() as session:
-        return environment_view(session, lookups.environment(session, name))
+        return environment_view(session, queries.environment(session, name))

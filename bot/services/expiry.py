@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import SYSTEM, Actor
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
@@ -549,7 +549,7 @@ def announce_renewals(
         for note in posted:
             by_channel[(note.certificate_id, note.channel)].append(note)
         names = {
-            cid: lookups.certificate_by_id(session, cid).name
+            cid: queries.certificate_by_id(session, cid).name
             for cid, _ in by_channel
             if cid in renewed
         }
@@ -652,7 +652,7 @@ def silence(
         raise ServiceError("invalid_input", f"snooze for {' or '.join(map(str, SNOOZE_DAYS))} days")
     now = ctx.now()
     with ctx.session() as session:
-        cert = lookups.certificate_by_id(session, certificate_id)
+        cert = queries.certificate_by_id(session, certificate_id)
         threshold = _current_threshold(session, certificate_id, channel)
         kind = SilenceKind.SNOOZE if snooze_days else SilenceKind.ACKNOWLEDGE
         row = queries.add_silence(
@@ -686,7 +686,7 @@ def set_environment_thresholds(
         except ValueError as error:
             raise ServiceError("invalid_input", f"thresholds: {error}") from None
     with ctx.session() as session:
-        env = lookups.environment(session, environment)
+        env = queries.environment(session, environment)
         before = audit.snapshot(env)
         env.warning_days = text
         session.add(env)

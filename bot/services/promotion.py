@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlmodel import col, select
-
 from bot.services import audit
 from bot.services.actors import SYSTEM
 from bot.services.context import ServiceContext
 from bot.services.views import AssignmentView, assignment_view
-from storage.models import Assignment, AssignmentState
+from storage import queries
+from storage.models import AssignmentState
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +22,8 @@ def promote_due(ctx: ServiceContext) -> list[AssignmentView]:
     """Mark every `updating` assignment whose time has come `active`; return them."""
     now = ctx.now()
     with ctx.session() as session:
-        due = session.exec(
-            select(Assignment)
-            .where(Assignment.state == AssignmentState.UPDATING)
-            .where(col(Assignment.active_at) <= now)
-            .with_for_update(skip_locked=True)
-        ).all()
         promoted = []
-        for row in due:
+        for row in queries.due_promotions(session, now):
             before = audit.snapshot(row)
             row.state = AssignmentState.ACTIVE
             session.add(row)

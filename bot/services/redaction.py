@@ -59,6 +59,7 @@ _STRUCTURAL = frozenset(
         "fingerprint_sha256",
         "serial",
         "signature_algorithm",
+        "secret",  # "key" or "zip": which password a finding needs
     }
 )
 _PEM_KEY_TEXT = re.compile(

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.services import lookups
 from bot.services.actors import Actor
 from bot.services.assignments import assign_certificate
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from bot.services.supersession import VALID_STATES, RenewalTarget, renewal_targets
 from bot.services.tickets import open_ticket
+from storage import queries
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class RenewalResult:
 def renewal_offer(ctx: ServiceContext, name: str) -> list[RenewalTarget]:
     """Where the certificate `name` renews would go: the old one's current places."""
     with ctx.session() as session:
-        return renewal_targets(session, lookups.certificate(session, name))
+        return renewal_targets(session, queries.certificate(session, name))
 
 
 def apply_renewal(
@@ -74,7 +74,7 @@ def apply_renewal(
     """Assign the renewal everywhere the old certificate is; LifeTime gets a ticket."""
     actor.require_admin("assign certificates")
     with ctx.session() as session:
-        new = lookups.certificate(session, name)
+        new = queries.certificate(session, name)
         if new.renews_id is None:
             raise ServiceError("nothing_to_renew", f"{new.name!r} does not renew a certificate")
         if new.status not in VALID_STATES:
@@ -82,7 +82,7 @@ def apply_renewal(
                 "certificate_not_assignable",
                 f"{new.name!r} is {new.status.value}: a renewal must be validated or approved",
             )
-        old_name = lookups.certificate_by_id(session, new.renews_id).name
+        old_name = queries.certificate_by_id(session, new.renews_id).name
         targets = renewal_targets(session, new)
     if not targets:
         raise ServiceError(

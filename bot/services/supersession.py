@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
+from storage import queries
 from storage.models import Certificate, CertificateStatus
 
 log = logging.getLogger(__name__)
@@ -52,27 +53,22 @@ def renewal_targets(session: Session, new: Certificate) -> list[RenewalTarget]:
     """The environments (and hostnames) the certificate that `new` renews is on now."""
     if new.renews_id is None:
         return []
-    old = lookups.certificate_by_id(session, new.renews_id)
+    old = queries.certificate_by_id(session, new.renews_id)
     targets = []
-    for assignment in lookups.current_assignments_of(session, old.id or 0):
-        env = lookups.environment_by_id(session, assignment.environment_id)
+    for assignment in queries.assignments_of_certificate(session, old.id or 0, current_only=True):
+        env = queries.environment_by_id(session, assignment.environment_id)
         targets.append(RenewalTarget(env.name, assignment.hostname, env.is_lifetime, old.name))
     return targets
 
 
 def _has_valid_renewal(session: Session, cert_id: int) -> bool:
-    found = session.exec(
-        select(Certificate.id)
-        .where(Certificate.renews_id == cert_id)
-        .where(col(Certificate.status).in_(VALID_STATES))
-    ).first()
-    return found is not None
+    return queries.has_valid_renewal(session, cert_id, VALID_STATES)
 
 
 def in_use(session: Session, cert_id: int) -> bool:
     return bool(
-        lookups.current_assignments_of(session, cert_id)
-        or lookups.open_tickets_of(session, cert_id)
+        queries.assignments_of_certificate(session, cert_id, current_only=True)
+        or queries.open_tickets_of_certificate(session, cert_id)
     )
 
 
@@ -83,7 +79,7 @@ def supersede_unused(
     done = []
     session.flush()
     for cert_id in set(cert_ids):
-        row = lookups.certificate_by_id(session, cert_id)
+        row = queries.certificate_by_id(session, cert_id)
         if row.status is CertificateStatus.SUPERSEDED:
             continue
         if not _has_valid_renewal(session, cert_id) or in_use(session, cert_id):

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.pipeline.hostnames import is_wildcard, san_matches
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.assignments import check_assignable, check_covers, check_hostname, put_in_place
 from bot.services.audit import iso
@@ -28,8 +28,8 @@ from bot.services.errors import ServiceError
 from bot.services.reminders import ASSIGNMENT_REMINDERS, dns_instruction, support_case_text
 from bot.services.supersession import supersede_unused
 from bot.services.views import TicketView, ticket_view
+from storage import queries
 from storage.models import (
-    OPEN_TICKET_STATES,
     Certificate,
     Environment,
     SupportTicket,
@@ -72,7 +72,7 @@ class TicketResult:
 
 def _lifetime(session: Session, environment: str | None) -> Environment:
     if environment:
-        env = lookups.environment(session, environment)
+        env = queries.environment(session, environment)
         if not env.is_lifetime:
             raise ServiceError(
                 "not_lifetime",
@@ -80,7 +80,7 @@ def _lifetime(session: Session, environment: str | None) -> Environment:
                 f"(certops assign CERT {env.name} HOSTNAME --cname-confirmed)",
             )
         return env
-    env_row = session.exec(select(Environment).where(col(Environment.is_lifetime))).first()
+    env_row = queries.lifetime_environment(session)
     if env_row is None:
         raise ServiceError(
             "no_lifetime_environment",
@@ -93,9 +93,9 @@ def _lifetime(session: Session, environment: str | None) -> Environment:
 def _uploaded_on(session: Session, cert: Certificate, lifetime: Environment) -> list[str]:
     """The other environments the certificate was ever assigned on (so it is uploaded)."""
     names = []
-    for assignment in lookups.assignments_of(session, cert.id or 0):
+    for assignment in queries.assignments_of_certificate(session, cert.id or 0):
         if assignment.environment_id != lifetime.id:
-            env = lookups.environment_by_id(session, assignment.environment_id)
+            env = queries.environment_by_id(session, assignment.environment_id)
             if env.name not in names:
                 names.append(env.name)
     return names
@@ -117,7 +117,7 @@ def open_ticket(
     actor.require_admin("open LifeTime tickets")
     host = check_hostname(hostname)
     with ctx.session() as session:
-        cert = lookups.certificate(session, certificate)
+        cert = queries.certificate(session, certificate)
         env = _lifetime(session, environment)
         check_assignable(cert, ctx.now())
         check_covers(cert, host)
@@ -129,7 +129,7 @@ def open_ticket(
                 "it from there), unless it is a wildcard covering "
                 f"{host}: certops assign {cert.name} ENV HOSTNAME --cname-confirmed",
             )
-        for existing in lookups.open_tickets_of(session, cert.id or 0):
+        for existing in queries.open_tickets_of_certificate(session, cert.id or 0):
             if existing.hostname == host and existing.environment_id == env.id:
                 raise ServiceError(
                     "ticket_already_open",
@@ -211,7 +211,7 @@ def update_ticket(
     actor.require_admin("update LifeTime tickets")
     wanted = _parse_state(state)
     with ctx.session() as session:
-        row = lookups.ticket(session, ticket_id)
+        row = queries.ticket(session, ticket_id)
         _check_transition(row, wanted)
         if wanted is S.SUBMITTED and not (case_number and case_number.strip()):
             raise ServiceError(
@@ -219,9 +219,9 @@ def update_ticket(
                 f"give the support case number: certops ticket update {ticket_id} "
                 "--state submitted --case NUMBER",
             )
-        env = lookups.environment_by_id(session, row.environment_id)
+        env = queries.environment_by_id(session, row.environment_id)
         hostname, target = row.hostname, env.default_host
-        sans = list(lookups.certificate_by_id(session, row.certificate_id).sans or [])
+        sans = list(queries.certificate_by_id(session, row.certificate_id).sans or [])
     report = None
     if wanted in (S.DNS_CONFIGURED, S.DONE):
         report = run_check(
@@ -230,7 +230,7 @@ def update_ticket(
     report_dict = report.to_dict() if report else None
     warnings = warnings_for(report) if report else []
     with ctx.session() as session:
-        row = lookups.ticket(session, ticket_id)
+        row = queries.ticket(session, ticket_id)
         _check_transition(row, wanted)  # again: someone may have moved it meanwhile
         if wanted is S.SUBMITTED:
             row.case_number = (case_number or "").strip()
@@ -281,8 +281,8 @@ def _finish(
     report_dict: dict[str, Any] | None,
 ) -> None:
     """Record that LifeTime now serves the certificate (support already made the change)."""
-    cert = lookups.certificate_by_id(session, row.certificate_id)
-    env = lookups.environment_by_id(session, row.environment_id)
+    cert = queries.certificate_by_id(session, row.certificate_id)
+    env = queries.environment_by_id(session, row.environment_id)
     _, previous = put_in_place(
         session,
         ctx,
@@ -300,7 +300,5 @@ def _finish(
 
 def list_tickets(ctx: ServiceContext, *, open_only: bool = False) -> list[TicketView]:
     with ctx.session() as session:
-        query = select(SupportTicket).order_by(col(SupportTicket.id))
-        if open_only:
-            query = query.where(col(SupportTicket.state).in_(OPEN_TICKET_STATES))
-        return [ticket_view(session, row) for row in session.exec(query).all()]
+        rows = queries.tickets_in_order(session, open_only=open_only)
+        return [ticket_view(session, row) for row in rows]

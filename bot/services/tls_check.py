@@ -19,10 +19,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlmodel import col, select
-
 from bot.pipeline.tls_probe import HTTPS_PORT, ProbeResult, Resolve, normalize_fingerprint, probe
-from bot.services import audit, lookups
+from bot.services import audit
 from bot.services.actors import SYSTEM
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
@@ -77,8 +75,8 @@ def schedule_checks(
     made: list[tuple[int, str | None, str]] = []
     with ctx.session() as session:
         for assignment in queries.assignments_without_check(session, now - config.lookback):
-            env = lookups.environment_by_id(session, assignment.environment_id)
-            cert = lookups.certificate_by_id(session, assignment.certificate_id)
+            env = queries.environment_by_id(session, assignment.environment_id)
+            cert = queries.certificate_by_id(session, assignment.certificate_id)
             channel = env.channel or config.default_channel
             row = queries.add_tls_check(
                 session,
@@ -140,9 +138,7 @@ def attach_thread(
         if row is not None:
             return
     with ctx.session() as session:
-        existing = session.exec(
-            select(TlsCheck).where(col(TlsCheck.assignment_id) == assignment_id)
-        ).first()
+        existing = queries.tls_check_of_assignment(session, assignment_id)
         check_id = existing.id if existing is not None else None
     if check_id is not None:
         _set_thread(ctx, check_id, channel, ts)
@@ -184,8 +180,8 @@ def _attempt(
         if row is None:
             return
         assignment = lookups_assignment(session, row.assignment_id)
-        cert = lookups.certificate_by_id(session, assignment.certificate_id)
-        env = lookups.environment_by_id(session, assignment.environment_id)
+        cert = queries.certificate_by_id(session, assignment.certificate_id)
+        env = queries.environment_by_id(session, assignment.environment_id)
         expected = cert.fingerprint_sha256 or ""
         hostname, name, env_name = assignment.hostname, cert.name, env.name
         current = assignment.state in CURRENT_ASSIGNMENT_STATES

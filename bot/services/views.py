@@ -10,12 +10,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.services import lookups
 from bot.services.audit import iso
+from storage import queries
 from storage.models import (
-    OPEN_TICKET_STATES,
     Assignment,
     Certificate,
     Environment,
@@ -129,8 +128,8 @@ def _days_left(not_after: dt.datetime | None, now: dt.datetime) -> int | None:
 
 
 def assignment_view(session: Session, row: Assignment) -> AssignmentView:
-    cert = lookups.certificate_by_id(session, row.certificate_id)
-    env = lookups.environment_by_id(session, row.environment_id)
+    cert = queries.certificate_by_id(session, row.certificate_id)
+    env = queries.environment_by_id(session, row.environment_id)
     verdict = row.dns_report.get("verdict") if row.dns_report else None
     return AssignmentView(
         id=row.id or 0,
@@ -148,8 +147,8 @@ def assignment_view(session: Session, row: Assignment) -> AssignmentView:
 
 
 def ticket_view(session: Session, row: SupportTicket) -> TicketView:
-    cert = lookups.certificate_by_id(session, row.certificate_id)
-    env = lookups.environment_by_id(session, row.environment_id)
+    cert = queries.certificate_by_id(session, row.certificate_id)
+    env = queries.environment_by_id(session, row.environment_id)
     return TicketView(
         id=row.id or 0,
         certificate=cert.name,
@@ -164,13 +163,8 @@ def ticket_view(session: Session, row: SupportTicket) -> TicketView:
 
 
 def environment_view(session: Session, row: Environment) -> EnvironmentView:
-    current = lookups.current_assignment(session, row.id or 0)
-    tickets = session.exec(
-        select(SupportTicket)
-        .where(SupportTicket.environment_id == row.id)
-        .where(col(SupportTicket.state).in_(OPEN_TICKET_STATES))
-        .order_by(col(SupportTicket.id))
-    ).all()
+    current = queries.active_assignment(session, row.id or 0)
+    tickets = queries.open_tickets_of_environment(session, row.id or 0)
     return EnvironmentView(
         name=row.name,
         default_host=row.default_host,
@@ -185,8 +179,8 @@ def environment_view(session: Session, row: Environment) -> EnvironmentView:
 def certificate_view(
     session: Session, row: Certificate, now: dt.datetime, *, full: bool = True
 ) -> CertificateView:
-    renews = lookups.certificate_by_id(session, row.renews_id).name if row.renews_id else None
-    assignments = lookups.assignments_of(session, row.id or 0) if full else []
+    renews = queries.certificate_by_id(session, row.renews_id).name if row.renews_id else None
+    assignments = queries.assignments_of_certificate(session, row.id or 0) if full else []
     return CertificateView(
         name=row.name,
         status=str(row.status.value),
@@ -205,7 +199,7 @@ def certificate_view(
         submitted_by=row.submitted_by,
         submitted_at=iso(row.submitted_at),
         renews=renews,
-        renewed_by=[r.name for r in lookups.renewals_of(session, row.id or 0)] if full else [],
+        renewed_by=[r.name for r in queries.renewals_of(session, row.id or 0)] if full else [],
         reviewed_by=row.reviewed_by,
         reviewed_at=iso(row.reviewed_at),
         review_reason=row.review_reason,

@@ -136,10 +136,11 @@ def report_blocks(
     key_sent: bool,
     name: str = "",
     domain: str = "",
+    needs: Sequence[str] = (),
 ) -> Blocks:
     blocks = verdict_blocks(report)
     if needs_password:
-        value = flow_value(file_ids, has_zip=has_zip, password=True)
+        value = flow_value(file_ids, has_zip=has_zip, password=True, needs=list(needs))
         blocks.append(
             actions(
                 button("Enter the password", ACTION_PASSWORD, value=value, style="primary"),
@@ -197,22 +198,31 @@ def text_input(
     return block
 
 
-def password_inputs(*, has_zip: bool) -> Blocks:
-    """Both optional: which one a ZIP needs (its own, or its key's) shows on submit."""
-    blocks: Blocks = [
+def password_fields(needs: Sequence[str], *, has_zip: bool) -> list[str]:
+    """The password inputs a form shows, the one the report says is missing first (an
+    empty submit is answered on it). A ZIP shows both: the key inside may be locked too."""
+    fields = ["password", "zip_password"] if has_zip else ["password"]
+    if has_zip and "zip" in needs and "key" not in needs:
+        fields.reverse()
+    return fields
+
+
+def password_inputs(fields: Sequence[str]) -> Blocks:
+    """The password inputs named (`password`: the key's or PFX's; `zip_password`), each
+    optional: which one was wrong shows on submit."""
+    labels = {"password": "Password of the key or PFX", "zip_password": "ZIP password"}
+    return [
         text_input(
-            "password",
-            "Password of the key or PFX",
+            field,
+            labels[field],
             optional=True,
             hint="Used for this check only: never stored, never logged.",
         )
+        for field in fields
     ]
-    if has_zip:
-        blocks.append(text_input("zip_password", "ZIP password", optional=True))
-    return blocks
 
 
-def password_view(metadata: str, *, has_zip: bool) -> dict[str, Any]:
+def password_view(metadata: str, *, fields: Sequence[str]) -> dict[str, Any]:
     return checked_view(
         {
             "type": "modal",
@@ -226,7 +236,7 @@ def password_view(metadata: str, *, has_zip: bool) -> dict[str, Any]:
                     "I'll download your files again and open them with this password. "
                     "It is used for this check only: never stored, never logged."
                 ),
-                *password_inputs(has_zip=has_zip),
+                *password_inputs(fields),
             ],
         }
     )
@@ -247,7 +257,7 @@ def save_view(
     ]
     if password:
         blocks.append(context("I keep no password between steps: give it again to save."))
-        blocks += password_inputs(has_zip=has_zip)
+        blocks += password_inputs(password_fields((), has_zip=has_zip))
     return checked_view(
         {
             "type": "modal",

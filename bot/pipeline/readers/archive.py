@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.pipeline.findings import Finding, Severity, finding
+from bot.pipeline.findings import PASSWORD_CODES, Finding, Secret, Severity, finding
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers.limits import ArchiveLimits
 
@@ -36,7 +36,6 @@ MATERIAL_SUFFIXES = (
     ".ca-bundle", ".bundle", ".chain", ".csr", ".zip",
 )  # fmt: skip
 OFFICE_MARKERS = ("[Content_Types].xml",)
-PASSWORD_CODES = ("password_required", "wrong_password")
 ZIP_PASSWORD_HINT = "Give the ZIP password (--zip-password-file or the prompt)."
 
 ReadMember = Callable[[InputFile, Passwords, "ArchiveBudget", int], Material]
@@ -187,6 +186,8 @@ def _read_member(
             "password_required",
             f"{member.label}: the archive is encrypted and no ZIP password was given",
             hint=ZIP_PASSWORD_HINT,
+            secret=Secret.ZIP,
+            input=member.label,
         )
     try:
         return _inflate(archive, info, member.label, password, budget)
@@ -230,7 +231,11 @@ def _inflate(
 def _wrong_zip_password(label: str, passwords: Passwords) -> Finding:
     tried = "the ZIP password" if passwords.zip else "the key password (no ZIP password given)"
     return finding(
-        "wrong_password", f"{label}: {tried} does not open the archive", hint=ZIP_PASSWORD_HINT
+        "wrong_password",
+        f"{label}: {tried} does not open the archive",
+        hint=ZIP_PASSWORD_HINT,
+        secret=Secret.ZIP,
+        input=label,
     )
 
 

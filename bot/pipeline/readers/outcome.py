@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from bot.pipeline.findings import Finding, Severity, finding
+from bot.pipeline.findings import PASSWORD_CODES, Finding, Secret, Severity, finding
 from bot.pipeline.material import InputSummary, Material, SourcedCertificate, SourcedKey
 
 # Kinds given by the container, whatever it holds.
@@ -31,7 +31,18 @@ class FileOutcome:
     saw_request: bool = False  # a CSR was there
 
     def add_finding(self, code: str, message: str, severity: Severity | None = None) -> None:
-        self.findings.append(finding(code, f"{self.name}: {message}", severity=severity))
+        # Every reader that fills an outcome opens keys and PKCS#12 files: a password it
+        # asks for is the key's (the ZIP reader builds its own findings, with Secret.ZIP).
+        locked = code in PASSWORD_CODES
+        self.findings.append(
+            finding(
+                code,
+                f"{self.name}: {message}",
+                severity=severity,
+                secret=Secret.KEY if locked else None,
+                input=self.name if locked else None,
+            )
+        )
 
     def add_key(self, key: PrivateKeyTypes) -> None:
         self.keys.append(key)
