@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
+from handlers.markup_gate import GuardedWebClient, guard_app
 from handlers.modals import register_intake
 from handlers.request_context import ContextExecutor
 from storage.db import Database
@@ -30,8 +31,11 @@ LISTENER_THREADS = 16
 
 
 def create_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in)."""
-    return WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
+    """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in);
+    what it posts passes the markup gate (handlers/markup_gate.py)."""
+    return GuardedWebClient(
+        token=token or settings.slack_bot_token, base_url=settings.slack_api_url
+    )
 
 
 def create_service_context(settings: Settings, database: Database | None = None) -> ServiceContext:
@@ -74,6 +78,7 @@ def create_app(
         name="certops",
     )
     harden_signature_check(app, settings.slack_signing_secret or "")
+    guard_app(app)  # first: every listener posts through the gate
     middleware.register(app, deps)
     commands.register(app, deps)
     home.register(app, deps)

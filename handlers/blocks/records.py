@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.services.mrkdwn import mention
 from handlers.blocks.base import Blocks, context, divider, escape, fields, header, section
+
+__all__ = ["mention"]  # re-exported: the renderers of other features import it from here
 
 Record = Mapping[str, Any]
 
@@ -42,13 +45,6 @@ def days_left_text(days: int | None) -> str:
         return f":red_circle: expired {-days} day{'s' if days != -1 else ''} ago"
     marker = ":red_circle:" if days < 7 else ":large_orange_circle:" if days < 30 else ""
     return f"{marker} {days} day{'s' if days != 1 else ''} left".strip()
-
-
-def mention(user: str | None) -> str:
-    """A Slack user id as a mention; anything else (terminal, system) as itself."""
-    if user and user[:1] in {"U", "W"} and user.isalnum():
-        return f"<@{user}>"
-    return escape(user or "—")
 
 
 def certificate_line(cert: Record) -> str:
