@@ -30,8 +30,8 @@ def check_certificate_name(name: str) -> str:
     """The name, stripped, if it fits the rule; else a refusal that says what is allowed."""
     text = name.strip()
     if _NAME.fullmatch(text) is None:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        raise ServiceError("invalid_input", f"certificate name {shown!r}: use {NAME_RULE}")
+        # Not echoed: the refusal goes to modals and messages as is, and says what is allowed.
+        raise ServiceError("invalid_input", f"a certificate name may use {NAME_RULE}")
     return text
 
 
