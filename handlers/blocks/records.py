@@ -75,7 +75,7 @@ def certificate_blocks(cert: Record) -> Blocks:
     sans = ", ".join(escape(str(s)) for s in cert.get("sans") or []) or "—"
     key = f"{cert.get('key_type') or '?'} {cert.get('key_bits') or ''}".strip()
     blocks: Blocks = [
-        header(f"Certificate {cert['name']}"),
+        header(f"Certificate {escape(str(cert['name']))}"),
         section(certificate_line(cert)),
         fields(
             [
