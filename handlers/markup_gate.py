@@ -84,7 +84,8 @@ def guarded(client: WebClient) -> WebClient:
 
 
 class SafeAck(Ack):
-    """`ack()` whose text, blocks and view pass the gate (a modal's errors are plain)."""
+    """`ack()` whose text, blocks and view pass the gate. A modal's field `errors` are
+    left as they are: Slack shows them as plain text to the person who typed the value."""
 
     def __call__(  # type: ignore[override]
         self,
@@ -93,12 +94,8 @@ class SafeAck(Ack):
         view: Any = None,
         **kwargs: Any,
     ) -> BoltResponse:
-        return super().__call__(
-            gate("ack", text),
-            blocks=gate("ack", _as_dicts(blocks)),
-            view=gate("ack", _as_dict(view)),
-            **kwargs,
-        )
+        safe = gate("ack", {"text": text, "blocks": _as_dicts(blocks), "view": _as_dict(view)})
+        return super().__call__(safe["text"], blocks=safe["blocks"], view=safe["view"], **kwargs)
 
 
 class SafeRespond(Respond):
@@ -111,11 +108,10 @@ class SafeRespond(Respond):
         attachments: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> WebhookResponse:
+        message = {"text": text, "blocks": _as_dicts(blocks), "attachments": _as_dicts(attachments)}
+        safe = gate("response_url", message)
         return super().__call__(
-            gate("response_url", text),
-            blocks=gate("response_url", _as_dicts(blocks)),
-            attachments=gate("response_url", _as_dicts(attachments)),
-            **kwargs,
+            safe["text"], blocks=safe["blocks"], attachments=safe["attachments"], **kwargs
         )
 
 
