@@ -145,8 +145,9 @@ def fallback_text(blocks: Blocks) -> str:
 # `<!here>` in an expired certificate's warning (allowed only inside `broadcast()`).
 _OWN = re.compile(r"<(?:@[UW][A-Z0-9]{2,}|#[CG][A-Z0-9]{2,}(?:\|[^<>]*)?)>")
 _HERE = "<!here>"
-_TOKEN = re.compile(r"<[^<>]*>|&(?:amp|lt|gt);|[<>&]")
-_ENTITIES = frozenset({"&amp;", "&lt;", "&gt;"})
+# What needs a decision: a `<...>` sequence, a lone `<` or `>`, an `&` that does not
+# start one of the three entities (those are left alone without a look).
+_TOKEN = re.compile(r"<[^<>]*>|[<>]|&(?!(?:amp|lt|gt);)")
 # Keys whose strings are data, not text Slack shows: carried back to the bot or typed
 # into a field (a modal's `initial_value` is shown as typed, never parsed).
 DATA_KEYS = frozenset(
@@ -182,11 +183,13 @@ def neutralize(text: str) -> str:
     Idempotent: text already escaped (entities, own mentions) comes back unchanged, so
     the gate can run on everything without escaping twice.
     """
+    if "<" not in text and ">" not in text and "&" not in text:
+        return text
     here = _broadcast.get()
 
     def keep_or_escape(match: re.Match[str]) -> str:
         token = match.group(0)
-        if token in _ENTITIES or _OWN.fullmatch(token) or (here and token == _HERE):
+        if _OWN.fullmatch(token) or (here and token == _HERE):
             return token
         return escape(token)
 
