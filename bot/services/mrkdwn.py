@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+USER_ID = re.compile(r"[UW][A-Z0-9]+")
 
 
 def escape(text: str) -> str:

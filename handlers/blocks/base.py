@@ -143,7 +143,7 @@ def fallback_text(blocks: Blocks) -> str:
 
 # The only control sequences the bot writes itself: a user or a channel by id, and
 # `<!here>` in an expired certificate's warning (allowed only inside `broadcast()`).
-_OWN = re.compile(r"<(?:@[UW][A-Z0-9]{2,}|#[CG][A-Z0-9]{2,}(?:\|[^<>]*)?)>")
+_OWN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^<>]*)?)>")
 _HERE = "<!here>"
 # What needs a decision: a `<...>` sequence, a lone `<` or `>`, an `&` that does not
 # start one of the three entities (those are left alone without a look).
