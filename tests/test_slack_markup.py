@@ -19,11 +19,13 @@ The gate (handlers/markup_gate.py) must not have had to fix anything: the builde
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +39,7 @@ from bot.services.clock import ManualClock
 from bot.services.errors import ServiceError
 from bot.services.expiry import ChannelPacer
 from handlers import subcommands
+from handlers.blocks import assign_modal as assign_ui
 from handlers.blocks import uploads as ui
 from handlers.blocks.base import broadcast, escape, neutralize, section
 from handlers.blocks.validate_modal import VIEW_FORMAT
@@ -48,12 +51,14 @@ from tests.pki import Issued
 from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
 from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
 from tests.slack_upload_fixtures import (
+    boxes_value,
     button_in,
     choice_value,
     click,
     files_value,
     interact,
     opened_view,
+    select_value,
     send_files,
     submit_view,
     text_value,
@@ -279,6 +284,71 @@ def test_records_notices_assign_tickets_home_and_errors_with_a_hostile_name(
     )
 
 
+def test_assign_modal_with_a_hostile_name_san_and_hostname(
+    slack: tuple[SlackHarness, Watch], pki: PkiSet, hostile_leaf: Issued
+) -> None:
+    h, watch = slack
+    ctx = h.deps.services
+    files = [
+        InputFile("c.pem", hostile_leaf.pem + pki.intermediate.issued.pem),
+        InputFile("k.pem", hostile_leaf.key_pem()),
+    ]
+    certificates.submit_certificate(
+        ctx, Actor(USER), files, Passwords(), name="odd", domain="shop.example.com"
+    )
+    rename(h, "odd", HOSTILE)
+    add_env(ctx)
+    view = opened_view(h.command("assign", ADMIN, channel_id="C0TEAM"))
+    assert escape(HOSTILE) in json.dumps(view["blocks"][0])  # the option's text
+    picked = pick_certificate(h, view, HOSTILE)
+    (update,) = picked.of("views.update")
+    assert "It covers: &lt;!channel&gt;.example.com" in json.dumps(update.view)
+    refused = submit_view(h, view, assign_form(HOSTILE, HOSTILE_SAN), ADMIN)
+    assert list(refused.ack_json["errors"]) == ["hostname"]
+    done = submit_view(h, view, assign_form(HOSTILE, "shop.example.com"), ADMIN)
+    assert done.ack_json["response_action"] == "update"
+    assert f"assigned *{escape(HOSTILE)}* to *dev*" in json.dumps(done.ack_json["view"])
+    assert [c for c in done.of("chat.postMessage") if c.params["channel"] == "C0TEAM"]
+    watch.assert_clean(kinds={"views.open", "views.update", "chat.postMessage"})
+
+
+def assign_form(cert: str, hostname: str) -> dict[str, dict[str, Any]]:
+    return {
+        "certificate": select_value(assign_ui.ACTION_PICK, cert),
+        "environment": select_value(assign_ui.CHOICE_ACTION, "dev"),
+        "hostname": text_value(hostname),
+        assign_ui.CNAME: boxes_value(assign_ui.CNAME),
+    }
+
+
+def pick_certificate(h: SlackHarness, view: dict[str, Any], cert: str) -> Any:
+    """A pick in the assign modal's certificate menu, as Slack sends it."""
+    option = {"value": cert, "text": {"type": "plain_text", "text": escape(cert)}}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": ADMIN},
+        "container": {"type": "view", "view_id": "V0ASSIGN"},
+        "view": {
+            "id": "V0ASSIGN",
+            "hash": "h1",
+            "type": "modal",
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "blocks": view["blocks"],
+            "state": {"values": assign_form(cert, "")},
+        },
+        "actions": [
+            {
+                "type": "static_select",
+                "action_id": assign_ui.ACTION_PICK,
+                "block_id": "certificate",
+                "selected_option": option,
+            }
+        ],
+    }
+    return interact(h, payload)
+
+
 def test_a_crash_answer_quotes_the_typed_command_escaped(
     slack: tuple[SlackHarness, Watch], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -454,3 +524,32 @@ def test_a_stored_status_is_not_what_makes_a_name_safe(
     assert view.status == CertificateStatus.PENDING_MANUAL.value
     approved = h.command(f"approve {quoted(HOSTILE)}", ADMIN)
     assert "approved certificate" in approved.texts()[0]
+
+
+# Modules that may build a Slack client themselves, and why it cannot post unguarded.
+UNGUARDED_CLIENTS_ALLOWED = {
+    "bot/doctor/slack_checks.py": "reads only (auth.test, conversations.info, a connection)",
+    "handlers/warnings.py": "warning_client: its publishers post through guarded()",
+}
+
+
+def test_no_module_builds_a_slack_client_that_bypasses_the_gate() -> None:
+    """A new WebClient or WebhookClient must come from create_client() or guarded():
+    Bolt's request clients are swapped by the gate's middleware, the rest must be too."""
+    root = Path(__file__).resolve().parent.parent
+    found: dict[str, int] = {}
+    for path in sorted(
+        [*root.joinpath("bot").rglob("*.py"), *root.joinpath("handlers").rglob("*.py")]
+    ):
+        relative = path.relative_to(root).as_posix()
+        if relative == "handlers/markup_gate.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if name in {"WebClient", "WebhookClient"}:
+                found[relative] = found.get(relative, 0) + 1
+    assert set(found) <= set(UNGUARDED_CLIENTS_ALLOWED), (
+        f"{sorted(set(found) - set(UNGUARDED_CLIENTS_ALLOWED))} build a Slack client: "
+        "use bot.app.create_client or handlers.markup_gate.guarded"
+    )
+    assert found, "the scan sees the known ones"
