@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
+from handlers.markup_gate import GuardedWebClient, guard_app
 from handlers.modal_open import ModalOpener, modal_client
 from handlers.modals import register_intake
 from handlers.request_context import ContextExecutor
@@ -31,8 +32,11 @@ LISTENER_THREADS = 16
 
 
 def create_client(settings: Settings, token: str | None = None) -> WebClient:
-    """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in)."""
-    return WebClient(token=token or settings.slack_bot_token, base_url=settings.slack_api_url)
+    """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in);
+    what it posts passes the markup gate (handlers/markup_gate.py)."""
+    return GuardedWebClient(
+        token=token or settings.slack_bot_token, base_url=settings.slack_api_url
+    )
 
 
 def create_app(
@@ -71,6 +75,7 @@ def create_app(
         # views.open before an ack: one try, a short deadline (handlers/modal_open.py).
         fast = modal_client(app.client, observers=[SlackApiObserver(metrics)])
         deps.modals = ModalOpener(fast)
+    guard_app(app)  # first: every listener posts through the gate
     middleware.register(app, deps)
     commands.register(app, deps)
     home.register(app, deps)

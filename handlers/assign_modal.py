@@ -26,7 +26,7 @@ from bot.services.errors import ServiceError
 from handlers import home
 from handlers.assignment_post import assignment_ids, follow_in_thread, post_result
 from handlers.blocks import assign_modal as views
-from handlers.blocks.base import checked_message, fallback_text, section
+from handlers.blocks.base import checked_message, escape, fallback_text, section
 from handlers.blocks.confirm import assignment_done_blocks
 from handlers.blocks.dns import dns_blocks
 from handlers.blocks.help import problem_blocks
@@ -232,8 +232,9 @@ def open_ticket(choice: views.Choice, client: WebClient, actor: Actor, deps: Dep
     except ServiceError as error:
         return Outcome(view=message_view("No ticket opened", problem_blocks(error.message)))
     headline = (
-        f":memo: {choice.environment} is the LifeTime environment: its hostname changes only "
-        f"through a support ticket. {mention(actor.user_id)}, {result.message}"
+        f":memo: {escape(choice.environment or '')} is the LifeTime environment: its hostname "
+        f"changes only through a support ticket. {mention(actor.user_id)}, "
+        f"{escape(result.message)}"
     )
     blocks = ticket_blocks(result.ticket.to_dict(), headline, result.support_text)
 

@@ -53,7 +53,8 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
         try:
             command = parse(str(body.get("text") or ""))
         except UsageError as error:
-            ack(blocks=usage_blocks(error), text=str(error))
+            usage = usage_blocks(error)
+            ack(blocks=usage, text=fallback_text(usage))
             return
         log.info("/cert %s by %s", command.name, actor.user_id)
         early = early_answer(command, actor, deps)

@@ -15,7 +15,8 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
-from handlers.blocks.base import checked_message, context, section
+from handlers.blocks.base import checked_message, context, escape, section
+from handlers.command_parser import unescape
 from handlers.deps import Deps
 from handlers.middleware import user_id_of
 from handlers.request_context import request_id_var
@@ -35,8 +36,8 @@ def error_blocks(what: str, request_id: str) -> list[dict[str, Any]]:
 def describe_request(body: dict[str, Any]) -> str:
     """What the person was doing, in their words: `/cert list`, a button, an event."""
     if body.get("command"):
-        typed = f"{body['command']} {body.get('text', '')}".strip()
-        return f"handling `{typed}`"
+        typed = unescape(f"{body['command']} {body.get('text', '')}".strip())
+        return f"handling `{escape(typed)}`"  # as typed; a mention in it is shown, not sent
     if body.get("type") in {"block_actions", "view_submission"}:
         return "handling your click"
     return "handling your message"

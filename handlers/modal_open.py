@@ -30,6 +30,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from bot.services.deadlines import Bounded, Late
 from bot.services.errors import ServiceError
 from handlers.blocks.base import escape
+from handlers.markup_gate import GuardedWebClient
 
 log = logging.getLogger("certops.slack")
 
@@ -56,7 +57,7 @@ def modal_client(
 
     `observers` are retry handlers that never retry (the metrics' error counter).
     """
-    return WebClient(
+    return GuardedWebClient(
         token=client.token,
         base_url=client.base_url,
         timeout=max(1, math.ceil(seconds)),  # per socket operation; the deadline is total

@@ -18,7 +18,7 @@ from bot.pipeline.findings import missing_secrets
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.validate import ValidateOptions, validate_material
-from bot.services import redaction
+from bot.services import names, redaction
 from bot.services.context import ServiceContext
 
 PASSWORD_CODES = frozenset({"password_required", "wrong_password"})
@@ -68,12 +68,13 @@ def check_files(
 
 
 def suggested_name(report: dict[str, Any]) -> str:
-    """A unique-looking certificate name: the first name it covers and its expiry year."""
+    """A unique-looking certificate name: the first name it covers and its expiry year,
+    made to fit the naming rule (`*.example.com` -> `wildcard.example.com-2027`; a SAN
+    such as `<!channel>.example.com` loses what the rule does not allow)."""
     cert = report.get("certificate") or {}
     sans = [str(s) for s in cert.get("sans") or []]
-    base = (sans[0] if sans else "certificate").replace("*.", "wildcard.")
     year = str(cert.get("not_after") or "")[:4]
-    return f"{base}-{year}" if year.isdigit() else base
+    return names.fit_name(sans[0] if sans else "", f"-{year}" if year.isdigit() else "")
 
 
 def suggested_domain(report: dict[str, Any]) -> str:

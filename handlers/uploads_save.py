@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.pipeline.material import Passwords
-from bot.services import certificates
+from bot.services import certificates, names
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS
@@ -71,8 +71,10 @@ class SaveFlow:
         meta = metadata_of(view)
         values = input_values(view)
         actor: Actor = context["actor"]
-        if not values.get("name"):
-            ack(response_action="errors", errors={"name": "Give the certificate a name."})
+        try:  # the naming rule, before any download
+            names.check_certificate_name(values.get("name", ""))
+        except ServiceError as error:
+            ack(response_action="errors", errors={"name": error.message})
             return
         future = start(lambda: self._save(client, actor, meta, values), self.budget)
         working = blocks.message_view(

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords
-from bot.services import certificates
+from bot.services import certificates, names
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from bot.slack_files import DownloadError
@@ -154,7 +154,7 @@ class Submission:
         except InvalidHostname as error:
             errors["domain"] = f"Not a host name or *.wildcard: {error}"
         try:
-            certificates.check_certificate_name(self.texts.get("name", ""))
+            names.check_certificate_name(self.texts.get("name", ""))
         except ServiceError as error:
             errors["name"] = error.message
         for slot in views.SLOTS[self.fmt]:

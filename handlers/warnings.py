@@ -15,6 +15,7 @@ import importlib
 import inspect
 import json
 import logging
+import shlex
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -23,16 +24,17 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import default_retry_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.services import expiry
+from bot.services import expiry, names
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from bot.services.expiry import DueWarning, PublishFailed, RenewedNotice
 from bot.services.expiry_digest import expiring_digest
 from bot.settings import Settings
-from handlers.blocks.base import checked_message, checked_view, section
+from handlers.blocks.base import broadcast, checked_message, checked_view, escape, section
 from handlers.blocks.base import context as context_block
 from handlers.command_parser import Command
 from handlers.deps import Deps
+from handlers.markup_gate import GuardedWebClient, guarded
 from handlers.replies import Reply
 from handlers.service_errors import refusal
 from handlers.warnings_blocks import (
@@ -42,7 +44,9 @@ from handlers.warnings_blocks import (
     ACTION_SNOOZE_7,
     digest_blocks,
     renewal_offer_blocks,
+    renewal_offer_text,
     renewed_blocks,
+    renewed_text,
     warning_blocks,
     warning_text,
 )
@@ -62,7 +66,7 @@ def warning_client(settings: Settings, client: WebClient | None = None) -> WebCl
     scheduler gets a new client with `client`'s token, URL and observers.
     """
     if client is None:
-        return WebClient(
+        return GuardedWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url,
             retry_handlers=[
@@ -73,7 +77,7 @@ def warning_client(settings: Settings, client: WebClient | None = None) -> WebCl
     handlers = list(client.retry_handlers)
     if not any(isinstance(h, RateLimitErrorRetryHandler) for h in handlers):
         handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    return WebClient(
+    return GuardedWebClient(
         token=client.token,
         base_url=client.base_url,
         timeout=client.timeout,
@@ -92,44 +96,49 @@ class SlackPublisher:
     """Posts warnings with a Web API client (a `Publisher` for `expiry.run_scan`)."""
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        self.client = guarded(client)
 
     def post_warning(self, warning: DueWarning) -> str:
         try:
-            answer = self.client.chat_postMessage(
-                channel=warning.channel, text=warning_text(warning), blocks=warning_blocks(warning)
-            )
+            with broadcast():  # an expired certificate's warning says <!here>
+                answer = self.client.chat_postMessage(
+                    channel=warning.channel,
+                    text=warning_text(warning),
+                    blocks=warning_blocks(warning),
+                )
         except Exception as error:
             raise _failed(error) from None
         return str(answer["ts"])
 
     def update_warning(self, warning: DueWarning, ts: str) -> None:
         try:
-            self.client.chat_update(
-                channel=warning.channel,
-                ts=ts,
-                text=warning_text(warning),
-                blocks=warning_blocks(warning),
-            )
+            with broadcast():
+                self.client.chat_update(
+                    channel=warning.channel,
+                    ts=ts,
+                    text=warning_text(warning),
+                    blocks=warning_blocks(warning),
+                )
         except Exception as error:
             raise _failed(error) from None
 
     def remind(self, warning: DueWarning) -> str:
         try:
-            answer = self.client.chat_postMessage(
-                channel=warning.channel,
-                thread_ts=warning.previous_ts,
-                reply_broadcast=warning.previous_ts is not None,
-                text=warning_text(warning),
-                blocks=warning_blocks(warning),
-            )
+            with broadcast():
+                answer = self.client.chat_postMessage(
+                    channel=warning.channel,
+                    thread_ts=warning.previous_ts,
+                    reply_broadcast=warning.previous_ts is not None,
+                    text=warning_text(warning),
+                    blocks=warning_blocks(warning),
+                )
         except Exception as error:
             raise _failed(error) from None
         return str(answer["ts"])
 
     def mark_renewed(self, notice: RenewedNotice) -> str | None:
         blocks = renewed_blocks(notice)
-        text = f"Certificate {notice.certificate} is renewed by {notice.renewed_by}"
+        text = renewed_text(notice)
         try:
             for ts in notice.message_ts:
                 self.client.chat_update(channel=notice.channel, ts=ts, text=text, blocks=blocks)
@@ -138,7 +147,7 @@ class SlackPublisher:
             answer = self.client.chat_postMessage(
                 channel=notice.channel,
                 thread_ts=notice.message_ts[-1] if notice.message_ts else None,
-                text=f"Put {notice.renewed_by} where {notice.certificate} serves?",
+                text=renewal_offer_text(notice),
                 blocks=renewal_offer_blocks(notice),
             )
         except SlackApiError as error:
@@ -154,7 +163,7 @@ class SlackTlsPublisher:
     """Posts the post-assignment check's messages (a `TlsPublisher` for tls_check)."""
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        self.client = guarded(client)
 
     def announce(self, channel: str, text: str) -> str:
         answer = self.client.chat_postMessage(
@@ -192,8 +201,9 @@ def _message_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def renewal_name(old: str, today: dt.date) -> str:
-    """The name proposed for the renewal: says which certificate it renews, and when."""
-    return f"{old}-renewal-{today:%Y%m%d}"[:100]
+    """The name proposed for the renewal: says which certificate it renews, and when
+    (made to fit the naming rule, whatever the old name was)."""
+    return names.fit_name(old, f"-renewal-{today:%Y%m%d}")
 
 
 def renew_modal(old: str, domain: str, new_name: str) -> dict[str, Any]:
@@ -208,7 +218,8 @@ def renew_modal(old: str, domain: str, new_name: str) -> dict[str, Any]:
             "private_metadata": json.dumps({"renews": old}),
             "blocks": [
                 section(
-                    f"Renewing *{old}*. Check the Domain and the new name, then send the files."
+                    f"Renewing *{escape(old)}*. Check the Domain and the new name, then send "
+                    "the files."
                 ),
                 {
                     "type": "input",
@@ -230,7 +241,7 @@ def renew_modal(old: str, domain: str, new_name: str) -> dict[str, Any]:
                         "initial_value": new_name,
                     },
                 },
-                context_block(f"The new certificate records that it renews {old}."),
+                context_block(f"The new certificate records that it renews {escape(old)}."),
             ],
         }
     )
@@ -275,11 +286,15 @@ def _submitted(view: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def renewal_instructions(domain: str, name: str, renews: str) -> str:
+    """What to do next, in mrkdwn: every value escaped (the old name may predate the rule,
+    the Domain is as typed), shell-quoted in the command line."""
+    words = ["certops", "cert", "submit", "FILE...", "--name", name, "--domain", domain]
+    command = shlex.join([*words, "--renews", renews])
     return (
-        f"To renew *{renews}*, send the new certificate files (certificate, key and chain, a "
-        f"PFX or a ZIP). On a terminal:\n```certops cert submit FILE... --name {name} "
-        f"--domain {domain} --renews {renews}```\nOnce it is valid I offer, in the warning's "
-        "thread, to put it on every environment of the old one in one step."
+        f"To renew *{escape(renews)}*, send the new certificate files (certificate, key and "
+        f"chain, a PFX or a ZIP). On a terminal:\n```{escape(command)}```\nOnce it is valid "
+        "I offer, in the warning's thread, to put it on every environment of the old one in "
+        "one step."
     )
 
 
@@ -335,8 +350,10 @@ def register(app: App, deps: Deps) -> None:
         ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
         domain, name, renews = _submitted(view)
-        if not name:
-            ack(response_action="errors", errors={"name": "Give the new certificate a name."})
+        try:
+            name = names.check_certificate_name(name)
+        except ServiceError as error:
+            ack(response_action="errors", errors={"name": error.message})
             return
         ack()
         actor: Actor = context["actor"]

@@ -85,7 +85,7 @@ def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
         section("*Serves*\n" + _where(warning)),
     ]
     if warning.is_expired:
-        blocks.insert(0, header(f"Expired: {warning.certificate}"))
+        blocks.insert(0, header(f"Expired: {escape(warning.certificate)}"))
         blocks.append(
             section(
                 ":fire: Browsers now refuse these hostnames. Renew and put the new "
@@ -107,10 +107,22 @@ def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
 
 
 def warning_text(warning: DueWarning) -> str:
-    """The plain text beside the blocks (what a notification shows)."""
+    """The text beside the blocks: what a notification and mobile show, so it is escaped
+    like the blocks (a name stored before the naming rule may hold `<!channel>`)."""
+    name = escape(warning.certificate)
     if warning.is_expired:
-        return f"Certificate {warning.certificate} has expired"
-    return f"Certificate {warning.certificate} expires in {warning.days_left} days"
+        return f"Certificate {name} has expired"
+    return f"Certificate {name} expires in {warning.days_left} days"
+
+
+def renewed_text(notice: RenewedNotice) -> str:
+    """The notification text of a warning that became 'renewed'."""
+    return f"Certificate {escape(notice.certificate)} is renewed by {escape(notice.renewed_by)}"
+
+
+def renewal_offer_text(notice: RenewedNotice) -> str:
+    """The notification text of the one-step renewal offer."""
+    return f"Put {escape(notice.renewed_by)} where {escape(notice.certificate)} serves?"
 
 
 def renewed_blocks(notice: RenewedNotice) -> Blocks:

@@ -95,6 +95,9 @@ def test_the_whole_process_on_the_terminal(
     code, out, err = run(*submit)
     assert code == 1 and out == ""
     assert err.strip().splitlines()[0].startswith("certops cert: refused (name_taken):")
+    bad_name = [*submit[:5], "app 2027!", *submit[6:]]  # the naming rule (bot/services/names)
+    code, data = run.json(*bad_name)
+    assert code == 1 and data["code"] == "invalid_input" and "letters, digits" in data["message"]
     code, data = run.json("assign", "app", "dev", "app.example.com", "--cname-confirmed", *ns)
     assert code == 0 and data["assignment"]["state"] == "updating"
     assert len(data["reminders"]) == 3 and data["dns_report"]["verdict"] == "ok"

@@ -425,7 +425,7 @@ def test_validate_modal_zip_password_goes_on_its_field(
     assert "Saved *zip-aes*: validated" in json.dumps(submit_view(slack, view, values).ack_json)
 
 
-def test_validate_modal_shows_a_saved_name_as_text_not_markup(
+def test_validate_modal_refuses_a_name_with_markup_and_says_what_is_allowed(
     slack: SlackHarness, files: UploadSet
 ) -> None:
     view = fields_step(slack, "pfx")
@@ -436,9 +436,12 @@ def test_validate_modal_shows_a_saved_name_as_text_not_markup(
         "pfx": files_value(pfx),
         "password": text_value(PFX_PASSWORD),
     }
-    answer = json.dumps(submit_view(slack, view, values).ack_json)
-    assert "Saved *&lt;!here&gt; pfx*" in answer
-    assert "<!here>" not in answer
+    refused = submit_view(slack, view, values)
+    assert list(refused.ack_json["errors"]) == ["name"]
+    assert "letters, digits, '.', '-' and '_'" in refused.ack_json["errors"]["name"]
+    assert "<!here>" not in json.dumps(refused.ack_json) and not refused.calls
+    values["name"] = text_value("pfx.shop_2027")
+    assert "Saved *pfx.shop_2027*" in json.dumps(submit_view(slack, view, values).ack_json)
 
 
 def test_validate_modal_saved_when_slack_refuses_the_dm(

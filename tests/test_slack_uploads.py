@@ -444,10 +444,11 @@ def test_too_many_files_at_once(slack: SlackHarness, files: UploadSet) -> None:
     assert "that is 11 files" in text and "Nothing was stored" in text
 
 
-def test_a_saved_name_is_shown_as_text_not_as_slack_markup(
+def test_a_name_with_slack_markup_is_refused_on_the_save_field(
     slack: SlackHarness, files: UploadSet
 ) -> None:
-    """A certificate name is free text: `<!channel>` in it must not ping anyone."""
+    """A certificate name follows the naming rule: `<!channel>` cannot be saved (names
+    saved before the rule are shown escaped: tests/test_slack_markup.py)."""
     cert = slack.api.add_file("fullchain.pem", files.cert_pem)
     key = slack.api.add_file("privkey.pem", files.key_pem)
     update = send_files(slack, cert, key).of("chat.update")[-1]
@@ -455,13 +456,12 @@ def test_a_saved_name_is_shown_as_text_not_as_slack_markup(
         click(slack, ui.ACTION_SAVE, button_in(update.blocks, ui.ACTION_SAVE)["value"])
     )
     name = "<!channel> shop"
-    saved = submit_view(slack, modal, {"name": text_value(name), "domain": text_value("")})
-    assert certificates.show_certificate(slack.deps.services, name).status == "validated"
-    # The texts Slack receives (all_text renders the escapes back, as Slack would show them).
-    sent = "\n".join(_texts([json.loads(saved.sent.body)] + [c.params for c in saved.calls]))
-    assert "Saved *&lt;!channel&gt; shop*" in sent
+    refused = submit_view(slack, modal, {"name": text_value(name), "domain": text_value("")})
+    assert "letters, digits" in refused.ack_json["errors"]["name"]
+    assert not refused.calls  # refused before any download
+    sent = "\n".join(_texts([json.loads(refused.sent.body)]))
     assert "<!channel>" not in sent
-    assert "Saved *<!channel> shop*" in saved.all_text
+    assert certificates.list_certificates(slack.deps.services) == []
 
 
 def _texts(value: object) -> list[str]:

@@ -23,6 +23,7 @@ from bot.services import audit, redaction
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
+from bot.services.names import check_certificate_name
 from bot.services.promotion import promote_due
 from bot.services.supersession import RenewalTarget, renewal_targets, supersede_unused
 from bot.services.views import CertificateView, certificate_view
@@ -31,7 +32,6 @@ from storage.models import Certificate, CertificateStatus, SubmittedFormat
 
 log = logging.getLogger(__name__)
 
-MAX_NAME = 100
 ASSIGNABLE = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
 
 
@@ -75,15 +75,6 @@ class ReviewResult:
             "notify": {"user": self.submitter, "reason": self.reason},
             "renewal_offer": [t.to_dict() for t in self.renewal_targets],
         }
-
-
-def check_certificate_name(name: str) -> str:
-    text = name.strip()
-    if not text or len(text) > MAX_NAME or not text.isprintable():
-        raise ServiceError(
-            "invalid_input", f"the certificate name must be 1-{MAX_NAME} printable characters"
-        )
-    return text
 
 
 def _format_of(report: Report) -> SubmittedFormat:

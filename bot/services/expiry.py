@@ -49,6 +49,7 @@ from bot.services.expiry_thresholds import (
     threshold_for_key,
 )
 from bot.services.held_claims import HeldClaims
+from bot.services.mrkdwn import mention
 from storage import queries
 from storage.models import Notification, SilenceKind, WarningSilence
 
@@ -619,7 +620,7 @@ class SilenceResult:
     actor: str
 
     def text(self) -> str:
-        who = f"<@{self.actor}>"
+        who = mention(self.actor)
         if self.kind == SilenceKind.SNOOZE.value and self.until is not None:
             return f"Snoozed by {who} until {self.until:%Y-%m-%d %H:%M} UTC."
         return f"Acknowledged by {who}: quiet until the next threshold."

@@ -24,6 +24,7 @@ from bot.services import audit
 from bot.services.actors import SYSTEM
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
+from bot.services.mrkdwn import escape, mention
 from storage import queries
 from storage.models import CURRENT_ASSIGNMENT_STATES, Assignment, TlsCheck, TlsCheckState
 
@@ -90,9 +91,10 @@ def schedule_checks(
             )
             if row is not None:
                 text = (
-                    f":arrows_counterclockwise: *{cert.name}* was assigned to *{env.name}* as "
-                    f"{assignment.hostname} by <@{assignment.assigned_by}>. The endpoint takes "
-                    "about five minutes to change; I'll check what it serves and say so here."
+                    f":arrows_counterclockwise: *{escape(cert.name)}* was assigned to "
+                    f"*{escape(env.name)}* as {escape(assignment.hostname)} by "
+                    f"{mention(assignment.assigned_by)}. The endpoint takes about five "
+                    "minutes to change; I'll check what it serves and say so here."
                 )
                 made.append((row.id or 0, channel, text))
     for check_id, channel, text in made:
@@ -281,6 +283,9 @@ def outcome_text(
     attempts: int,
 ) -> str:
     tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    # mrkdwn for the channel: every value escaped (a name may predate the naming rule,
+    # and the handshake error is the remote end's words).
+    hostname, certificate, environment = escape(hostname), escape(certificate), escape(environment)
     if state is TlsCheckState.OK:
         return (
             f":white_check_mark: {hostname} serves *{certificate}* on {environment} "
@@ -289,10 +294,10 @@ def outcome_text(
     if state is TlsCheckState.MISMATCH:
         return (
             f":x: {hostname} does not serve *{certificate}* after {tries}: it serves SHA-256 "
-            f"{result.fingerprint_sha256}, expected {expected}. Check the secure endpoint of "
+            f"{escape(str(result.fingerprint_sha256))}, expected {expected}. Check the secure endpoint of "
             f"{environment} and that the CNAME points at it."
         )
     return (
         f":x: I could not read the certificate of {hostname} after {tries} "
-        f"({result.error}). Check the CNAME and the secure endpoint of {environment}."
+        f"({escape(str(result.error))}). Check the CNAME and the secure endpoint of {environment}."
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.blocks.base import Blocks, checked_view, clip, context
+from handlers.blocks.base import Blocks, checked_view, clip, context, escape
 from handlers.blocks.uploads import text_input
 
 VIEW_ASSIGN = "assign_modal"
@@ -63,12 +63,12 @@ def _select(
 def certificate_option(cert: Mapping[str, Any]) -> dict[str, Any]:
     days = cert.get("days_left")
     left = f", {days} days left" if days is not None else ""
-    return _option(str(cert["name"]), f"{cert['name']} ({cert['status']}{left})")
+    return _option(str(cert["name"]), f"{escape(str(cert['name']))} ({cert['status']}{left})")
 
 
 def environment_option(env: Mapping[str, Any]) -> dict[str, Any]:
     kind = " (LifeTime: by support ticket)" if env.get("is_lifetime") else ""
-    return _option(str(env["name"]), f"{env['name']}{kind}")
+    return _option(str(env["name"]), f"{escape(str(env['name']))}{kind}")
 
 
 def suggested_hostname(sans: Sequence[str], taken: Sequence[str] = ()) -> str:
@@ -88,7 +88,7 @@ def assign_view(
     notice: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     hint = (
-        "It covers: " + ", ".join(covers)
+        "It covers: " + escape(", ".join(covers))
         if covers
         else "A name the certificate covers (pick the certificate to see them)"
     )

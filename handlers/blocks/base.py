@@ -4,15 +4,28 @@ Slack rejects a message with more than 50 blocks and a view with more than 100, 
 `slack_sdk.models` checks the other limits (text lengths, element counts) only when
 `.to_dict()` runs. `checked_message` and `checked_view` run that check here, at render
 time, so a bad block fails in a unit test instead of as an `invalid_blocks` error in Slack.
+
+Markup: builders `escape` every free value where they compose text (the bot's own
+markup, mentions of user ids, stays). `safe_payload` is the backstop that
+`handlers.markup_gate` applies to everything sent (Web API, response URL, ack): any
+`<...>` that is not one of the bot's own forms is escaped there, so a message that
+forgot `escape` still cannot ping `@channel`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+from bot.services.mrkdwn import escape
+
+__all__ = ["escape"]  # the one escaping helper (bot.services.mrkdwn), for the builders
 
 Blocks = list[dict[str, Any]]
 
@@ -30,11 +43,6 @@ def clip(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def header(text: str) -> dict[str, Any]:
@@ -129,3 +137,81 @@ def fallback_text(blocks: Blocks) -> str:
         if isinstance(text, dict) and text.get("text"):
             return clip(str(text["text"]), 300)
     return "certops"
+
+
+# -- the markup gate ----------------------------------------------------------------------
+
+# The only control sequences the bot writes itself: a user or a channel by id, and
+# `<!here>` in an expired certificate's warning (allowed only inside `broadcast()`).
+_OWN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CG][A-Z0-9]+(?:\|[^<>]*)?)>")
+_HERE = "<!here>"
+# What needs a decision: a `<...>` sequence, a lone `<` or `>`, an `&` that does not
+# start one of the three entities (those are left alone without a look).
+_TOKEN = re.compile(r"<[^<>]*>|[<>]|&(?!(?:amp|lt|gt);)")
+# Keys whose strings are data, not text Slack shows: carried back to the bot or typed
+# into a field (a modal's `initial_value` is shown as typed, never parsed).
+DATA_KEYS = frozenset(
+    {
+        "value",
+        "private_metadata",
+        "initial_value",
+        "metadata",
+        "url",
+        "image_url",
+        "action_id",
+        "block_id",
+        "callback_id",
+        "external_id",
+    }
+)
+_broadcast: ContextVar[bool] = ContextVar("certops_broadcast", default=False)
+
+
+@contextmanager
+def broadcast() -> Iterator[None]:
+    """Within this block, `<!here>` passes the gate (the expired warning needs it)."""
+    token = _broadcast.set(True)
+    try:
+        yield
+    finally:
+        _broadcast.reset(token)
+
+
+def neutralize(text: str) -> str:
+    """Escape every `<`, `>` and `&` that is not the bot's own markup or an entity.
+
+    Idempotent: text already escaped (entities, own mentions) comes back unchanged, so
+    the gate can run on everything without escaping twice.
+    """
+    if "<" not in text and ">" not in text and "&" not in text:
+        return text
+    here = _broadcast.get()
+
+    def keep_or_escape(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if _OWN.fullmatch(token) or (here and token == _HERE):
+            return token
+        return escape(token)
+
+    return _TOKEN.sub(keep_or_escape, text)
+
+
+def safe_payload(payload: Any, changed: list[str] | None = None, path: str = "") -> Any:
+    """A copy of a message, view or ack body with every shown string `neutralize`d.
+
+    `changed` collects the paths of strings the gate had to fix (a builder that forgot
+    `escape`): the gate logs them, and the tests require there are none.
+    """
+    if isinstance(payload, dict):
+        return {
+            key: value if key in DATA_KEYS else safe_payload(value, changed, f"{path}.{key}")
+            for key, value in payload.items()
+        }
+    if isinstance(payload, (list, tuple)):
+        return [safe_payload(v, changed, f"{path}[{i}]") for i, v in enumerate(payload)]
+    if isinstance(payload, str):
+        safe = neutralize(payload)
+        if safe != payload and changed is not None:
+            changed.append(path or "text")
+        return safe
+    return payload

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks.base import checked_message, context, section
+from handlers.blocks.base import checked_message, context, escape, section
 from handlers.command_parser import ADMIN_ONLY, SYNOPSES, UsageError, synopsis
 
 Blocks = list[dict[str, Any]]
@@ -26,7 +26,8 @@ def help_blocks(is_admin: bool) -> Blocks:
 
 
 def usage_blocks(error: UsageError) -> Blocks:
-    return checked_message([section(f"{error} {error.usage}")])
+    # The message may quote what was typed (a token such as `<!channel>`): escaped.
+    return checked_message([section(f"{escape(str(error))} {error.usage}")])
 
 
 def not_admin_blocks(subcommand: str, admins: str) -> Blocks:
@@ -41,7 +42,7 @@ def not_admin_blocks(subcommand: str, admins: str) -> Blocks:
 
 def problem_blocks(message: str) -> Blocks:
     """A refusal from a service (a rule said no): what it said, and nothing more."""
-    text = message[:1].upper() + message[1:]
+    text = escape(message[:1].upper() + message[1:])  # it may quote a name or a value
     if not text.endswith((".", "!", "?")):
         text += "."
     return checked_message([section(f":no_entry: {text}")])

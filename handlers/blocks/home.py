@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from handlers.blocks.base import actions, button, checked_view, context, divider, header, section
+from handlers.blocks.base import (
+    actions,
+    button,
+    checked_view,
+    context,
+    divider,
+    escape,
+    header,
+    section,
+)
 from handlers.blocks.records import (
     certificate_line,
     environment_line,
@@ -90,7 +99,7 @@ def unavailable_view(problem: str) -> dict[str, Any]:
             "type": "home",
             "blocks": [
                 header("certops"),
-                section(f":warning: I can't show the record right now: {problem}."),
+                section(f":warning: I can't show the record right now: {escape(problem)}."),
                 actions(button("Refresh", ACTION_REFRESH), block_id="home_actions"),
             ],
         }

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.services.mrkdwn import mention
 from handlers.blocks.base import Blocks, context, divider, escape, fields, header, section
+
+__all__ = ["mention"]  # re-exported: the renderers of other features import it from here
 
 Record = Mapping[str, Any]
 
@@ -44,13 +47,6 @@ def days_left_text(days: int | None) -> str:
     return f"{marker} {days} day{'s' if days != 1 else ''} left".strip()
 
 
-def mention(user: str | None) -> str:
-    """A Slack user id as a mention; anything else (terminal, system) as itself."""
-    if user and user[:1] in {"U", "W"} and user.isalnum():
-        return f"<@{user}>"
-    return escape(user or "—")
-
-
 def certificate_line(cert: Record) -> str:
     status = str(cert.get("status", ""))
     emoji = STATUS_EMOJI.get(status, ":grey_question:")
@@ -79,7 +75,7 @@ def certificate_blocks(cert: Record) -> Blocks:
     sans = ", ".join(escape(str(s)) for s in cert.get("sans") or []) or "—"
     key = f"{cert.get('key_type') or '?'} {cert.get('key_bits') or ''}".strip()
     blocks: Blocks = [
-        header(f"Certificate {cert['name']}"),
+        header(f"Certificate {escape(str(cert['name']))}"),
         section(certificate_line(cert)),
         fields(
             [

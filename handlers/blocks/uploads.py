@@ -28,6 +28,8 @@ VIEW_PASSWORD = "upload_password_modal"
 VIEW_SAVE = "upload_save_modal"
 
 MAX_FINDINGS = 20
+# Under every certificate-name field: the naming rule (bot/services/names.py), in short.
+NAME_HINT = "Unique; letters, digits, . - _ only (up to 100), e.g. shop-2027"
 _ICON = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
 PASSWORD_HINT = "Use the *Enter the password* button below: never type a password in a message."
 FORM_PASSWORD_HINT = "Give the password in its field of the form (never in a message)."
@@ -252,7 +254,7 @@ def save_view(
     )
     blocks: Blocks = [
         section(intro),
-        text_input("name", "Certificate name", initial=name, hint="Unique: e.g. shop-2027"),
+        text_input("name", "Certificate name", initial=name, hint=NAME_HINT),
         text_input("domain", "Domain", initial=domain, hint="A host name, *.wildcard or SAN"),
     ]
     if password:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.blocks.base import Blocks, checked_view, context, escape, section
-from handlers.blocks.uploads import text_input
+from handlers.blocks.uploads import NAME_HINT, text_input
 
 VIEW_FORMAT = "validate_format"
 VIEW_FIELDS = "validate_fields"
@@ -103,9 +103,7 @@ def fields_view(
             initial=domain,
             hint="The host name it serves, a *.wildcard or a SAN",
         ),
-        text_input(
-            "name", "Certificate name", initial=name, hint="Unique in certops, e.g. shop-2027"
-        ),
+        text_input("name", "Certificate name", initial=name, hint=NAME_HINT),
         *(_file_input(slot) for slot in SLOTS[fmt]),
     ]
     if fmt == "zip":
