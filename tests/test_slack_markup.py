@@ -33,7 +33,7 @@ import pytest
 from bot.app import create_client
 from bot.console.sender import Sent
 from bot.pipeline.material import InputFile, Passwords
-from bot.services import certificates, expiry, lookups, names, tls_check
+from bot.services import certificates, expiry, names, tls_check
 from bot.services.actors import Actor
 from bot.services.clock import ManualClock
 from bot.services.errors import ServiceError
@@ -45,6 +45,7 @@ from handlers.blocks.base import broadcast, escape, neutralize, section
 from handlers.blocks.validate_modal import VIEW_FORMAT
 from handlers.warnings import RENEW_MODAL_CALLBACK, SlackPublisher, SlackTlsPublisher
 from handlers.warnings_blocks import ACTION_RENEW
+from storage import queries
 from storage.models import CertificateStatus
 from tests.dns_server import DnsServer
 from tests.pki import Issued
@@ -182,7 +183,7 @@ def slack(
 def rename(slack: SlackHarness, old: str, new: str) -> None:
     """A name as it may have been saved before the naming rule."""
     with slack.deps.services.session() as session:
-        row = lookups.certificate(session, old)
+        row = queries.certificate(session, old)
         row.name = new
         session.add(row)
 
