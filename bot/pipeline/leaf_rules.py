@@ -1,0 +1,150 @@
+"""The leaf's extension rules where certops and `cryptography`'s WebPKI policy differ.
+
+The chain verifier runs `cryptography`'s WebPKI end-entity policy with a few rules
+relaxed (see `chain_verify.EE_RELAXED`), because those problems belong to the leaf and
+must be reported as such, not as a broken chain. Every relaxed rule is decided here
+against what browsers and TLS clients do, so that nothing the library's own policy
+refuses passes without a word:
+
+- keyUsage with keyCertSign on a non-CA leaf: Chrome refuses it ("target certificate
+  looks like a CA"), so does the WebPKI policy: error `leaf_key_cert_sign`.
+- a critical extension that TLS clients do not process (authorityInfoAccess,
+  subjectKeyIdentifier, an unknown OID...): OpenSSL fails with "unhandled critical
+  extension" and Chrome with "unconsumed critical extension": error `critical_extension`.
+- name constraints in a leaf (critical or not): Chrome and OpenSSL apply name
+  constraints from CA certificates only and accept the leaf; the WebPKI policy refuses
+  it: warning `leaf_name_constraints`.
+- a non-critical subjectAltName with an empty subject: browsers and OpenSSL accept it;
+  RFC 5280 and the WebPKI policy want it critical: warning `non_critical_subject_alt_name`
+  (the mirror of `critical_subject_alt_name`).
+- no authorityKeyIdentifier: browsers and OpenSSL accept it (they find the issuer by
+  name); the WebPKI policy requires it: warning `no_authority_key_id`.
+- SAN dNSNames that are not LDH names or A-labels (raw UTF-8, `_`, `w*.`): never matched
+  (see `hostnames.normalize(presented=True)`), and named: warning `invalid_san_name`.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID
+
+from bot.pipeline.findings import Finding, finding
+from bot.pipeline.hostnames import invalid_names
+
+# Extensions that OpenSSL (X509_supported_extension) and Chrome (the extensions its
+# verifier consumes) both process, so a certificate may mark them critical.
+PROCESSED_WHEN_CRITICAL = frozenset(
+    {
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.POLICY_MAPPINGS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+    }
+)
+
+MAX_NAMED = 10  # invalid SAN entries named in one message
+
+
+def extension_name(oid: x509.ObjectIdentifier) -> str:
+    name = getattr(oid, "_name", None)
+    if isinstance(name, str) and name != "Unknown OID":
+        return f"{name} ({oid.dotted_string})"
+    return oid.dotted_string
+
+
+def unprocessed_critical(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
+    """The critical extensions clients do not process (each one makes them refuse)."""
+    try:
+        extensions = list(cert.extensions)
+    except ValueError:
+        return []
+    return [e for e in extensions if e.critical and e.oid not in PROCESSED_WHEN_CRITICAL]
+
+
+def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension | None:  # type: ignore[type-arg]
+    try:
+        return cert.extensions.get_extension_for_class(kind)
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def critical_extension_findings(cert: x509.Certificate, who: str) -> list[Finding]:
+    odd = unprocessed_critical(cert)
+    if not odd:
+        return []
+    names = ", ".join(extension_name(e.oid) for e in odd)
+    return [
+        finding(
+            "critical_extension",
+            f"{who} marks {names} critical; TLS clients refuse a certificate with a critical "
+            "extension they do not process (OpenSSL: “unhandled critical extension”).",
+        )
+    ]
+
+
+def san_syntax_findings(cert: x509.Certificate, who: str) -> list[Finding]:
+    san = _extension(cert, x509.SubjectAlternativeName)
+    if san is None:
+        return []
+    bad = invalid_names(san.value.get_values_for_type(x509.DNSName))
+    if not bad:
+        return []
+    shown = "; ".join(reason for _, reason in bad[:MAX_NAMED])
+    if len(bad) > MAX_NAMED:
+        shown += f"; and {len(bad) - MAX_NAMED} more"
+    return [
+        finding(
+            "invalid_san_name",
+            f"{who} holds subjectAltName entries that are not valid DNS names, so they never "
+            f"match a host name (browsers and OpenSSL refuse them too): {shown}.",
+        )
+    ]
+
+
+def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool) -> list[Finding]:
+    """The rules for a non-CA leaf: keyCertSign, name constraints, SAN criticality with
+    an empty subject, authorityKeyIdentifier."""
+    found: list[Finding] = []
+    usage = _extension(cert, x509.KeyUsage)
+    if usage is not None and usage.value.key_cert_sign:
+        found.append(
+            finding(
+                "leaf_key_cert_sign",
+                f"{who} is not a CA, yet its keyUsage asserts keyCertSign (signing "
+                "certificates); browsers refuse such a server certificate.",
+            )
+        )
+    constraints = _extension(cert, x509.NameConstraints)
+    if constraints is not None:
+        marked = "critical " if constraints.critical else ""
+        found.append(
+            finding(
+                "leaf_name_constraints",
+                f"{who} carries {marked}name constraints, which only CA certificates use; "
+                "browsers and OpenSSL ignore them in a server certificate and accept it, "
+                "strict verifiers refuse it.",
+            )
+        )
+    san = _extension(cert, x509.SubjectAlternativeName)
+    if san is not None and not san.critical and len(cert.subject) == 0:
+        found.append(
+            finding(
+                "non_critical_subject_alt_name",
+                f"{who} has an empty subject and a non-critical subjectAltName (RFC 5280 "
+                "asks for critical); browsers accept it.",
+            )
+        )
+    if not signs_itself and _extension(cert, x509.AuthorityKeyIdentifier) is None:
+        found.append(
+            finding(
+                "no_authority_key_id",
+                f"{who} has no authorityKeyIdentifier; browsers and OpenSSL accept it, "
+                "strict verifiers refuse it.",
+            )
+        )
+    return found
