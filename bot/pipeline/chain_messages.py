@@ -123,3 +123,15 @@ def broken_finding(child: x509.Certificate, issuer: x509.Certificate) -> Finding
         f"{describe(issuer)}, although their names and key identifiers match: one of them "
         "is damaged or was altered.",
     )
+
+
+def path_tried_note(first: Finding, certs: Sequence[x509.Certificate], tried: int) -> Finding:
+    """Say which path a failure is about when several were tried and none verified."""
+    path = " → ".join(describe(cert) for cert in certs)
+    return Finding(
+        first.code,
+        first.severity,
+        f"{first.message} (On the path {path}: the best of {tried} paths tried, none of "
+        "which verifies.)",
+        first.hint,
+    )

@@ -17,6 +17,7 @@ self-issued certificate (`_verify_segments`); the path length is ours (`check_ca
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from cryptography import x509
 from cryptography.x509 import verification
@@ -268,7 +269,7 @@ def _verify_segments(certs: list[x509.Certificate], when: dt.datetime) -> tuple[
         )
     bounds = [*splits, len(certs) - 1]
     verdict = _verify_whole_path(certs[: bounds[0] + 1], when)
-    for low, high in zip(bounds, bounds[1:], strict=False):
+    for low, high in itertools.pairwise(bounds):
         if verdict is not None:
             break
         segment = certs[low : high + 1]
@@ -412,11 +413,10 @@ def verifier_finding(verdict: tuple[str, str], certs: list[x509.Certificate]) ->
     if kind == "signature":
         return finding("chain_invalid", f"A signature in the chain does not verify ({detail}).")
     if kind == "critical_extension":
-        odd = [(c, unprocessed_critical(c)) for c in cas]
         named = "; ".join(
-            f"{describe(c)} marks {', '.join(extension_name(e.oid) for e in exts)} critical"
-            for c, exts in odd
-            if exts
+            f"{describe(ca)} marks {', '.join(extension_name(e.oid) for e in exts)} critical"
+            for ca in cas
+            if (exts := unprocessed_critical(ca))
         )
         return finding(
             "chain_invalid",

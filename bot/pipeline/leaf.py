@@ -311,10 +311,10 @@ def extension_findings(cert: x509.Certificate) -> list[Finding]:
         san = None
     except ValueError:
         san = None
-    names = san.value.get_values_for_type(x509.DNSName) if san is not None else []
-    if san is None or not hostnames.normalize_names(names):
+    sans = san.value.get_values_for_type(x509.DNSName) if san is not None else []
+    if san is None or not hostnames.normalize_names(sans):
         what = "no subjectAltName" if san is None else "no DNS name in its subjectAltName"
-        if names:
+        if sans:
             what = "no valid DNS name in its subjectAltName (see invalid_san_name)"
         findings.append(finding("no_subject_alt_name", f"{_cap(label(cert))} has {what}."))
     elif san.critical and len(cert.subject) > 0:

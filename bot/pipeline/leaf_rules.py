@@ -25,6 +25,8 @@ refuses passes without a word:
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
@@ -47,6 +49,8 @@ PROCESSED_WHEN_CRITICAL = frozenset(
     }
 )
 
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
 MAX_NAMED = 10  # invalid SAN entries named in one message
 
 
@@ -66,7 +70,7 @@ def unprocessed_critical(cert: x509.Certificate) -> list[x509.Extension[x509.Ext
     return [e for e in extensions if e.critical and e.oid not in PROCESSED_WHEN_CRITICAL]
 
 
-def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension | None:  # type: ignore[type-arg]
+def _extension(cert: x509.Certificate, kind: type[_E]) -> x509.Extension[_E] | None:
     try:
         return cert.extensions.get_extension_for_class(kind)
     except (x509.ExtensionNotFound, ValueError):
