@@ -416,7 +416,7 @@ def verifier_finding(verdict: tuple[str, str], certs: list[x509.Certificate]) ->
         named = "; ".join(
             f"{describe(ca)} marks {', '.join(extension_name(e.oid) for e in exts)} critical"
             for ca in cas
-            if (exts := unprocessed_critical(ca))
+            if (exts := unprocessed_critical(ca, ca=True))
         )
         return finding(
             "chain_invalid",

@@ -11,6 +11,9 @@ refuses passes without a word:
 - a critical extension that TLS clients do not process (authorityInfoAccess,
   subjectKeyIdentifier, an unknown OID...): OpenSSL fails with "unhandled critical
   extension" and Chrome with "unconsumed critical extension": error `critical_extension`.
+  A critical certificatePolicies (or another policy extension) in a leaf is the same
+  error: OpenSSL and Chrome process it, but rustls and the WebPKI policy refuse it, and
+  no CA marks it critical in a server certificate.
 - name constraints in a leaf (critical or not): Chrome and OpenSSL apply name
   constraints from CA certificates only and accept the leaf; the WebPKI policy refuses
   it: warning `leaf_name_constraints`.
@@ -33,21 +36,24 @@ from cryptography.x509.oid import ExtensionOID
 from bot.pipeline.findings import Finding, finding
 from bot.pipeline.hostnames import invalid_names
 
-# Extensions that OpenSSL (X509_supported_extension) and Chrome (the extensions its
-# verifier consumes) both process, so a certificate may mark them critical.
-PROCESSED_WHEN_CRITICAL = frozenset(
+# Extensions a leaf may mark critical: every TLS client processes them (OpenSSL's
+# X509_supported_extension, the extensions Chrome's verifier consumes, rustls).
+LEAF_PROCESSED_WHEN_CRITICAL = frozenset(
     {
         ExtensionOID.BASIC_CONSTRAINTS,
         ExtensionOID.KEY_USAGE,
         ExtensionOID.EXTENDED_KEY_USAGE,
         ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        ExtensionOID.CERTIFICATE_POLICIES,
-        ExtensionOID.NAME_CONSTRAINTS,
-        ExtensionOID.POLICY_CONSTRAINTS,
-        ExtensionOID.POLICY_MAPPINGS,
-        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.NAME_CONSTRAINTS,  # ignored in a leaf: `leaf_name_constraints`
     }
 )
+# A CA may also mark the policy extensions critical (OpenSSL and Chrome process them).
+CA_PROCESSED_WHEN_CRITICAL = LEAF_PROCESSED_WHEN_CRITICAL | {
+    ExtensionOID.CERTIFICATE_POLICIES,
+    ExtensionOID.POLICY_CONSTRAINTS,
+    ExtensionOID.POLICY_MAPPINGS,
+    ExtensionOID.INHIBIT_ANY_POLICY,
+}
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
 
@@ -61,13 +67,16 @@ def extension_name(oid: x509.ObjectIdentifier) -> str:
     return oid.dotted_string
 
 
-def unprocessed_critical(cert: x509.Certificate) -> list[x509.Extension[x509.ExtensionType]]:
+def unprocessed_critical(
+    cert: x509.Certificate, *, ca: bool = False
+) -> list[x509.Extension[x509.ExtensionType]]:
     """The critical extensions clients do not process (each one makes them refuse)."""
+    processed = CA_PROCESSED_WHEN_CRITICAL if ca else LEAF_PROCESSED_WHEN_CRITICAL
     try:
         extensions = list(cert.extensions)
     except ValueError:
         return []
-    return [e for e in extensions if e.critical and e.oid not in PROCESSED_WHEN_CRITICAL]
+    return [e for e in extensions if e.critical and e.oid not in processed]
 
 
 def _extension(cert: x509.Certificate, kind: type[_E]) -> x509.Extension[_E] | None:
@@ -85,8 +94,9 @@ def critical_extension_findings(cert: x509.Certificate, who: str) -> list[Findin
     return [
         finding(
             "critical_extension",
-            f"{who} marks {names} critical; TLS clients refuse a certificate with a critical "
-            "extension they do not process (OpenSSL: “unhandled critical extension”).",
+            f"{who} marks {names} critical; a client that does not process a critical "
+            "extension must refuse the certificate, as OpenSSL (“unhandled critical "
+            "extension”), Chrome and rustls do.",
         )
     ]
 
@@ -104,8 +114,9 @@ def san_syntax_findings(cert: x509.Certificate, who: str) -> list[Finding]:
     return [
         finding(
             "invalid_san_name",
-            f"{who} holds subjectAltName entries that are not valid DNS names, so they never "
-            f"match a host name (browsers and OpenSSL refuse them too): {shown}.",
+            f"{who} holds subjectAltName entries that are not valid DNS names (LDH names or "
+            f"xn-- A-labels), so they never match a Domain, as in browsers and OpenSSL: "
+            f"{shown}.",
         )
     ]
 
