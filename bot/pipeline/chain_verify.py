@@ -411,7 +411,16 @@ def verifier_finding(verdict: tuple[str, str], certs: list[x509.Certificate]) ->
             hint="Use a CA whose certificates are signed with RSA or ECDSA and SHA-256 or stronger.",
         )
     if kind == "signature":
-        return finding("chain_invalid", f"A signature in the chain does not verify ({detail}).")
+        # Every link of a path the search hands over was proven by signature already, so
+        # the verifier's "signature does not match" is about a path it built itself from
+        # these certificates, not about a bad signature: say what was refused, no more.
+        return finding(
+            "chain_invalid",
+            f"cryptography's WebPKI verifier refused this path ({detail}), although each "
+            "signature on it verifies with its issuer's key: the path breaks a rule of that "
+            "verifier that certops cannot name more precisely.",
+            hint="Check the chain with `openssl verify -untrusted chain.pem` and ask your CA.",
+        )
     if kind == "critical_extension":
         named = "; ".join(
             f"{describe(ca)} marks {', '.join(extension_name(e.oid) for e in exts)} critical"
