@@ -79,11 +79,22 @@ def unprocessed_critical(
     return [e for e in extensions if e.critical and e.oid not in processed]
 
 
-def _extension(cert: x509.Certificate, kind: type[_E]) -> x509.Extension[_E] | None:
+def _extensions(
+    cert: x509.Certificate,
+) -> dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]]:
+    """The extensions by OID, read once (a lookup that misses raises, which costs more
+    than the whole pass over a leaf's handful of extensions)."""
     try:
-        return cert.extensions.get_extension_for_class(kind)
-    except (x509.ExtensionNotFound, ValueError):
-        return None
+        return {e.oid: e for e in cert.extensions}
+    except ValueError:
+        return {}
+
+
+def _extension(
+    extensions: dict[x509.ObjectIdentifier, x509.Extension[x509.ExtensionType]], kind: type[_E]
+) -> x509.Extension[_E] | None:
+    found = extensions.get(kind.oid)
+    return found if found is not None and isinstance(found.value, kind) else None  # type: ignore[return-value]
 
 
 def critical_extension_findings(cert: x509.Certificate, who: str) -> list[Finding]:
@@ -102,7 +113,7 @@ def critical_extension_findings(cert: x509.Certificate, who: str) -> list[Findin
 
 
 def san_syntax_findings(cert: x509.Certificate, who: str) -> list[Finding]:
-    san = _extension(cert, x509.SubjectAlternativeName)
+    san = _extension(_extensions(cert), x509.SubjectAlternativeName)
     if san is None:
         return []
     bad = invalid_names(san.value.get_values_for_type(x509.DNSName))
@@ -125,7 +136,8 @@ def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool)
     """The rules for a non-CA leaf: keyCertSign, name constraints, SAN criticality with
     an empty subject, authorityKeyIdentifier."""
     found: list[Finding] = []
-    usage = _extension(cert, x509.KeyUsage)
+    extensions = _extensions(cert)
+    usage = _extension(extensions, x509.KeyUsage)
     if usage is not None and usage.value.key_cert_sign:
         found.append(
             finding(
@@ -134,7 +146,7 @@ def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool)
                 "certificates); browsers refuse such a server certificate.",
             )
         )
-    constraints = _extension(cert, x509.NameConstraints)
+    constraints = _extension(extensions, x509.NameConstraints)
     if constraints is not None:
         marked = "critical " if constraints.critical else ""
         found.append(
@@ -145,7 +157,7 @@ def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool)
                 "strict verifiers refuse it.",
             )
         )
-    san = _extension(cert, x509.SubjectAlternativeName)
+    san = _extension(extensions, x509.SubjectAlternativeName)
     if san is not None and not san.critical and len(cert.subject) == 0:
         found.append(
             finding(
@@ -154,7 +166,7 @@ def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool)
                 "asks for critical); browsers accept it.",
             )
         )
-    if not signs_itself and _extension(cert, x509.AuthorityKeyIdentifier) is None:
+    if not signs_itself and _extension(extensions, x509.AuthorityKeyIdentifier) is None:
         found.append(
             finding(
                 "no_authority_key_id",
