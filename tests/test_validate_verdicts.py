@@ -26,7 +26,7 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report
 from bot.pipeline.validate import ValidateOptions, validate
 from tests.openssl_pki import OpenSSLCerts, OpenSSLPKI, run
-from tests.pki import CA, NOW, ec_key, key_pem, name, rsa_key
+from tests.pki import CA, NOW, ec_key, key_pem, name, pem_bundle, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_CODES = {
@@ -171,8 +171,6 @@ def test_invalid_san_entries_are_named_and_never_match(bad: str) -> None:
         .add_extension(x509.SubjectAlternativeName([raw]), critical=False)
         .sign(inter.key, hashes.SHA256())
     )  # fmt: skip
-    from tests.pki import pem_bundle
-
     files = [
         InputFile("c.pem", pem_bundle(cert, inter.cert)),
         InputFile("k.pem", key_pem(key)),
