@@ -153,6 +153,7 @@ def test_all_paths_failing_report_the_best_one_and_say_which(tool: OpenSSLCerts)
     assert len(invalid) == 1, result.findings
     assert "the best of 2 paths tried, none of which verifies" in invalid[0]
     assert "On the path “cross.example.com” → “Cross Inter” → " in invalid[0]
+    assert "bounds" not in invalid[0]
 
 
 # --- CA certificates whose keyUsage lacks keyCertSign ---------------------------------------
@@ -307,6 +308,7 @@ def test_many_failing_twins_are_cut_short_and_cheap() -> None:
     assert time.monotonic() - started < 2.0  # generous: about 10 ms on a quiet machine
     assert result.paths_tried == MAX_CANDIDATES <= MAX_PATHS
     assert not result.trusted and "best of 8 paths tried" in result.findings[0].message
+    assert "stopped at its bounds" in result.findings[0].message
     within = build_chain(leaf.cert, [*bad[:3], good.cert], trust=trust, now=NOW)
     assert within.trusted and within.paths_tried == 4
 

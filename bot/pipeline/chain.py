@@ -166,6 +166,7 @@ class _Search:
     now: dt.datetime
     steps: int = 0
     judged: list[_Path] = field(default_factory=list)
+    cut: bool = False  # a bound left candidates untried
     readable: list[x509.Certificate] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -174,6 +175,11 @@ class _Search:
     @property
     def exhausted(self) -> bool:
         return self.steps >= MAX_STEPS or len(self.judged) >= MAX_PATHS
+
+    def bounded(self, candidates: list[x509.Certificate]) -> list[x509.Certificate]:
+        if len(candidates) > MAX_CANDIDATES:
+            self.cut = True
+        return candidates[:MAX_CANDIDATES]
 
     def judge(self, links: list[ChainLink], end: str) -> _Path:
         """Verify an anchored path now: the search goes on when it fails."""
@@ -203,8 +209,9 @@ class _Search:
                 best = result
 
         roots = [r for r in by_key_id(top, self.trust.issuers_named_by(top)) if r != top]
-        for root in roots[:MAX_CANDIDATES]:  # a self-signed leaf in the store: no chain
+        for root in self.bounded(roots):  # a self-signed leaf in the store: no chain
             if self.exhausted:
+                self.cut = True
                 break
             self.steps += 1
             if verify_signature(top, root):
@@ -229,8 +236,9 @@ class _Search:
             if c in self.readable and names_match(c.subject, top.issuer) and c not in on_path
         ]
         near: list[x509.Certificate] = []
-        for candidate in by_key_id(top, named)[:MAX_CANDIDATES]:
+        for candidate in self.bounded(by_key_id(top, named)):
             if self.exhausted:
+                self.cut = True
                 break
             self.steps += 1
             if not verify_signature(top, candidate):
@@ -327,7 +335,7 @@ def build_chain(
         if path.verdict is not None:
             problems.append(verifier_finding(path.verdict, certs))
         if problems and len(search.judged) > 1:
-            problems[0] = path_tried_note(problems[0], certs, len(search.judged))
+            problems[0] = path_tried_note(problems[0], certs, len(search.judged), search.cut)
         findings += problems
         trusted = anchor != ANCHOR_NONE and path.valid
 
