@@ -186,8 +186,8 @@ CATALOG: dict[str, CodeInfo] = {
     ),
     "leaf_name_constraints": CodeInfo(
         W,
-        "Browsers and OpenSSL ignore name constraints in a server certificate (they belong "
-        "in CA certificates); no action needed, strict verifiers may refuse it.",
+        "Name constraints belong in CA certificates; OpenSSL accepts them in a server "
+        "certificate. No action needed, but strict verifiers refuse it: re-issue without.",
     ),
     "non_critical_subject_alt_name": CodeInfo(
         W,

@@ -14,9 +14,9 @@ refuses passes without a word:
   A critical certificatePolicies (or another policy extension) in a leaf is the same
   error: OpenSSL and Chrome process it, but rustls and the WebPKI policy refuse it, and
   no CA marks it critical in a server certificate.
-- name constraints in a leaf (critical or not): Chrome and OpenSSL apply name
-  constraints from CA certificates only and accept the leaf; the WebPKI policy refuses
-  it: warning `leaf_name_constraints`.
+- name constraints in a leaf (critical or not): clients apply name constraints from CA
+  certificates only, and OpenSSL accepts such a leaf (critical included); the WebPKI
+  policy refuses it: warning `leaf_name_constraints`.
 - a non-critical subjectAltName with an empty subject: browsers and OpenSSL accept it;
   RFC 5280 and the WebPKI policy want it critical: warning `non_critical_subject_alt_name`
   (the mirror of `critical_subject_alt_name`).
@@ -153,8 +153,8 @@ def end_entity_findings(cert: x509.Certificate, who: str, *, signs_itself: bool)
             finding(
                 "leaf_name_constraints",
                 f"{who} carries {marked}name constraints, which only CA certificates use; "
-                "browsers and OpenSSL ignore them in a server certificate and accept it, "
-                "strict verifiers refuse it.",
+                "OpenSSL accepts such a server certificate (clients apply name constraints "
+                "from CAs only), strict verifiers refuse it.",
             )
         )
     san = _extension(extensions, x509.SubjectAlternativeName)
