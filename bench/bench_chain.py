@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography import x509
 from cryptography.x509 import verification
 
-from bot.pipeline.chain import build_chain
+from bot.pipeline.chain import MAX_CANDIDATES, build_chain
 from bot.pipeline.trust import TrustStore, certifi_roots
 from tests.pki import CA, pem_bundle, rsa_key
 
@@ -82,12 +82,35 @@ def main() -> None:
         )
         verifier.verify(leaf.cert, [inter.cert])
 
-    for fn in (chain_only, parse_and_chain, messy_upload, verifier_only):
+    # Issue 12: thirty name-constrained copies of the intermediate (same name, same key)
+    # uploaded before the good one: every candidate path is verified, within the bounds
+    # (MAX_CANDIDATES per certificate, MAX_PATHS verified paths).
+    twins = [
+        root.intermediate(
+            "Bench Intermediate", key=rsa_key(2048, 2), permitted_dns=[f"x{i}.test"]
+        ).cert
+        for i in range(30)
+    ]
+
+    def failing_twins() -> None:
+        result = build_chain(leaf.cert, [*twins, inter.cert], trust=trust, now=now)
+        assert not result.trusted and result.paths_tried == MAX_CANDIDATES
+
+    def one_failing_twin() -> None:
+        result = build_chain(leaf.cert, [twins[0], inter.cert], trust=trust, now=now)
+        assert result.trusted and result.paths_tried == 2
+
+    for fn in (chain_only, parse_and_chain, messy_upload, verifier_only, failing_twins):
         fn()  # warm up
     line("build_chain (leaf + intermediate, root in store)", timed(chain_only, runs))
     line("parse PEM bundle + new TrustStore + build_chain", timed(parse_and_chain, runs))
     line("build_chain, shuffled upload with a duplicate", timed(messy_upload, runs))
     line("cryptography verifier alone (for comparison)", timed(verifier_only, runs))
+    line("a constrained twin first, then the good path", timed(one_failing_twin, runs // 10))
+    line(
+        f"30 failing twins (bounded: {MAX_CANDIDATES} paths verified)",
+        timed(failing_twins, runs // 20),
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 PASSWORD = b"correct horse 42"
 
@@ -261,3 +262,80 @@ def session_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
 def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
     """Importable fixture (`from tests.openssl_pki import openssl_pki  # noqa: F401, F811`)."""
     return session_pki(tmp_path_factory)
+
+
+class OpenSSLCerts:
+    """Certificates with exactly the extensions a test writes, made by `openssl x509 -req`
+    (self-signed with `-signkey`), for path building and leaf-rule cases::
+
+        tool = OpenSSLCerts(tmp_path)
+        tool.key("root")                                   # root.key, EC P-256
+        tool.issue("root", "/CN=Root", key="root", ext=CA_EXT)            # self-signed
+        tool.issue("inter", "/CN=Inter", key="inter", issuer="root", ext=CA_EXT)
+        tool.load("inter")                                 # x509.Certificate
+
+    `issuer` names the certificate (and, unless `issuer_key` says otherwise, the key) that
+    signs; a self-issued certificate (key rollover) is `issue("new-by-old", "/CN=Root",
+    key="new", issuer="root")`: the subject of the issuer, another key.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.serial = 1000
+
+    def openssl(self, *args: str) -> bytes:
+        return run("openssl", *args, cwd=self.dir)
+
+    def key(self, name: str, rsa_bits: int | None = None) -> Path:
+        path = self.dir / f"{name}.key"
+        if not path.exists():
+            if rsa_bits:
+                self.openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
+                             f"rsa_keygen_bits:{rsa_bits}", "-out", path.name)  # fmt: skip
+            else:
+                self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
+                             "ec_paramgen_curve:P-256", "-out", path.name)  # fmt: skip
+        return path
+
+    def issue(
+        self,
+        name: str,
+        subject: str,
+        *,
+        key: str,
+        ext: str,
+        issuer: str | None = None,
+        issuer_key: str | None = None,
+        days: int = 365,
+    ) -> Path:
+        self.key(key)
+        self.serial += 1
+        (self.dir / f"{name}.ext").write_text(ext)
+        self.openssl("req", "-new", "-key", f"{key}.key", "-subj", subject, "-out", f"{name}.csr")
+        signer = (
+            ["-signkey", f"{key}.key"]
+            if issuer is None
+            else ["-CA", f"{issuer}.pem", "-CAkey", f"{issuer_key or issuer}.key"]
+        )
+        self.openssl("x509", "-req", "-in", f"{name}.csr", *signer, "-set_serial",
+                     str(self.serial), "-days", str(days), "-sha256", "-extfile", f"{name}.ext",
+                     "-out", f"{name}.pem")  # fmt: skip
+        return self.dir / f"{name}.pem"
+
+    def pem(self, *names: str) -> bytes:
+        return b"".join((self.dir / f"{n}.pem").read_bytes() for n in names)
+
+    def load(self, name: str) -> x509.Certificate:
+        return x509.load_pem_x509_certificate((self.dir / f"{name}.pem").read_bytes())
+
+    def verify(self, leaf: str, *, roots: list[str], untrusted: list[str]) -> str:
+        """`openssl verify`'s own verdict, for comparison: its last line."""
+        (self.dir / "roots.tmp.pem").write_bytes(self.pem(*roots))
+        args = ["verify", "-CAfile", "roots.tmp.pem"]
+        if untrusted:
+            (self.dir / "untrusted.tmp.pem").write_bytes(self.pem(*untrusted))
+            args += ["-untrusted", "untrusted.tmp.pem"]
+        proc = subprocess.run(["openssl", *args, f"{leaf}.pem"], cwd=self.dir,
+                              capture_output=True, check=False)  # fmt: skip
+        return (proc.stdout + proc.stderr).decode(errors="replace").strip()

@@ -8,7 +8,15 @@ AuthorityKeyIdentifier is only used to try the likeliest candidate first), prefe
 trusted root as soon as one signs the top of the path (the way browsers stop at the
 first anchor, which also makes cross-signed copies of a root unnecessary).
 
-The path found is then handed, alone, to `cryptography`'s WebPKI verifier with a
+Every path that reaches an anchor is verified as soon as it is found, and the search
+goes on when it fails: two versions of an intermediate (name-constrained or not,
+cross-signed by two roots, renewed), or several roots with one name, give several paths,
+and the chain is valid when any of them verifies, as browsers' path builders do. The
+search is bounded: candidates per certificate (`MAX_CANDIDATES`), complete paths
+verified (`MAX_PATHS`), signatures checked (`MAX_STEPS`) and depth (`MAX_DEPTH`). Only
+when none verifies is the best failed path reported, named when several were tried.
+
+Each path is handed, alone, to `cryptography`'s WebPKI verifier with a
 one-anchor store, which checks the CA side strictly (CA flags, path length, name
 constraints, key usage, CA validity, signature algorithms). The leaf's own problems (no
 SAN, missing serverAuth, a critical SAN, its dates, its signature hash) are the leaf
@@ -58,6 +66,7 @@ from bot.pipeline.chain_messages import (
     extras_finding,
     incomplete_finding,
     order_finding,
+    path_tried_note,
     private_root_finding,
     untrusted_fetched_root_finding,
 )
@@ -96,6 +105,7 @@ class ChainResult:
     trusted: bool  # a path to an anchor (trusted or private root) was found and verified
     fetched: list[x509.Certificate] = field(default_factory=list)
     anchor: str = ANCHOR_NONE  # "trust_store" | "private_root" | "none"
+    paths_tried: int = 0  # anchored paths verified by the search (at most MAX_PATHS)
 
     def served_chain(self) -> list[x509.Certificate]:
         """Leaf and intermediates in order, as a server should send them: without
@@ -108,15 +118,28 @@ class ChainResult:
 # --- path search ---------------------------------------------------------------------
 
 
+Problem = tuple[str, Finding]  # (kind, finding), as check_cas gives them
+
+
 @dataclass
 class _Path:
     links: list[ChainLink]
     end: str  # "trust_store" | "private_root" | "self_signed_leaf" | "missing" | "broken"
     near_misses: list[x509.Certificate] = field(default_factory=list)
+    problems: list[Problem] | None = None  # None until an anchored path is verified
+    verdict: tuple[str, str] | None = None  # the verifier's, when it refused the path
+    anchored: bool = False  # ends at a trusted or uploaded root (not a fetched one)
 
-    def rank(self) -> tuple[int, int]:
+    @property
+    def valid(self) -> bool:
+        return self.anchored and self.problems == [] and self.verdict is None
+
+    def rank(self) -> tuple[int, int, int, int]:
+        """Lower is better: a verified path, then trust store over private root over a
+        broken or missing issuer, then fewer problems, then longer (got further)."""
         order = {"trust_store": 0, "private_root": 1, "broken": 2, "missing": 3}
-        return (order.get(self.end, 4), -len(self.links))
+        failures = len(self.problems or []) + (self.verdict is not None) + (not self.anchored)
+        return (0 if self.valid else 1, order.get(self.end, 4), failures, -len(self.links))
 
 
 def _anchor_link(root: x509.Certificate, pool: list[x509.Certificate]) -> ChainLink:
@@ -128,53 +151,103 @@ def _anchor_link(root: x509.Certificate, pool: list[x509.Certificate]) -> ChainL
 
 
 MAX_STEPS = 64  # certificates tried while searching: caps a crafted upload's cost
+MAX_CANDIDATES = 8  # issuers tried for one certificate (uploaded, and trusted roots)
+MAX_PATHS = 16  # complete paths verified before the best failure is reported
 
 
 @dataclass
 class _Search:
-    """Depth-first search for the path, with backtracking over uploaded alternatives
-    (cross-signed copies, renewed CAs) and a budget of steps."""
+    """Depth-first search for a path that verifies, with backtracking over every
+    alternative (cross-signed copies, renewed or constrained CAs, several roots) within
+    a budget of steps and verified paths."""
 
     pool: list[x509.Certificate]
     trust: TrustStore
+    now: dt.datetime
     steps: int = 0
+    judged: list[_Path] = field(default_factory=list)
+    cut: bool = False  # a bound left candidates untried
     readable: list[x509.Certificate] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.readable = [c for c in self.pool if readable_names(c)]
 
+    @property
+    def exhausted(self) -> bool:
+        return self.steps >= MAX_STEPS or len(self.judged) >= MAX_PATHS
+
+    def bounded(self, candidates: list[x509.Certificate]) -> list[x509.Certificate]:
+        if len(candidates) > MAX_CANDIDATES:
+            self.cut = True
+        return candidates[:MAX_CANDIDATES]
+
+    def judge(self, links: list[ChainLink], end: str) -> _Path:
+        """Verify an anchored path now: the search goes on when it fails."""
+        certs = [link.cert for link in links]
+        anchor = ANCHOR_TRUST_STORE if end == "trust_store" else ANCHOR_PRIVATE_ROOT
+        if links[-1].source == FETCHED and end == "private_root":
+            anchor = ANCHOR_NONE  # a fetched root is no anchor (see build_chain)
+        problems = check_cas(certs, anchor=anchor, now=self.now)
+        verdict = verify_found_path(certs, now=self.now) if anchor != ANCHOR_NONE else None
+        if verdict is not None and verdict[0] in {kind for kind, _ in problems}:
+            verdict = None  # already named precisely by check_cas
+        path = _Path(links, end, problems=problems, verdict=verdict)
+        path.anchored = anchor != ANCHOR_NONE
+        self.judged.append(path)
+        return path
+
     def walk(self, path: list[ChainLink]) -> _Path:
-        """Extend `path` upwards until an anchor, a self-signed root or a dead end."""
+        """Extend `path` upwards until a verified anchored path, or return the best
+        failure among the alternatives (an anchored path that broke a rule, a
+        self-signed root, a dead end)."""
         top = path[-1].cert
-        for root in by_key_id(top, self.trust.issuers_named_by(top)):
-            if root == top:
-                continue  # a self-signed leaf named in the trust store: still no chain
+        best: _Path | None = None
+
+        def keep(result: _Path) -> None:
+            nonlocal best
+            if best is None or result.rank() < best.rank():
+                best = result
+
+        roots = [r for r in by_key_id(top, self.trust.issuers_named_by(top)) if r != top]
+        for root in self.bounded(roots):  # a self-signed leaf in the store: no chain
+            if self.exhausted:
+                self.cut = True
+                break
+            self.steps += 1
             if verify_signature(top, root):
-                return _Path([*path, _anchor_link(root, self.pool)], "trust_store")
+                result = self.judge([*path, _anchor_link(root, self.pool)], "trust_store")
+                if result.valid:
+                    return result
+                keep(result)
         if top.subject == top.issuer and verify_signature(top, top):
-            return _Path(path, "self_signed_leaf" if len(path) == 1 else "private_root")
+            if len(path) == 1:
+                return _Path(path, "self_signed_leaf")
+            keep(self.judge(path, "private_root"))
+            assert best is not None
+            return best
         if len(path) > MAX_DEPTH:
-            return _Path(path, "missing")
+            keep(_Path(path, "missing"))
+            assert best is not None
+            return best
         on_path = {link.cert for link in path}
         named = [
             c
             for c in self.pool
             if c in self.readable and names_match(c.subject, top.issuer) and c not in on_path
         ]
-        best: _Path | None = None
         near: list[x509.Certificate] = []
-        for candidate in by_key_id(top, named):
-            self.steps += 1
-            if self.steps > MAX_STEPS:
+        for candidate in self.bounded(by_key_id(top, named)):
+            if self.exhausted:
+                self.cut = True
                 break
+            self.steps += 1
             if not verify_signature(top, candidate):
                 near.append(candidate)
                 continue
             result = self.walk([*path, ChainLink(candidate, UPLOADED)])
-            if result.end == "trust_store":
+            if result.valid and result.end == "trust_store":
                 return result
-            if best is None or result.rank() < best.rank():
-                best = result
+            keep(result)
         if best is not None:
             return best
         aki = authority_key_id(top)
@@ -223,7 +296,7 @@ def build_chain(
     if duplicates:
         findings.append(duplicates_finding(duplicates))
 
-    search = _Search(pool, trust)
+    search = _Search(pool, trust, now)
     path = search.walk([ChainLink(leaf, UPLOADED)])
     completion = _Completion(path)
     if path.end == "missing" and fetch_missing:
@@ -256,14 +329,15 @@ def build_chain(
 
     if path.end != "self_signed_leaf":
         certs = [link.cert for link in links]
-        problems = check_cas(certs, anchor=anchor, now=now)
-        findings += [f for _, f in problems]
-        if anchor != ANCHOR_NONE:
-            verdict = verify_found_path(certs, now=now)
-            reported = {kind for kind, _ in problems}
-            if verdict is not None and verdict[0] not in reported:
-                findings.append(verifier_finding(verdict, certs))
-            trusted = not problems and verdict is None
+        if path.problems is None:  # not anchored: the CA rules that can still be named
+            path.problems = check_cas(certs, anchor=anchor, now=now)
+        problems = [f for _, f in path.problems]
+        if path.verdict is not None:
+            problems.append(verifier_finding(path.verdict, certs))
+        if problems and len(search.judged) > 1:
+            problems[0] = path_tried_note(problems[0], certs, len(search.judged), search.cut)
+        findings += problems
+        trusted = anchor != ANCHOR_NONE and path.valid
 
     if extras:
         findings.append(extras_finding(extras, links[-1].cert))
@@ -280,7 +354,12 @@ def build_chain(
             )
         )
     return ChainResult(
-        links=links, findings=findings, trusted=trusted, fetched=fetched, anchor=anchor
+        links=links,
+        findings=findings,
+        trusted=trusted,
+        fetched=fetched,
+        anchor=anchor,
+        paths_tried=len(search.judged),
     )
 
 

@@ -123,3 +123,23 @@ def broken_finding(child: x509.Certificate, issuer: x509.Certificate) -> Finding
         f"{describe(issuer)}, although their names and key identifiers match: one of them "
         "is damaged or was altered.",
     )
+
+
+def path_tried_note(
+    first: Finding, certs: Sequence[x509.Certificate], tried: int, cut: bool
+) -> Finding:
+    """Say which path a failure is about when several were tried and none verified, and
+    when the search's bounds left some certificates untried."""
+    path = " → ".join(describe(cert) for cert in certs)
+    bound = (
+        " The search stopped at its bounds, so some uploaded certificates were not tried."
+        if cut
+        else ""
+    )
+    return Finding(
+        first.code,
+        first.severity,
+        f"{first.message} (On the path {path}: the best of {tried} paths tried, none of "
+        f"which verifies.{bound})",
+        first.hint,
+    )

@@ -2,13 +2,22 @@
 `cryptography`'s WebPKI verifier on exactly that path with a one-anchor store.
 
 The leaf's own problems belong to the leaf checks, so the verifier is built to let them
-through (see `verify_found_path`); keyUsage may be absent on CAs as RFC 5280 and browsers
-allow, and keyCertSign is checked here when it is present.
+through (see `verify_found_path`), each relaxed rule named by the leaf checks
+(`leaf_rules`); keyUsage may be absent on CAs as RFC 5280 and browsers allow, and
+keyCertSign is checked here when it is present, on every CA of the path, trusted root
+included (Chromium and Mozilla refuse a root whose keyUsage lacks it).
+
+`cryptography`'s verifier counts self-issued certificates (a CA's key rollover: the old
+key signing the new one under the same name) towards pathLenConstraint, which RFC 5280
+4.2.1.9 does not, and then reports "signature does not match" from another candidate it
+tried. A path holding a self-issued CA is therefore verified in segments split at each
+self-issued certificate (`_verify_segments`); the path length is ours (`check_cas`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from cryptography import x509
 from cryptography.x509 import verification
@@ -29,6 +38,7 @@ from bot.pipeline.chain_certs import (
     weak_hash,
 )
 from bot.pipeline.findings import Finding, finding
+from bot.pipeline.leaf_rules import extension_name, unprocessed_critical
 
 MAX_DEPTH = 8  # certificates above the leaf; real chains have 1-3
 
@@ -71,14 +81,16 @@ def check_cas(
                 )
             )
         usage = extension(cert, ExtensionOID.KEY_USAGE)
-        if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign and not trusted_anchor:
+        if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign:
+            which = "trusted root" if trusted_anchor else role(cert)
             problems.append(
                 (
                     "key_usage",
                     finding(
                         "chain_invalid",
-                        f"{cap(describe(cert))} issued {describe(child)} but its keyUsage "
-                        "does not allow signing certificates (keyCertSign).",
+                        f"The {which} {describe(cert)} issued {describe(child)} but its "
+                        f"keyUsage ({key_usage_names(usage)}) lacks keyCertSign, the bit "
+                        "that allows signing certificates.",
                     ),
                 )
             )
@@ -106,6 +118,21 @@ def check_cas(
     return problems
 
 
+_USAGE_BITS = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+
+
+def key_usage_names(usage: x509.KeyUsage) -> str:
+    return ", ".join(name for attr, name in _USAGE_BITS if getattr(usage, attr)) or "none"
+
+
 def validity_problems(cert: x509.Certificate, now: dt.datetime) -> list[tuple[str, Finding]]:
     if cert.not_valid_after_utc < now:
         text = f"expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
@@ -127,10 +154,27 @@ def validity_problems(cert: x509.Certificate, now: dt.datetime) -> list[tuple[st
 
 # --- verification with cryptography ---------------------------------------------------
 
-_EE_SERVER = verification.ExtensionPolicy.permit_all().require_present(
-    x509.SubjectAlternativeName, verification.Criticality.AGNOSTIC, None
+_AGNOSTIC = verification.Criticality.AGNOSTIC
+# The WebPKI end-entity policy with exactly the rules the leaf checks report themselves
+# relaxed (each one named there, see `leaf_rules`): SAN criticality, keyUsage
+# (keyCertSign), name constraints, a critical authorityInfoAccess, CA:TRUE, the extended
+# key usage (no_server_auth) and a missing authorityKeyIdentifier. Anything else the
+# library refuses in a leaf still fails here.
+EE_RELAXED = (
+    verification.ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.AuthorityKeyIdentifier, _AGNOSTIC, None)
+    .may_be_present(x509.KeyUsage, _AGNOSTIC, None)
+    .may_be_present(x509.NameConstraints, _AGNOSTIC, None)
+    .may_be_present(x509.AuthorityInformationAccess, _AGNOSTIC, None)
+    .may_be_present(x509.BasicConstraints, _AGNOSTIC, None)
+    .may_be_present(x509.ExtendedKeyUsage, _AGNOSTIC, None)
 )
-_EE_ANY = verification.ExtensionPolicy.permit_all()
+_EE_SERVER = EE_RELAXED.require_present(x509.SubjectAlternativeName, _AGNOSTIC, None)
+_EE_ANY = EE_RELAXED.may_be_present(x509.SubjectAlternativeName, _AGNOSTIC, None)
+# A CA certificate checked as the end of a path segment (key rollover, the CA part of a
+# path whose leaf cannot be verified): anything goes for it as an end entity, its CA
+# rules are `check_cas`'s and the segment above's.
+_EE_CA = verification.ExtensionPolicy.permit_all()
 # WebPKI rules for CAs, except that keyUsage may be absent: RFC 5280 path validation and
 # browsers (Chrome, Mozilla) only require keyCertSign *when* keyUsage is present, and
 # private roots made with `openssl req -x509` often have none. `check_cas` checks
@@ -189,13 +233,63 @@ def verify_found_path(certs: list[x509.Certificate], *, now: dt.datetime) -> tup
     if len(certs) < 2:
         return None
     when = verification_time(certs, now)
-    if not weak_hash(certs[0]):
+    if not weak_hash(certs[0]) and not unprocessed_critical(certs[0]):
         verdict = _verify_whole_path(certs, when)
+        if verdict is not None and self_issued_splits(certs):
+            verdict = _verify_segments(certs, when)
         if verdict is None or verdict[0] != "validity" or when == now:
             return verdict
-    # A SHA-1/MD5 leaf (refused outright), or a leaf whose dates cannot be fitted with
-    # its CAs': check the CA part, from the first intermediate up, at `now`.
+    # A SHA-1/MD5 leaf or one with a critical extension clients do not process (refused
+    # outright; the leaf checks name it), or a leaf whose dates cannot be fitted with its
+    # CAs': check the CA part, from the first intermediate up, at `now`.
     return _verify_ca_part(certs, now)
+
+
+def self_issued_splits(certs: list[x509.Certificate]) -> list[int]:
+    """Positions of self-issued CAs strictly between the leaf and the anchor."""
+    return [i for i in range(1, len(certs) - 1) if certs[i].subject == certs[i].issuer]
+
+
+def _verify_segments(certs: list[x509.Certificate], when: dt.datetime) -> tuple[str, str] | None:
+    """Verify a key-rollover path piece by piece: the leaf up to the first self-issued
+    CA (its anchor), then each self-issued CA up to the next one or the real anchor.
+
+    Name constraints above the first self-issued CA would not be applied to the leaf's
+    names that way: such a path is refused precisely rather than judged half-checked.
+    """
+    splits = self_issued_splits(certs)
+    above = [c for c in certs[splits[0] :] if extension(c, ExtensionOID.NAME_CONSTRAINTS)]
+    if above:
+        return (
+            "rollover_constraints",
+            f"the path holds the self-issued (key rollover) certificate "
+            f"{describe(certs[splits[0]])}, which cryptography's verifier refuses, and the "
+            f"name constraints of {', '.join(describe(c) for c in above)} cannot be checked "
+            "across it without that verifier",
+        )
+    bounds = [*splits, len(certs) - 1]
+    verdict = _verify_whole_path(certs[: bounds[0] + 1], when)
+    for low, high in itertools.pairwise(bounds):
+        if verdict is not None:
+            break
+        segment = certs[low : high + 1]
+        verdict = _verify_as_end_entity(segment[0], segment[1:-1], segment[-1], when)
+    return verdict
+
+
+def _verify_as_end_entity(
+    first: x509.Certificate,
+    rest: list[x509.Certificate],
+    anchor: x509.Certificate,
+    when: dt.datetime,
+) -> tuple[str, str] | None:
+    """Verify the CA certificate `first` up to `anchor` (client mode: no host name)."""
+    client = _builder(anchor, when).extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_CA)
+    try:
+        client.build_client_verifier().verify(first, rest)
+    except (verification.VerificationError, *PARSE_ERRORS) as exc:
+        return classify(str(exc))
+    return None
 
 
 def _verify_whole_path(certs: list[x509.Certificate], when: dt.datetime) -> tuple[str, str] | None:
@@ -222,13 +316,7 @@ def _verify_whole_path(certs: list[x509.Certificate], when: dt.datetime) -> tupl
 def _verify_ca_part(certs: list[x509.Certificate], now: dt.datetime) -> tuple[str, str] | None:
     if len(certs) < 3:
         return None  # the leaf hangs directly from the anchor: nothing above to check
-    first, rest, anchor = certs[1], certs[2:-1], certs[-1]
-    client = _builder(anchor, now).extension_policies(ca_policy=_CA_ANY_EKU, ee_policy=_EE_ANY)
-    try:
-        client.build_client_verifier().verify(first, rest)
-    except (verification.VerificationError, *PARSE_ERRORS) as exc:
-        return classify(str(exc))
-    return None
+    return _verify_as_end_entity(certs[1], certs[2:-1], certs[-1], now)
 
 
 _KINDS = (
@@ -239,6 +327,7 @@ _KINDS = (
     ("forbidden signature algorithm", "weak"),
     ("forbidden public key algorithm", "key_algorithm"),
     ("eku", "eku"),
+    ("unaccounted-for critical", "critical_extension"),
     ("2.5.29.15", "key_usage"),
     ("key usage", "key_usage"),
     ("signature", "signature"),
@@ -322,5 +411,27 @@ def verifier_finding(verdict: tuple[str, str], certs: list[x509.Certificate]) ->
             hint="Use a CA whose certificates are signed with RSA or ECDSA and SHA-256 or stronger.",
         )
     if kind == "signature":
-        return finding("chain_invalid", f"A signature in the chain does not verify ({detail}).")
+        # Every link of a path the search hands over was proven by signature already, so
+        # the verifier's "signature does not match" is about a path it built itself from
+        # these certificates, not about a bad signature: say what was refused, no more.
+        return finding(
+            "chain_invalid",
+            f"cryptography's WebPKI verifier refused this path ({detail}), although each "
+            "signature on it verifies with its issuer's key: the path breaks a rule of that "
+            "verifier that certops cannot name more precisely.",
+            hint="Check the chain with `openssl verify -untrusted chain.pem` and ask your CA.",
+        )
+    if kind == "critical_extension":
+        named = "; ".join(
+            f"{describe(ca)} marks {', '.join(extension_name(e.oid) for e in exts)} critical"
+            for ca in cas
+            if (exts := unprocessed_critical(ca, ca=True))
+        )
+        return finding(
+            "chain_invalid",
+            "A CA of the chain has a critical extension clients do not process, so they "
+            "refuse the chain" + (f": {named}." if named else f" ({detail})."),
+        )
+    if kind == "rollover_constraints":
+        return finding("chain_invalid", f"The chain could not be verified: {detail}.")
     return finding("chain_invalid", f"The chain breaks a rule of certificate paths: {detail}.")

@@ -180,6 +180,46 @@ CATALOG: dict[str, CodeInfo] = {
     "dns_unreachable": CodeInfo(
         W, "No nameserver answered: check the network or name another --nameserver."
     ),
+    # --- certificate validation: the leaf's own rules (issue 12) --------------------------
+    # Where browsers and TLS clients refuse, an error; where certops accepts what
+    # `cryptography`'s WebPKI policy refuses, a warning that says so (as
+    # critical_subject_alt_name does): nothing that policy refuses passes unnamed.
+    "leaf_is_ca": CodeInfo(
+        E,
+        "A CA certificate cannot serve a site: upload the certificate your CA issued for "
+        "your domain (it says CA:FALSE).",
+    ),
+    "invalid_san_name": CodeInfo(
+        W,
+        "These entries never match any host name: ask your CA to re-issue the certificate "
+        "with host names (internationalised names as xn-- A-labels).",
+    ),
+    "leaf_key_cert_sign": CodeInfo(
+        E,
+        "Re-issue the certificate without keyCertSign in its key usage: only CA "
+        "certificates may sign certificates, and Chrome refuses a server certificate that "
+        "claims it.",
+    ),
+    "critical_extension": CodeInfo(
+        E,
+        "Re-issue the certificate without marking that extension critical: OpenSSL and "
+        "browsers refuse a certificate with a critical extension they do not process.",
+    ),
+    "leaf_name_constraints": CodeInfo(
+        W,
+        "Name constraints belong in CA certificates; OpenSSL accepts them in a server "
+        "certificate. No action needed, but strict verifiers refuse it: re-issue without.",
+    ),
+    "non_critical_subject_alt_name": CodeInfo(
+        W,
+        "Browsers accept it; strict verifiers want the subjectAltName marked critical when "
+        "the subject is empty (RFC 5280). No action needed for browsers.",
+    ),
+    "no_authority_key_id": CodeInfo(
+        W,
+        "Browsers and OpenSSL accept it; strict verifiers (RFC 5280, the WebPKI rules) "
+        "require an authorityKeyIdentifier. Ask your CA for one at the next renewal.",
+    ),
 }
 
 

@@ -52,12 +52,22 @@ def _check_alabel(given: str, alabel: str) -> None:
         raise InvalidHostname(f"label {given!r} is not a valid internationalised (xn--) label")
 
 
-def normalize(name: str, *, allow_wildcard: bool = False) -> str:
+def normalize(name: str, *, allow_wildcard: bool = False, presented: bool = False) -> str:
     """Return the canonical form of a host name, or raise InvalidHostname.
 
     Canonical: lower case, A-labels, no trailing dot. A wildcard is allowed only as the
     whole left-most label (`*.example.com`), as certificates use it.
+
+    `presented`: the name comes from a certificate (a SAN dNSName), not from a person.
+    A person may type a Unicode name and mean its A-label; a certificate may not: RFC
+    5280 wants dNSNames as LDH names or A-labels, and browsers and OpenSSL never match
+    raw UTF-8 in a SAN. A single label (`localhost`, `intranet`) is a valid dNSName.
     """
+    if presented and not name.isascii():
+        raise InvalidHostname(
+            f"{name!r} holds characters outside ASCII; a certificate must hold an "
+            "internationalised name as its A-label (xn--...)"
+        )
     text = name.strip()
     if text.endswith("."):
         text = text[:-1]
@@ -83,7 +93,7 @@ def normalize(name: str, *, allow_wildcard: bool = False) -> str:
                 f"{name!r}: label {label!r} may hold only letters, digits and inner hyphens"
             )
         out.append(alabel)
-    if len(out) < 2 or (out[0] == "*" and len(out) < 3):
+    if (len(out) < 2 and not presented) or (out[0] == "*" and len(out) < 3):
         raise InvalidHostname(f"{name!r} needs a domain part, such as app.example.com")
     if out[-1].isdigit():
         raise InvalidHostname(f"{name!r} looks like an IP address, not a host name")
@@ -125,16 +135,29 @@ def san_matches(san: str, host: str) -> bool:
 
 
 def normalize_names(names: Iterable[str]) -> list[str]:
-    """Normalize certificate names, dropping the ones that are not host names."""
+    """Normalize certificate names, dropping the ones that are not host names (see
+    `invalid_names`): those never match anything."""
     result: list[str] = []
     for name in names:
         try:
-            canon = normalize(name, allow_wildcard=True)
+            canon = normalize(name, allow_wildcard=True, presented=True)
         except InvalidHostname:
             continue
         if canon not in result:
             result.append(canon)
     return result
+
+
+def invalid_names(names: Iterable[str]) -> list[tuple[str, str]]:
+    """The certificate names that are not LDH names or A-labels, each with the reason:
+    `normalize_names` drops them, so they never match a Domain."""
+    found: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            normalize(name, allow_wildcard=True, presented=True)
+        except InvalidHostname as exc:
+            found.append((name, str(exc)))
+    return found
 
 
 def covers(sans: Iterable[str], domain: str) -> bool:

@@ -2,12 +2,15 @@
 
 People upload whatever their CA sent them: the leaf with its bundle, a fullchain, two
 renewals of the same name, a CA's ZIP. The leaf is the certificate the private key
-belongs to; failing that, the one covering the Domain field; failing that, the only
-non-CA certificate. When that still leaves a choice, guessing would validate the wrong
+belongs to, CA flag or not (`openssl req -x509` marks a self-signed certificate CA:TRUE,
+and the person means it all the same: it is then judged, `self_signed` or `leaf_is_ca`,
+rather than called missing); failing that, the one covering the Domain field; failing
+that, the only non-CA certificate. When that still leaves a choice, guessing would validate the wrong
 certificate, so it is an error that names the candidates.
 
 The leaf checks follow what browsers do rather than what the strictest verifier does: a
-critical subjectAltName is a warning, the common name is never a host name.
+critical subjectAltName is a warning, the common name is never a host name; each rule
+where that differs from `cryptography`'s WebPKI policy is named (see `leaf_rules`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorit
 from bot.pipeline import hostnames
 from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.keys import key_fits_certificate
+from bot.pipeline.leaf_rules import (
+    critical_extension_findings,
+    end_entity_findings,
+    san_syntax_findings,
+)
 
 EXPIRING_SOON_DAYS = 30
 MAX_PUBLIC_VALIDITY_DAYS = 398
@@ -120,12 +128,16 @@ def domain_findings(cert: x509.Certificate, domain: Domain | None) -> list[Findi
         return [finding("names_covered", "The certificate covers: " + ", ".join(names) + ".")]
     if domain.canonical is None or hostnames.covers(names, domain.canonical):
         return []
-    covered = ", ".join(names) if names else "no host name at all"
+    valid = hostnames.normalize_names(names)
+    covered = ", ".join(valid) if valid else "no host name at all"
     extra = ""
     if hostnames.is_wildcard(domain.canonical) and any(
-        hostnames.san_matches(domain.canonical, n) for n in hostnames.normalize_names(names)
+        hostnames.san_matches(domain.canonical, n) for n in valid
     ):
         extra = " A wildcard Domain needs the same wildcard in the certificate."
+    invalid = [name for name, _ in hostnames.invalid_names(names)]
+    if invalid:
+        extra += f" Not counted, as they are not valid DNS names: {', '.join(invalid)}."
     return [
         finding(
             "domain_mismatch",
@@ -156,6 +168,14 @@ def choose_leaf(
         return LeafChoice(None, [finding("no_certificate", "No certificate was given.")])
     leaves = [c for c in certs if not is_ca(c)]
     if not leaves:
+        keyed = [c for c in certs if any(key_fits_certificate(c, k) for k in keys)]
+        if keyed:
+            # The key points at a CA certificate: that is the one meant (a self-signed
+            # certificate from `openssl req -x509`); the leaf checks say what is wrong.
+            # Beside a non-CA certificate a CA's key is rather a wrong file (a private
+            # CA's folder): the non-CA certificate stays the leaf then.
+            newest = max(keyed, key=lambda c: c.not_valid_after_utc)
+            return LeafChoice(newest, [], "key")
         names = "; ".join(label(c) for c in certs)
         return LeafChoice(
             None,
@@ -291,8 +311,11 @@ def extension_findings(cert: x509.Certificate) -> list[Finding]:
         san = None
     except ValueError:
         san = None
-    if san is None or not san.value.get_values_for_type(x509.DNSName):
+    sans = san.value.get_values_for_type(x509.DNSName) if san is not None else []
+    if san is None or not hostnames.normalize_names(sans):
         what = "no subjectAltName" if san is None else "no DNS name in its subjectAltName"
+        if sans:
+            what = "no valid DNS name in its subjectAltName (see invalid_san_name)"
         findings.append(finding("no_subject_alt_name", f"{_cap(label(cert))} has {what}."))
     elif san.critical and len(cert.subject) > 0:
         findings.append(
@@ -354,12 +377,36 @@ def weak_signature_finding(cert: x509.Certificate) -> Finding | None:
     return finding("weak_signature", f"{_cap(label(cert))} is signed with {weak}.")
 
 
+def ca_leaf_finding(cert: x509.Certificate) -> Finding | None:
+    """A CA certificate chosen as the leaf (the key belongs to it): self-signed ones are
+    `self_signed`'s; any other cannot serve a site (Firefox: "CA certificate used as end
+    entity"; `cryptography`'s WebPKI policy refuses it too)."""
+    if not is_ca(cert) or signs_itself(cert):
+        return None
+    return finding(
+        "leaf_is_ca",
+        f"{_cap(label(cert))} is a CA certificate (basicConstraints CA:TRUE), issued by "
+        f"{cert.issuer.rfc4514_string() or 'an empty name'}: browsers refuse a CA "
+        "certificate as a site's certificate.",
+    )
+
+
+def leaf_rule_findings(cert: x509.Certificate) -> list[Finding]:
+    who = _cap(label(cert))
+    found = [*san_syntax_findings(cert, who), *critical_extension_findings(cert, who)]
+    if not is_ca(cert):
+        found += end_entity_findings(cert, who, signs_itself=signs_itself(cert))
+    return found
+
+
 def check_leaf(cert: x509.Certificate, *, now: dt.datetime) -> list[Finding]:
     """Every check on the leaf alone (no chain, no key, no Domain)."""
     found = [
         *extension_findings(cert),
+        *leaf_rule_findings(cert),
         *validity_findings(cert, now),
         self_signed_finding(cert),
+        ca_leaf_finding(cert),
         weak_signature_finding(cert),
     ]
     return [f for f in found if f is not None]
