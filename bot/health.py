@@ -3,7 +3,9 @@
 - `/healthz`: the process is up and serving (200), whatever the database does, so an
   orchestrator does not restart a bot that only waits for its database.
 - `/readyz`: the database answers (200), else 503 with the reason; also 503 once a
-  shutdown has begun, so a load balancer stops sending new work.
+  shutdown has begun, so a load balancer stops sending new work, and in Socket Mode
+  while the connection to Slack has been down for more than a few seconds (`connection`:
+  a provider that returns why the bot cannot hear Slack, or None).
 - `/metrics`: the app's registry in the Prometheus text format.
 
 In HTTP mode `with_health` puts these paths in front of Bolt's `/slack/events`; in Socket
@@ -31,15 +33,20 @@ class HealthApp:
         metrics: Metrics | None,
         database: Database | None,
         draining: Callable[[], bool] = lambda: False,
+        connection: Callable[[], str | None] | None = None,
     ) -> None:
         self.metrics = metrics
         self.database = database
         self.draining = draining
+        self.connection = connection
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the bot can take work, and why not."""
         if self.draining():
             return False, "shutting down"
+        problem = self.connection() if self.connection is not None else None
+        if problem:
+            return False, problem
         if self.database is None:
             return True, "ready"
         from storage.errors import StorageError
