@@ -269,6 +269,9 @@ class SocketModeClient(BaseSocketModeClient):
         return link
 
     def _install(self, link: _Link) -> None:
+        if self._stop.is_set():  # stopping, or link_disabled came with the hello
+            link.retire_at = time.monotonic()
+            return
         with self._lock:
             old, self._current = self._current, link
             down_since, self._down_since = self._down_since, None
@@ -284,7 +287,7 @@ class SocketModeClient(BaseSocketModeClient):
             )
         elif down_since is not None:
             log.info(
-                "Socket Mode: reconnected (connection %d) after %.1f s",
+                "Socket Mode: reconnected (connection %d) after %.2f s",
                 link.number,
                 time.monotonic() - down_since,
             )
@@ -328,9 +331,6 @@ class SocketModeClient(BaseSocketModeClient):
                 self._wanted.set()
                 continue
             attempts, delay = 0, 0.0
-            if self._stop.is_set():
-                link.retire_at = time.monotonic()
-                return
             self._install(link)
 
     def _fail(self, reason: str, code: str) -> None:
