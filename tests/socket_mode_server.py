@@ -8,7 +8,7 @@ text frames, ping/pong, close) that speaks the protocol as Slack does.
 - `disconnect(connection, reason)` sends `{"type": "disconnect", "reason": ...}` with
   `refresh_requested`, `warning` or `link_disabled`; `close()` ends a connection with a
   close frame, `drop()` without one (a FIN: a load balancer, a blip), `reset()` with a TCP
-  reset (SO_LINGER 0).
+  reset (SO_LINGER 0); `freeze()` makes it silent (no FIN, no reset, no pong).
 - `refuse()` / `accept()` stop and resume taking connections on the same port (an outage).
 - Several connections at once, as Slack keeps up to 10 per app: `send` without a
   connection spreads envelopes across the open ones in turn.
@@ -111,7 +111,8 @@ class Connection:
     ended_at: float = 0.0
     close_frame_received: bool = False
     close_sent: bool = False
-    fate: str = ""  # "drop" or "reset", done by the reader thread
+    pings: int = 0
+    fate: str = ""  # "drop", "reset" or "freeze", done by the reader thread
     ended: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -140,6 +141,11 @@ class Connection:
         """Close the TCP connection with a reset (SO_LINGER 0): the peer reads ECONNRESET."""
         self._end("reset")
 
+    def freeze(self) -> None:
+        """Go silent, the TCP connection still open: nothing is read or answered, pings
+        included (a peer or a path gone without a FIN or a reset)."""
+        self.fate = "freeze"
+
     def _end(self, how: str) -> None:
         # The reader thread closes the socket: a close() from here would not wake its
         # recv(), and the reset would wait until that recv() returned.
@@ -153,7 +159,7 @@ class Connection:
         elif self.fate == "drop":
             with _quiet():
                 self.sock.shutdown(socket.SHUT_RDWR)
-        return bool(self.fate)
+        return bool(self.fate) and self.fate != "freeze"
 
 
 class _quiet:
@@ -270,10 +276,12 @@ class SocketModeServer:
         while True:
             if connection._meet_fate():
                 return
-            if not select.select([sock], [], [], 0.05)[0]:
+            if connection.fate == "freeze" or not select.select([sock], [], [], 0.05)[0]:
+                time.sleep(0.05 if connection.fate else 0)
                 continue
             opcode, payload = _read_frame(sock)
             if opcode == OP_PING:
+                connection.pings += 1
                 with connection._lock:
                     sock.sendall(_frame(OP_PONG, payload))
             elif opcode == OP_CLOSE:

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 
+from bot import socket_mode
 from bot.console.slack_api import FakeSlackApi
 from bot.health import HealthApp
 from bot.socket_mode import (
@@ -158,6 +160,33 @@ def test_a_connection_dropped_or_reset_is_replaced_within_seconds(
     assert "reconnected (connection 3) after" in text
 
 
+def test_a_silent_connection_is_pinged_then_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FIN, no reset: only the unanswered pings tell (the figures scaled down)."""
+    monkeypatch.setattr(socket_mode, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(socket_mode, "PING_SECONDS", 0.3)
+    monkeypatch.setattr(socket_mode, "DEAD_SECONDS", 1.5)
+    with FakeSlackApi(bot_token=TOKEN) as api, SocketModeServer() as server:
+        api.app_token = APP_TOKEN
+        api.socket_mode_url = server.url
+        client = SocketModeClient(APP_TOKEN, WebClient(base_url=api.api_url))
+        client.connect()
+        try:
+            (first,) = server.wait_connections(1)
+            deadline = time.monotonic() + 10
+            while first.pings < 2:  # an idle connection is pinged, and the pongs count
+                assert time.monotonic() < deadline, "no ping on an idle connection"
+                time.sleep(0.05)
+            assert server.open_connections() == [first]
+            first.freeze()
+            second = server.wait_new_connection(first.number, timeout=10)
+            listened = threading.Event()
+            client.socket_mode_request_listeners.append(lambda *_: listened.set())
+            server.send_event(home("USILENT"), "env-silent", "EvSILENT", connection=second)
+            assert listened.wait(5), "the new connection is not read"
+        finally:
+            client.close()
+
+
 # --- an outage: backoff, readiness, the metric -----------------------------------------
 def test_while_slack_refuses_connections_the_bot_backs_off_and_says_not_ready(
     tmp_path: Path, slack: tuple[FakeSlackApi, SocketModeServer]
@@ -275,8 +304,6 @@ def test_close_waits_for_the_ack_of_an_envelope_in_flight_before_the_close_frame
     with FakeSlackApi(bot_token=TOKEN) as api, SocketModeServer() as server:
         api.app_token = APP_TOKEN
         api.socket_mode_url = server.url
-        from slack_sdk import WebClient
-
         client = SocketModeClient(APP_TOKEN, WebClient(base_url=api.api_url))
         started = threading.Event()
 
