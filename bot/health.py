@@ -3,9 +3,11 @@
 - `/healthz`: the process is up and serving (200), whatever the database does, so an
   orchestrator does not restart a bot that only waits for its database.
 - `/readyz`: the database answers (200), else 503 with the reason; also 503 once a
-  shutdown has begun, so a load balancer stops sending new work. The database check gets
-  `READY_CHECK_SECONDS`: a database that hangs is "not ready" within a probe's default
-  timeout (1 s), never a probe that times out.
+  shutdown has begun, so a load balancer stops sending new work, and in Socket Mode
+  while the connection to Slack has been down for more than a few seconds (`connection`:
+  a provider that returns why the bot cannot hear Slack, or None). The database check
+  gets `READY_CHECK_SECONDS`: a database that hangs is "not ready" within a probe's
+  default timeout (1 s), never a probe that times out.
 - `/metrics`: the app's registry in the Prometheus text format.
 
 In HTTP mode `with_health` puts these paths in front of Bolt's `/slack/events`; in Socket
@@ -38,16 +40,21 @@ class HealthApp:
         metrics: Metrics | None,
         database: Database | None,
         draining: Callable[[], bool] = lambda: False,
+        connection: Callable[[], str | None] | None = None,
     ) -> None:
         self.metrics = metrics
         self.database = database
         self.draining = draining
         self._checks = Bounded("certops-readyz", READY_CHECKS_IN_FLIGHT)
+        self.connection = connection
 
     def readiness(self) -> tuple[bool, str]:
         """Whether the bot can take work, and why not."""
         if self.draining():
             return False, "shutting down"
+        problem = self.connection() if self.connection is not None else None
+        if problem:
+            return False, problem
         if self.database is None:
             return True, "ready"
         from storage.errors import StorageError

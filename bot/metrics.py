@@ -129,6 +129,19 @@ class Metrics:
             _current.reset(token)
 
 
+def watch_socket_mode(metrics: Metrics | None, connected: Callable[[], bool]) -> None:
+    """`certops_socket_mode_connected`, read at scrape time (Socket Mode only: in HTTP
+    mode there is no connection to report)."""
+    if metrics is None:
+        return
+    gauge = Gauge(
+        "certops_socket_mode_connected",
+        "1 while a Socket Mode connection to Slack is open, 0 while none is.",
+        registry=metrics.registry,
+    )
+    gauge.set_function(lambda: 1.0 if connected() else 0.0)
+
+
 # --- what the services call ------------------------------------------------------------
 def current() -> Metrics | None:
     """The metrics bound to this context (a Slack request, a bound block), if any."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.health import HealthApp, with_health
 from bot.http_server import HttpServer
-from bot.metrics import metrics_for
+from bot.metrics import metrics_for, watch_socket_mode
 from bot.settings import Settings
 from bot.shutdown import Shutdown, shutdown_for
 from bot.slack_wsgi import slack_wsgi
@@ -35,9 +36,12 @@ class ServeError(Exception):
     """The bot could not start serving; the message is one line for the operator."""
 
 
-def health_app(app: App, shutdown: Shutdown) -> HealthApp:
+def health_app(
+    app: App, shutdown: Shutdown, connection: Callable[[], str | None] | None = None
+) -> HealthApp:
     metrics = metrics_for(app)
-    return HealthApp(metrics, metrics.database if metrics else None, lambda: shutdown.draining)
+    database = metrics.database if metrics else None
+    return HealthApp(metrics, database, lambda: shutdown.draining, connection)
 
 
 def _listen(app: object, host: str, port: int, threads: int) -> HttpServer:
@@ -76,19 +80,32 @@ def serve_http(app: App, host: str, port: int, *, threads: int = 16) -> int:
 
 
 def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.0.0") -> int:
-    """Hold the Socket Mode connection until SIGTERM; 0 after a clean stop."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    """Hold a Socket Mode connection until SIGTERM; 0 after a clean stop.
+
+    The connection is kept by `bot.socket_mode` (reconnection with backoff, refreshes
+    without a gap, acks before the close frame). When Slack disables Socket Mode for the
+    app (`link_disabled`) or refuses the token later on, the bot stops as on SIGTERM and
+    `ServeError` says why (exit 1): no retry can mend that, and a crash-looping replica is
+    what an operator notices."""
+    from bot.socket_mode import ConnectionState, SocketModeClient, SocketModeHandler
 
     shutdown = shutdown_for(app)
+    state = ConnectionState()
+    watch_socket_mode(metrics_for(app), lambda: state.up)
     side: HttpServer | None = None
     if settings.metrics_port is not None:
-        side = _listen(health_app(app, shutdown), metrics_host, settings.metrics_port, 4).start()
+        health = health_app(app, shutdown, state.problem)
+        side = _listen(health, metrics_host, settings.metrics_port, 4).start()
         log.info(
             "health and metrics on %s:%d (/healthz, /readyz, /metrics)",
             metrics_host,
             side.port,
         )
-    handler = SocketModeHandler(app, settings.slack_app_token)
+    client = SocketModeClient(
+        settings.slack_app_token or "", app.client, state=state, on_fatal=shutdown.request
+    )
+    handler = SocketModeHandler(app, client)
+    shutdown.install_signal_handlers()  # a SIGTERM while connecting stops right after
     log.info("Socket Mode: connecting")
     try:
         handler.connect()
@@ -96,8 +113,6 @@ def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.
         if side is not None:
             side.close()
         raise _connect_error(error) from None
-    shutdown.install_signal_handlers()
-    log.info("Socket Mode: connected")
     while not shutdown.requested.wait(WAIT_ROUND_SECONDS):
         pass
     deadline = shutdown.deadline()
@@ -107,6 +122,9 @@ def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.
     if side is not None:
         side.close()
     _dispose(app)
+    if client.failure is not None:
+        _stopped(shutdown, finished)
+        raise ServeError(f"Socket Mode stopped: {client.failure}")
     return _stopped(shutdown, finished)
 
 
