@@ -159,6 +159,20 @@ CATALOG: dict[str, CodeInfo] = {
     "dns_unreachable": CodeInfo(
         W, "No nameserver answered: check the network or name another --nameserver."
     ),
+    # --- certificate validation: declared costs over certops' caps (readers/kdf_cost.py)
+    "kdf_cost_too_high": CodeInfo(
+        E,
+        "Export the file again with your tool's usual settings, which certops accepts: "
+        "`openssl pkcs8 -topk8 -v2 aes256 -in old.key -out new.key` for a key, or "
+        "`openssl pkcs12 -in old.pfx -nodes -out all.pem` then "
+        "`openssl pkcs12 -export -in all.pem -out new.pfx` for a PFX (2,048 iterations; "
+        "Windows, Java keytool and macOS exports are accepted as they are).",
+    ),
+    "unsupported_encryption": CodeInfo(
+        E,
+        "Export the key or PFX again with standard encryption (AES-256 with PBKDF2, as "
+        "`openssl pkcs8 -topk8 -v2 aes256` or `openssl pkcs12 -export` write it).",
+    ),
 }
 
 

@@ -43,7 +43,7 @@ def read_der(outcome: FileOutcome, der: bytes, passwords: Passwords) -> bool:
     if loaded.status is KeyStatus.INVALID:
         return False
     outcome.saw_key = loaded.status is not KeyStatus.UNSUPPORTED
-    code, message = key_problem(loaded.status, "the private key")
+    code, message = key_problem(loaded.status, "the private key", loaded.refusal)
     outcome.add_finding(code, message)
     return True
 

@@ -8,6 +8,10 @@ cryptography's password semantics: `TypeError` when an encrypted key gets no pas
 (`b""` counts as none) or a plain key gets one; `ValueError` for a wrong password or
 undecodable data. A plain key is therefore always tried without a password first, so a
 password given to an unencrypted key is simply ignored.
+
+Before any of that, an encrypted PKCS#8 key's declared KDF cost is read from its ASN.1
+(`kdf_cost`): over the cap it is refused (`KeyStatus.REFUSED`) whatever the password, so
+the library never runs a derivation a file can make last for minutes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from asn1crypto import pem as asn1_pem
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
@@ -24,12 +29,15 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from bot.pipeline.readers.kdf_cost import Refusal, encrypted_key_refusal
+
 
 class KeyStatus(Enum):
     LOADED = "loaded"
     PASSWORD_REQUIRED = "password_required"
     WRONG_PASSWORD = "wrong_password"
     UNSUPPORTED = "unsupported"  # parsed as a key, but an algorithm cryptography lacks
+    REFUSED = "refused"  # encrypted with a KDF cost over the cap, or one we cannot read
     INVALID = "invalid"  # not a key at all
 
 
@@ -38,6 +46,7 @@ class KeyLoad:
     status: KeyStatus
     key: PrivateKeyTypes | None = field(default=None, repr=False)
     encrypted: bool = False
+    refusal: Refusal | None = None  # why, when REFUSED
 
 
 Loader = Callable[..., PrivateKeyTypes]
@@ -46,7 +55,22 @@ Loader = Callable[..., PrivateKeyTypes]
 def load_pem_key(pem: bytes, password: bytes | None) -> KeyLoad:
     if not _dek_info_is_sound(pem):
         return KeyLoad(KeyStatus.INVALID, encrypted=True)
-    return _load(load_pem_private_key, pem, password)
+    refused = _refused(_pem_der(pem))
+    return refused or _load(load_pem_private_key, pem, password)
+
+
+def _pem_der(pem: bytes) -> bytes:
+    """The DER of an `ENCRYPTED PRIVATE KEY` block (empty for any other label)."""
+    try:
+        label, _, der = asn1_pem.unarmor(pem)
+    except Exception:
+        return b""
+    return der if label == "ENCRYPTED PRIVATE KEY" else b""
+
+
+def _refused(der: bytes) -> KeyLoad | None:
+    refusal = encrypted_key_refusal(der) if der else None
+    return KeyLoad(KeyStatus.REFUSED, encrypted=True, refusal=refusal) if refusal else None
 
 
 # IV lengths (bytes) of the ciphers OpenSSL writes in a traditional key's DEK-Info header.
@@ -81,7 +105,7 @@ def _dek_info_is_sound(pem: bytes) -> bool:
 
 
 def load_der_key(der: bytes, password: bytes | None) -> KeyLoad:
-    return _load(load_der_private_key, der, password)
+    return _refused(der) or _load(load_der_private_key, der, password)
 
 
 def _load(loader: Loader, data: bytes, password: bytes | None) -> KeyLoad:
@@ -122,8 +146,10 @@ def is_library_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def key_problem(status: KeyStatus, what: str) -> tuple[str, str]:
+def key_problem(status: KeyStatus, what: str, refusal: Refusal | None = None) -> tuple[str, str]:
     """The finding code and message for a key that did not load (`what` names it)."""
+    if status is KeyStatus.REFUSED and refusal is not None:
+        return refusal.code, refusal.message(what)
     if status is KeyStatus.PASSWORD_REQUIRED:
         return "password_required", f"{what} is encrypted and no password was given"
     if status is KeyStatus.WRONG_PASSWORD:

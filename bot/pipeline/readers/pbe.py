@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from bot.pipeline.readers.pkcs12_mac import MAX_ITERATIONS, pkcs12_kdf
+from bot.pipeline.readers.kdf_cost import encryption_refusal
+from bot.pipeline.readers.pkcs12_mac import pkcs12_kdf
 
 PRFS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -33,7 +34,7 @@ def decrypt_empty_password(encrypted_key_info: bytes) -> list[bytes]:
         info = keys.EncryptedPrivateKeyInfo.load(encrypted_key_info)
         algorithm = info["encryption_algorithm"]
         ciphertext = info["encrypted_data"].native
-        if algorithm.kdf_iterations > MAX_ITERATIONS:
+        if encryption_refusal(algorithm) is not None:  # the caller has refused it already
             return []
         if algorithm.kdf == "pbkdf2":
             return _maybe([_pbes2(algorithm, ciphertext)])

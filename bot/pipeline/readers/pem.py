@@ -190,7 +190,7 @@ def _read_key(outcome: FileOutcome, block: PemBlock, password: bytes | None) -> 
     if loaded.status is KeyStatus.LOADED and loaded.key is not None:
         outcome.add_key(loaded.key)
         return
-    if loaded.status in (KeyStatus.PASSWORD_REQUIRED, KeyStatus.WRONG_PASSWORD):
+    if loaded.status in (KeyStatus.PASSWORD_REQUIRED, KeyStatus.WRONG_PASSWORD, KeyStatus.REFUSED):
         outcome.saw_key = True  # it is a key, only locked
-    code, message = key_problem(loaded.status, f"the private key in {block.what}")
+    code, message = key_problem(loaded.status, f"the private key in {block.what}", loaded.refusal)
     outcome.add_finding(code, message)

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bot.pipeline.findings import Severity
 from bot.pipeline.material import Passwords
+from bot.pipeline.readers.kdf_cost import pfx_refusal
 from bot.pipeline.readers.keys import KeyLoad, KeyStatus, key_problem, load_der_key
 from bot.pipeline.readers.outcome import FileOutcome
 from bot.pipeline.readers.pbe import decrypt_empty_password
@@ -71,6 +72,12 @@ def read_pfx(outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords:
 def _read_pfx(
     outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords
 ) -> None:
+    refused = pfx_refusal(pfx)  # before any derivation: ours (the MAC) or OpenSSL's
+    if refused is not None:
+        what, refusal = refused
+        outcome.saw_key = True  # as for a wrong password: the key is probably in there
+        outcome.add_finding(refusal.code, refusal.message(what))
+        return
     given = passwords.key or None
     password, verdict = _resolve_password(pfx, given)
     if verdict is MacCheck.MISMATCH:
@@ -150,7 +157,7 @@ def _take_keys(outcome: FileOutcome, loads: list[KeyLoad], given: bytes | None) 
         status = loaded.status
         if status is KeyStatus.INVALID and given:
             status = KeyStatus.WRONG_PASSWORD  # no MAC to ask: the key did not decrypt
-        code, message = key_problem(status, "the private key in this PKCS#12 file")
+        code, message = key_problem(status, "the private key in this PKCS#12 file", loaded.refusal)
         outcome.add_finding(code, message)
         return False
     return True
