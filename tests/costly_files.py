@@ -6,13 +6,22 @@ the declared count alone (the MAC or padding no longer matter: nothing is derive
 
     patch_pkcs8(der, iterations)           # an EncryptedPrivateKeyInfo (DER)
     patch_pfx(data, key=..., certs=..., mac=...)  # any of the three parts of a PFX
+    hide_costly_key_in_certificate_block(pfx, password, iterations)
     HUGE = 2**31 - 1
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from asn1crypto import algos, cms, keys
 from asn1crypto import pkcs12 as asn1_pkcs12
+from Cryptodome.Cipher import ARC2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from bot.pipeline.readers.pkcs12_mac import bmp_password, build_pfx, pkcs12_kdf
 
 HUGE = 2**31 - 1
 
@@ -90,3 +99,95 @@ def to_pem(der: bytes, label: str = "ENCRYPTED PRIVATE KEY") -> bytes:
 
 
 __all__ = ["HUGE", "patch_pfx", "patch_pkcs8", "to_pem"]
+
+
+def hide_costly_key_in_certificate_block(data: bytes, password: bytes, iterations: int) -> bytes:
+    """The PFX with its key bag moved inside the encrypted certificate block, patched.
+
+    OpenSSL would decrypt that block and then run the key's own KDF: the reader must
+    open the block itself and see the key's declared cost first. The block is
+    re-encrypted here with independent code (cryptography's AES, pycryptodomex's RC2),
+    and the PFX gets a fresh MAC so that only the hidden key's cost is wrong.
+    """
+    pfx = asn1_pkcs12.Pfx.load(data)
+    key_bags, blocks, others = [], [], []
+    for info in pfx.authenticated_safe:
+        if info["content_type"].native == "encrypted_data":
+            blocks.append(info)
+            continue
+        bags = list(asn1_pkcs12.SafeContents.load(info["content"].native))
+        key_bags += [b for b in bags if b["bag_id"].native == "pkcs8_shrouded_key_bag"]
+        rest = [b for b in bags if b["bag_id"].native != "pkcs8_shrouded_key_bag"]
+        if rest:
+            others.append(_data_info(asn1_pkcs12.SafeContents(rest).dump(force=True)))
+    (key_bag,) = key_bags
+    (block,) = blocks
+    patched_bag = asn1_pkcs12.SafeContents.load(
+        _patch_bags(asn1_pkcs12.SafeContents([key_bag]).dump(force=True), iterations)
+    )[0]
+    safe = [*others, _add_to_block(block, password, patched_bag)]
+    return build_pfx(safe, password)
+
+
+def _data_info(der: bytes) -> cms.ContentInfo:
+    return cms.ContentInfo({"content_type": "data", "content": der})
+
+
+def _add_to_block(
+    info: cms.ContentInfo, password: bytes, bag: asn1_pkcs12.SafeBag
+) -> cms.ContentInfo:
+    content = info["content"]
+    inner = content["encrypted_content_info"]
+    algorithm = inner["content_encryption_algorithm"]
+    encrypt, decrypt = _block_cipher(algorithm, password)
+    plain = decrypt(inner["encrypted_content"].native)
+    bags = [*asn1_pkcs12.SafeContents.load(plain), bag]
+    inner["encrypted_content"] = encrypt(asn1_pkcs12.SafeContents(bags).dump(force=True))
+    return cms.ContentInfo({"content_type": "encrypted_data", "content": content})
+
+
+def _block_cipher(
+    algorithm: algos.EncryptionAlgorithm, password: bytes
+) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+    if algorithm["algorithm"].native == "pbes2":
+        key = PBKDF2HMAC(
+            getattr(hashes, algorithm.kdf_hmac.upper())(),
+            algorithm.key_length,
+            algorithm.kdf_salt,
+            algorithm.kdf_iterations,
+        ).derive(password)
+        iv = algorithm.encryption_iv
+
+        def aes(data: bytes, enc: bool) -> bytes:
+            cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
+            op = cipher.encryptor() if enc else cipher.decryptor()
+            return op.update(data) + op.finalize()
+
+        return _padded(lambda d: aes(d, True), 16), _unpadded(lambda d: aes(d, False))
+    assert algorithm["algorithm"].native == "pkcs12_sha1_rc2_40"
+    pw = bmp_password(password)
+    salt, rounds = algorithm.kdf_salt, algorithm.kdf_iterations
+    key = pkcs12_kdf("sha1", pw, salt, 1, rounds, 5)
+    iv = pkcs12_kdf("sha1", pw, salt, 2, rounds, 8)
+
+    def rc2(data: bytes, enc: bool) -> bytes:
+        cipher = ARC2.new(key, ARC2.MODE_CBC, iv=iv, effective_keylen=40)
+        return bytes(cipher.encrypt(data) if enc else cipher.decrypt(data))
+
+    return _padded(lambda d: rc2(d, True), 8), _unpadded(lambda d: rc2(d, False))
+
+
+def _padded(encrypt: Callable[[bytes], bytes], block: int) -> Callable[[bytes], bytes]:
+    def run(data: bytes) -> bytes:
+        pad = block - len(data) % block
+        return encrypt(data + bytes([pad]) * pad)
+
+    return run
+
+
+def _unpadded(decrypt: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    def run(data: bytes) -> bytes:
+        plain = decrypt(data)
+        return plain[: -plain[-1]]
+
+    return run

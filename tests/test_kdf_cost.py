@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +18,21 @@ import pytest
 import pyzipper
 from asn1crypto import algos, keys
 from asn1crypto import pkcs12 as asn1_pkcs12
+from Cryptodome.Cipher import ARC2
 from cryptography import x509
 
 from bot.pipeline.findings import CATALOG
 from bot.pipeline.material import InputFile, Material, Passwords
-from bot.pipeline.readers import read_inputs
+from bot.pipeline.readers import rc2, read_inputs
 from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS, ScryptParams
 from handlers.blocks import uploads as ui
-from tests.costly_files import HUGE, patch_pfx, patch_pkcs8, to_pem
+from tests.costly_files import (
+    HUGE,
+    hide_costly_key_in_certificate_block,
+    patch_pfx,
+    patch_pkcs8,
+    to_pem,
+)
 from tests.openssl_pki import OpenSSLPKI, session_pki
 from tests.slack_harness import SlackHarness, slack_harness
 from tests.slack_upload_fixtures import (
@@ -280,3 +288,36 @@ def test_the_password_modal_answers_at_once(
     text = last_update(done)
     assert "kdf_cost_too_high" in text
     assert time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("name", ["modern.pfx", "legacy.pfx"])
+def test_a_costly_key_hidden_in_the_encrypted_certificate_block(
+    openssl_pki: OpenSSLPKI, name: str
+) -> None:
+    """OpenSSL would decrypt the block, then run the key's 2^31 iterations: we look first."""
+    pw = openssl_pki.password
+    hidden = hide_costly_key_in_certificate_block(openssl_pki.read(name), pw, HUGE)
+    for password in (pw, WRONG, None):
+        material, seconds = timed_read(name, hidden, password)
+        expected = {pw: "kdf_cost_too_high", WRONG: "wrong_password", None: "password_required"}
+        assert codes(material)[:1] == [expected[password]], (password, material.findings)
+        assert seconds < GENEROUS_SECONDS
+    found = read_inputs([InputFile(name, hidden)], Passwords(key=pw))
+    assert "the private key in this PKCS#12 file" in found.findings[0].message
+    # the same file with an honest count is read whole: the certificates and the key
+    honest = hide_costly_key_in_certificate_block(openssl_pki.read(name), pw, 2048)
+    read = read_inputs([InputFile(name, honest)], Passwords(key=pw))
+    assert read.findings == [] and len(read.keys) == 1 and len(read.certificates) == 2
+
+
+def test_our_rc2_agrees_with_pycryptodome() -> None:
+    """RFC 2268's RC2 in pure Python, checked against an independent implementation."""
+    for key_bytes, bits in [(5, 40), (16, 128), (8, 63), (16, 40)]:
+        key, iv, plain = os.urandom(key_bytes), os.urandom(8), os.urandom(64)
+        ciphertext = ARC2.new(key, ARC2.MODE_CBC, iv=iv, effective_keylen=bits).encrypt(plain)
+        assert rc2.decrypt_cbc(key, bits, iv, ciphertext) == plain
+    # RFC 2268 section 5, vector 2: key ffffffffffffffff, 64 effective bits
+    k = rc2.expand_key(bytes.fromhex("ffffffffffffffff"), 64)
+    assert rc2._decrypt_block(k, bytes.fromhex("278b27e42e2f0d49")) == bytes.fromhex(
+        "ffffffffffffffff"
+    )

@@ -1,10 +1,13 @@
 """PKCS#12 (.pfx/.p12) files, legacy (RC2/3DES) and modern (AES), without paying for keys.
 
-The walk: parse the PFX with asn1crypto (is it a PFX at all?), check the MAC with the
-password (missing or wrong?), open the key bag cheaply (`unsafe_skip_rsa_key_validation`:
-its type and size are known at once), and decrypt the certificates by giving
-`load_pkcs12` a rebuilt PFX that holds no key, so OpenSSL never validates the key. An
-8192-bit key is therefore read in milliseconds and the checks reject it at once.
+The walk: parse the PFX with asn1crypto (is it a PFX at all?), read every declared KDF
+cost (MAC, key bags, encrypted blocks: `kdf_cost`, refused over the cap before anything
+is derived), check the MAC with the password (missing or wrong?), open the key bag
+cheaply (`unsafe_skip_rsa_key_validation`: its type and size are known at once), and
+decrypt the certificate blocks ourselves (`pbe`), so that a key hidden in one has its
+cost checked too. A block we cannot decrypt goes to `load_pkcs12` inside a rebuilt PFX
+that holds no key, so OpenSSL never validates the key. An 8192-bit key is therefore read
+in milliseconds and the checks reject it at once.
 
 One case still calls `load_pkcs12` on the whole file: a key in an encrypted bag under an
 empty password (cryptography cannot decrypt a key with an empty password by itself), or
@@ -28,7 +31,7 @@ from bot.pipeline.material import Passwords
 from bot.pipeline.readers.kdf_cost import pfx_refusal
 from bot.pipeline.readers.keys import KeyLoad, KeyStatus, key_problem, load_der_key
 from bot.pipeline.readers.outcome import FileOutcome
-from bot.pipeline.readers.pbe import decrypt_empty_password
+from bot.pipeline.readers.pbe import decrypt, decrypt_empty_password
 from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
 
 LARGEST_KEY_BITS = 4096  # above this, never let OpenSSL validate the key
@@ -56,8 +59,7 @@ class _Walk:
     certificates: list[x509.Certificate] = field(default_factory=list)
     keys: list[KeyLoad] = field(default_factory=list)
     locked_keys: int = 0  # shrouded keys that need load_pkcs12 (empty password)
-    encrypted_contents: int = 0  # EncryptedData blocks (usually the certificates)
-    keyless: list[cms.ContentInfo] = field(default_factory=list)  # the encrypted blocks
+    keyless: list[cms.ContentInfo] = field(default_factory=list)  # blocks left to OpenSSL
 
 
 def read_pfx(outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords) -> None:
@@ -95,7 +97,7 @@ def _read_pfx(
     verified = verdict is MacCheck.OK
     if walk.locked_keys:
         _load_whole(outcome, data, password, given, verified)
-    elif walk.encrypted_contents:
+    elif walk.keyless:
         _load_keyless(outcome, walk, password, given, verified)
     if not outcome.certificates and not outcome.saw_key and not outcome.findings:
         outcome.add_finding("unrecognized_file", "this PKCS#12 file holds no certificate or key")
@@ -112,19 +114,46 @@ def _resolve_password(pfx: asn1_pkcs12.Pfx, given: bytes | None) -> tuple[bytes 
 def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None) -> _Walk:
     walk = _Walk()
     for info in pfx.authenticated_safe:
-        if info["content_type"].native != "data":
-            walk.encrypted_contents += 1
-            walk.keyless.append(info)
+        if info["content_type"].native == "data":
+            _bags(walk, info["content"].native, password)
             continue
-        for bag in asn1_pkcs12.SafeContents.load(info["content"].native):
-            bag_id = bag["bag_id"].native
-            if bag_id == "cert_bag":
-                _cert_bag(walk, bag)
-            elif bag_id == "key_bag":
-                walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), None))
-            elif bag_id == "pkcs8_shrouded_key_bag":
-                _shrouded_key(walk, bag["bag_value"].untag().dump(), password)
+        opened = _open_block(info, password)
+        if opened is None:  # a cipher we do not decrypt, or the password is wrong
+            walk.keyless.append(info)
+        else:  # every bag inside is read like the others: a key's cost is checked
+            _bags(walk, opened, password)
     return walk
+
+
+def _bags(walk: _Walk, safe_contents: bytes, password: bytes | None) -> None:
+    for bag in asn1_pkcs12.SafeContents.load(safe_contents):
+        bag_id = bag["bag_id"].native
+        if bag_id == "cert_bag":
+            _cert_bag(walk, bag)
+        elif bag_id == "key_bag":
+            walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), None))
+        elif bag_id == "pkcs8_shrouded_key_bag":
+            _shrouded_key(walk, bag["bag_value"].untag().dump(), password)
+
+
+def _open_block(info: cms.ContentInfo, password: bytes | None) -> bytes | None:
+    """The SafeContents inside an EncryptedData block, decrypted by us; None if we cannot.
+
+    Whatever it holds is then read by `_bags`: a key bag inside has its KDF cost checked
+    before anything derives it, which handing the block to OpenSSL would not allow.
+    """
+    if info["content_type"].native != "encrypted_data":
+        return None
+    content = info["content"]["encrypted_content_info"]
+    ciphertext = content["encrypted_content"].native
+    for plain in decrypt(content["content_encryption_algorithm"], ciphertext, password):
+        try:
+            bags = asn1_pkcs12.SafeContents.load(plain, strict=True)
+            bags.native  # noqa: B018 - parse it all: a lucky padding is not a SafeContents
+        except Exception:
+            continue
+        return plain
+    return None
 
 
 def _shrouded_key(walk: _Walk, der: bytes, password: bytes | None) -> None:
