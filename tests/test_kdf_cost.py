@@ -321,3 +321,24 @@ def test_our_rc2_agrees_with_pycryptodome() -> None:
     assert rc2._decrypt_block(k, bytes.fromhex("278b27e42e2f0d49")) == bytes.fromhex(
         "ffffffffffffffff"
     )
+
+
+@pytest.mark.parametrize(
+    ("cipher", "prf"),
+    [("aes256", "hmacWithSHA256"), ("aes128", "hmacWithSHA1"), ("des3", "hmacWithSHA512")],
+)
+def test_pbes2_keys_are_decrypted_by_us_for_any_password(
+    openssl_pki: OpenSSLPKI, cipher: str, prf: str
+) -> None:
+    """Our PBKDF2 path (the one that lets other threads run) reads what OpenSSL writes."""
+    pw = openssl_pki.password
+    der = openssl_pki.openssl(
+        "pkcs8", "-topk8", "-v2", cipher, "-v2prf", prf, "-in", "leaf.key",
+        "-outform", "DER", "-passout", f"pass:{pw.decode()}",
+    )  # fmt: skip
+    right = read_inputs([InputFile("k.der", der)], Passwords(key=pw))
+    assert right.findings == [] and len(right.keys) == 1
+    assert right.keys[0].key.key_size == 2048  # type: ignore[union-attr]
+    assert codes(read_inputs([InputFile("k.der", der)], Passwords(key=WRONG))) == ["wrong_password"]
+    pem = to_pem(der)
+    assert read_inputs([InputFile("k.pem", pem)], Passwords(key=pw)).findings == []

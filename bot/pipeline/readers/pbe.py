@@ -64,6 +64,19 @@ def decrypt(
     return []
 
 
+def decrypts_pbes2(algorithm: algos.EncryptionAlgorithm) -> bool:
+    """Whether `decrypt` handles this PBES2 scheme itself (PBKDF2, AES or 3DES in CBC)."""
+    try:
+        return (
+            algorithm.kdf == "pbkdf2"
+            and algorithm.kdf_hmac in PRFS
+            and algorithm.encryption_mode == "cbc"
+            and algorithm.encryption_cipher in ("aes", "tripledes")
+        )
+    except Exception:  # not PBES2, or parameters asn1crypto cannot read
+        return False
+
+
 def _maybe(results: list[bytes | None]) -> list[bytes]:
     return [r for r in results if r]
 
