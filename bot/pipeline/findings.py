@@ -173,6 +173,11 @@ CATALOG: dict[str, CodeInfo] = {
         "Export the key or PFX again with standard encryption (AES-256 with PBKDF2, as "
         "`openssl pkcs8 -topk8 -v2 aes256` or `openssl pkcs12 -export` write it).",
     ),
+    "too_many_certificates": CodeInfo(
+        E,
+        "Upload the certificate, its intermediates and its key only: a chain has two to "
+        "four certificates, and a bundle of every root is not needed.",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.material import InputSummary, Material, SourcedCertificate, SourcedKey
+from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
 
 # Kinds given by the container, whatever it holds.
 CONTAINER_KINDS = ("pkcs7", "pkcs12", "zip")
@@ -29,6 +30,37 @@ class FileOutcome:
     container: str | None = None  # "pkcs7", "pkcs12" or "zip"
     saw_key: bool = False  # a key was there, even if it could not be opened
     saw_request: bool = False  # a CSR was there
+    certificates_before: int = 0  # read from the upload's earlier files and members
+
+    def room(self) -> int:
+        """How many more certificates this file may add (per-file and per-upload caps)."""
+        upload_room = MAX_CERTIFICATES_PER_UPLOAD - self.certificates_before
+        return min(MAX_CERTIFICATES_PER_FILE, upload_room) - len(self.certificates)
+
+    def admit(self, count: int) -> bool:
+        """Whether `count` more certificates, counted from the structure, may be parsed.
+
+        False adds `too_many_certificates` (once per file): the caller reads none of them.
+        """
+        if count <= self.room():
+            return True
+        if not any(f.code == "too_many_certificates" for f in self.findings):
+            self.add_finding("too_many_certificates", self._too_many(count))
+        return False
+
+    def _too_many(self, count: int) -> str:
+        total = len(self.certificates) + count
+        if total > MAX_CERTIFICATES_PER_FILE:
+            return (
+                f"this file holds {total:,} certificates, more than the "
+                f"{MAX_CERTIFICATES_PER_FILE} certops reads from one file: they were "
+                "counted, not read"
+            )
+        return (
+            f"this file holds {total:,} certificates and the upload already "
+            f"{self.certificates_before:,}: certops reads at most "
+            f"{MAX_CERTIFICATES_PER_UPLOAD} in one upload, so this file's were not read"
+        )
 
     def add_finding(self, code: str, message: str, severity: Severity | None = None) -> None:
         self.findings.append(finding(code, f"{self.name}: {message}", severity=severity))

@@ -60,6 +60,8 @@ class _Walk:
     keys: list[KeyLoad] = field(default_factory=list)
     locked_keys: int = 0  # shrouded keys that need load_pkcs12 (empty password)
     keyless: list[cms.ContentInfo] = field(default_factory=list)  # blocks left to OpenSSL
+    room: int = 0  # certificates the caps still allow (see FileOutcome.room)
+    cert_bags: int = 0  # counted before any is parsed
 
 
 def read_pfx(outcome: FileOutcome, pfx: asn1_pkcs12.Pfx, data: bytes, passwords: Passwords) -> None:
@@ -87,7 +89,10 @@ def _read_pfx(
         _password_problem(outcome, given)
         return
     try:
-        walk = _walk(pfx, password)
+        walk = _walk(pfx, password, outcome.room())
+    except TooManyCertificates as too_many:
+        outcome.admit(too_many.count)  # adds the finding
+        return
     except Exception:
         outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
         return
@@ -111,8 +116,16 @@ def _resolve_password(pfx: asn1_pkcs12.Pfx, given: bytes | None) -> tuple[bytes 
     return given, verdict
 
 
-def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None) -> _Walk:
-    walk = _Walk()
+class TooManyCertificates(Exception):
+    """More certificate bags than the caps allow, counted before any was parsed."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
+def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None, room: int) -> _Walk:
+    walk = _Walk(room=room)
     for info in pfx.authenticated_safe:
         if info["content_type"].native == "data":
             _bags(walk, info["content"].native, password)
@@ -126,7 +139,11 @@ def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None) -> _Walk:
 
 
 def _bags(walk: _Walk, safe_contents: bytes, password: bytes | None) -> None:
-    for bag in asn1_pkcs12.SafeContents.load(safe_contents):
+    bags = asn1_pkcs12.SafeContents.load(safe_contents)
+    walk.cert_bags += sum(1 for bag in bags if bag["bag_id"].native == "cert_bag")
+    if walk.cert_bags > walk.room:
+        raise TooManyCertificates(walk.cert_bags)
+    for bag in bags:
         bag_id = bag["bag_id"].native
         if bag_id == "cert_bag":
             _cert_bag(walk, bag)
@@ -234,7 +251,8 @@ def _load_whole(
 
 def _take_loaded(outcome: FileOutcome, loaded: pkcs12.PKCS12KeyAndCertificates) -> None:
     certs = ([loaded.cert] if loaded.cert else []) + list(loaded.additional_certs)
-    outcome.certificates.extend(item.certificate for item in certs)
+    if outcome.admit(len(certs)):  # blocks only OpenSSL could open: counted afterwards
+        outcome.certificates.extend(item.certificate for item in certs)
     if loaded.key is not None:
         outcome.add_key(loaded.key)
 
