@@ -33,6 +33,11 @@ GENEROUS_SECONDS = 2.0  # parsing them all takes 4-5 s; counting takes milliseco
 
 @pytest.fixture(scope="module")
 def small_cert() -> x509.Certificate:
+    return make_small_cert()
+
+
+def make_small_cert() -> x509.Certificate:
+    """A self-signed EC P-256 certificate of about 500 bytes as PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c.example")])
     now = datetime.datetime.now(datetime.UTC)

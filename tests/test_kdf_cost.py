@@ -324,16 +324,21 @@ def test_our_rc2_agrees_with_pycryptodome() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cipher", "prf"),
-    [("aes256", "hmacWithSHA256"), ("aes128", "hmacWithSHA1"), ("des3", "hmacWithSHA512")],
+    "scheme",
+    [
+        ("-v2", "aes256", "-v2prf", "hmacWithSHA256"),
+        ("-v2", "aes128", "-v2prf", "hmacWithSHA1"),
+        ("-v2", "des3", "-v2prf", "hmacWithSHA512"),
+        ("-v1", "PBE-SHA1-3DES"),
+    ],
 )
-def test_pbes2_keys_are_decrypted_by_us_for_any_password(
-    openssl_pki: OpenSSLPKI, cipher: str, prf: str
+def test_encrypted_keys_are_decrypted_by_us_for_any_password(
+    openssl_pki: OpenSSLPKI, scheme: tuple[str, ...]
 ) -> None:
-    """Our PBKDF2 path (the one that lets other threads run) reads what OpenSSL writes."""
+    """Our derivation (the one that lets other threads run) reads what OpenSSL writes."""
     pw = openssl_pki.password
     der = openssl_pki.openssl(
-        "pkcs8", "-topk8", "-v2", cipher, "-v2prf", prf, "-in", "leaf.key",
+        "pkcs8", "-topk8", *scheme, "-in", "leaf.key",
         "-outform", "DER", "-passout", f"pass:{pw.decode()}",
     )  # fmt: skip
     right = read_inputs([InputFile("k.der", der)], Passwords(key=pw))

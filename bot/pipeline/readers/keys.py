@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from bot.pipeline.readers.kdf_cost import Refusal, encrypted_key_refusal
-from bot.pipeline.readers.pbe import decrypt, decrypts_pbes2
+from bot.pipeline.readers.pbe import decrypt, decrypts
 
 
 class KeyStatus(Enum):
@@ -58,7 +58,9 @@ def load_pem_key(pem: bytes, password: bytes | None) -> KeyLoad:
     if not _dek_info_is_sound(pem):
         return KeyLoad(KeyStatus.INVALID, encrypted=True)
     der = _pem_der(pem)
-    return _refused(der) or _own_pbes2(der, password) or _load(load_pem_private_key, pem, password)
+    return (
+        _refused(der) or _own_decrypt(der, password) or _load(load_pem_private_key, pem, password)
+    )
 
 
 def _pem_der(pem: bytes) -> bytes:
@@ -107,16 +109,19 @@ def _dek_info_is_sound(pem: bytes) -> bool:
 
 
 def load_der_key(der: bytes, password: bytes | None) -> KeyLoad:
-    return _refused(der) or _own_pbes2(der, password) or _load(load_der_private_key, der, password)
+    return (
+        _refused(der) or _own_decrypt(der, password) or _load(load_der_private_key, der, password)
+    )
 
 
-def _own_pbes2(der: bytes, password: bytes | None) -> KeyLoad | None:
-    """A PBES2 key decrypted by us (None: not one we decrypt, the library does it).
+def _own_decrypt(der: bytes, password: bytes | None) -> KeyLoad | None:
+    """An encrypted PKCS#8 key decrypted by us (None: a scheme the library decrypts).
 
-    cryptography's loaders hold the interpreter's lock for the whole PBKDF2 run (0.3 s at
-    a million SHA-256 iterations, measured, during which every other thread of the bot
-    waits); `PBKDF2HMAC.derive` releases it. Without a password there is nothing to
-    derive: the library answers "password required" at once.
+    cryptography's loaders hold the interpreter's lock for the whole derivation: at a
+    million iterations every other thread of the bot waited 0.3-1 s (measured).
+    `PBKDF2HMAC.derive` releases it, and our PKCS#12 KDF is Python, which lets other
+    threads in every few milliseconds. Without a password there is nothing to derive:
+    the library answers "password required" at once.
     """
     if not der or not password:
         return None
@@ -126,7 +131,7 @@ def _own_pbes2(der: bytes, password: bytes | None) -> KeyLoad | None:
         ciphertext = info["encrypted_data"].native
     except Exception:
         return None
-    if not decrypts_pbes2(algorithm):
+    if not decrypts(algorithm):
         return None
     for plain in decrypt(algorithm, ciphertext, password):
         loaded = _load(load_der_private_key, plain, None)

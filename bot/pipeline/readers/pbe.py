@@ -64,16 +64,22 @@ def decrypt(
     return []
 
 
-def decrypts_pbes2(algorithm: algos.EncryptionAlgorithm) -> bool:
-    """Whether `decrypt` handles this PBES2 scheme itself (PBKDF2, AES or 3DES in CBC)."""
+def decrypts(algorithm: algos.EncryptionAlgorithm) -> bool:
+    """Whether `decrypt` handles this scheme itself.
+
+    PBES2 with PBKDF2 and AES or 3DES in CBC mode, and PKCS#12 PBE with 3DES, RC2 or RC4:
+    what OpenSSL, Windows, Java and macOS write.
+    """
     try:
+        if algorithm.kdf == "pkcs12_kdf":
+            return algorithm.encryption_cipher in ("tripledes", "rc2", "rc4")
         return (
             algorithm.kdf == "pbkdf2"
             and algorithm.kdf_hmac in PRFS
             and algorithm.encryption_mode == "cbc"
             and algorithm.encryption_cipher in ("aes", "tripledes")
         )
-    except Exception:  # not PBES2, or parameters asn1crypto cannot read
+    except Exception:  # another scheme, or parameters asn1crypto cannot read
         return False
 
 
