@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from bot.pipeline.readers.asn1 import ber_to_der
 from bot.pipeline.readers.kdf_cost import Refusal, encrypted_key_refusal
 from bot.pipeline.readers.pbe import decrypt, decrypts
 
@@ -134,7 +135,7 @@ def _own_decrypt(der: bytes, password: bytes | None) -> KeyLoad | None:
     if not decrypts(algorithm):
         return None
     for plain in decrypt(algorithm, ciphertext, password):
-        loaded = _load(load_der_private_key, plain, None)
+        loaded = _load(load_der_private_key, _as_der(plain), None)
         if loaded.status in (KeyStatus.LOADED, KeyStatus.UNSUPPORTED):
             return KeyLoad(loaded.status, loaded.key, encrypted=True)
     return KeyLoad(KeyStatus.WRONG_PASSWORD, encrypted=True)
@@ -170,6 +171,14 @@ def _call(loader: Loader, data: bytes, password: bytes | None) -> PrivateKeyType
         if is_library_panic(exc):
             raise ValueError("the key could not be read") from None
         raise
+
+
+def _as_der(data: bytes) -> bytes:
+    """A decrypted key written in BER (some PKCS#12 exporters) re-encoded as DER."""
+    try:
+        return ber_to_der(data)
+    except ValueError:
+        return data  # not ASN.1 at all: the loader says so
 
 
 def is_library_panic(exc: BaseException) -> bool:

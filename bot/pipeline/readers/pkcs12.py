@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bot.pipeline.findings import Severity
 from bot.pipeline.material import Passwords
+from bot.pipeline.readers.asn1 import ber_to_der
 from bot.pipeline.readers.kdf_cost import pfx_refusal
 from bot.pipeline.readers.keys import KeyLoad, KeyStatus, key_problem, load_der_key
 from bot.pipeline.readers.outcome import FileOutcome
@@ -61,6 +62,7 @@ class _Walk:
     locked_keys: int = 0  # shrouded keys that need load_pkcs12 (empty password)
     keyless: list[cms.ContentInfo] = field(default_factory=list)  # blocks left to OpenSSL
     room: int = 0  # certificates the caps still allow (see FileOutcome.room)
+    opened: int = 0  # encrypted blocks and keys the password decrypted
     cert_bags: int = 0  # counted before any is parsed
 
 
@@ -84,7 +86,7 @@ def _read_pfx(
         return
     given = passwords.key or None
     password, verdict = _resolve_password(pfx, given)
-    if verdict is MacCheck.MISMATCH:
+    if verdict is MacCheck.MISMATCH and not given:
         outcome.saw_key = True
         _password_problem(outcome, given)
         return
@@ -94,8 +96,23 @@ def _read_pfx(
         outcome.admit(too_many.count)  # adds the finding
         return
     except Exception:
-        outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
+        if verdict is MacCheck.MISMATCH:
+            outcome.saw_key = True
+            _password_problem(outcome, given)
+        else:
+            outcome.add_finding("unrecognized_file", "this PKCS#12 file is damaged")
         return
+    if verdict is MacCheck.MISMATCH:
+        if not walk.opened:  # the password opens nothing inside either: it is wrong
+            outcome.saw_key = True
+            _password_problem(outcome, given)
+            return
+        outcome.add_finding(
+            "pkcs12_mac_unverified",
+            "the password opens this PKCS#12 file's contents but not its integrity check "
+            "(MAC), which was written under another password (as `openssl pkcs12 "
+            "-twopass` does): the contents were read, their integrity was not verified",
+        )
     outcome.certificates.extend(walk.certificates)
     if not _take_keys(outcome, walk.keys, given):
         return
@@ -134,6 +151,7 @@ def _walk(pfx: asn1_pkcs12.Pfx, password: bytes | None, room: int) -> _Walk:
         if opened is None:  # a cipher we do not decrypt, or the password is wrong
             walk.keyless.append(info)
         else:  # every bag inside is read like the others: a key's cost is checked
+            walk.opened += 1
             _bags(walk, opened, password)
     return walk
 
@@ -148,9 +166,9 @@ def _bags(walk: _Walk, safe_contents: bytes, password: bytes | None) -> None:
         if bag_id == "cert_bag":
             _cert_bag(walk, bag)
         elif bag_id == "key_bag":
-            walk.keys.append(load_der_key(bag["bag_value"].untag().dump(), None))
+            walk.keys.append(load_der_key(ber_to_der(bag["bag_value"].untag().dump()), None))
         elif bag_id == "pkcs8_shrouded_key_bag":
-            _shrouded_key(walk, bag["bag_value"].untag().dump(), password)
+            _shrouded_key(walk, ber_to_der(bag["bag_value"].untag().dump()), password)
 
 
 def _open_block(info: cms.ContentInfo, password: bytes | None) -> bytes | None:
@@ -175,7 +193,9 @@ def _open_block(info: cms.ContentInfo, password: bytes | None) -> bytes | None:
 
 def _shrouded_key(walk: _Walk, der: bytes, password: bytes | None) -> None:
     if password:
-        walk.keys.append(load_der_key(der, password))
+        loaded = load_der_key(der, password)
+        walk.opened += loaded.status is KeyStatus.LOADED
+        walk.keys.append(loaded)
         return
     for candidate in decrypt_empty_password(der):  # cryptography refuses b"" passwords
         loaded = load_der_key(candidate, None)
@@ -189,7 +209,7 @@ def _cert_bag(walk: _Walk, bag: asn1_pkcs12.SafeBag) -> None:
     value = bag["bag_value"]
     if value["cert_id"].native != "x509":
         return
-    der = value["cert_value"].parsed.dump()
+    der = ber_to_der(bytes(value["cert_value"]))  # the octets, chunked (BER) or not
     walk.certificates.append(x509.load_der_x509_certificate(der))
 
 
