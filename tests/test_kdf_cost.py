@@ -240,6 +240,8 @@ def test_certops_validate_refuses_at_once(
     refused = [f for f in report["findings"] if f["code"] == "kdf_cost_too_high"]
     assert len(refused) == 1 and refused[0]["severity"] == "error"
     assert "openssl pkcs12 -export" in refused[0]["hint"]
+    (no_key,) = [f for f in report["findings"] if f["code"] == "no_private_key"]
+    assert f"{name} was refused unread" in no_key["message"]
     assert seconds < 30, seconds  # interpreter start included; a derivation takes minutes
 
 

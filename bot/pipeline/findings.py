@@ -178,6 +178,11 @@ CATALOG: dict[str, CodeInfo] = {
         "Upload the certificate, its intermediates and its key only: a chain has two to "
         "four certificates, and a bundle of every root is not needed.",
     ),
+    "malformed_extension": CodeInfo(
+        E,
+        "Ask your CA to re-issue the certificate: one of its extensions is malformed, and "
+        "browsers and servers refuse such a certificate.",
+    ),
     "pkcs12_mac_unverified": CodeInfo(
         W,
         "Nothing to do if the file was exported with separate passwords; otherwise export "

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from bot.pipeline.findings import Finding, Severity, finding
 from bot.pipeline.material import InputSummary, Material, SourcedCertificate, SourcedKey
+from bot.pipeline.readers.extensions import malformed_extension
 from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
 
 # Kinds given by the container, whatever it holds.
@@ -79,12 +80,33 @@ class FileOutcome:
         )
 
     def to_material(self) -> Material:
+        kind = self.kind  # a certificate with a malformed extension is still a certificate
+        usable = [c for c in self.certificates if self._usable(c)]
         return Material(
-            certificates=[SourcedCertificate(c, self.name) for c in self.certificates],
+            certificates=[SourcedCertificate(c, self.name) for c in usable],
             keys=[SourcedKey(k, self.name) for k in self.keys],
-            inputs=[InputSummary(self.name, self.kind)],
+            inputs=[InputSummary(self.name, kind)],
             findings=list(self.findings),
         )
+
+    def _usable(self, cert: x509.Certificate) -> bool:
+        """False (with `malformed_extension`) for a certificate with a broken extension."""
+        problem = malformed_extension(cert)
+        if problem is None:
+            return True
+        self.add_finding(
+            "malformed_extension",
+            f"this is a certificate ({_subject(cert)}), but its {problem}: clients refuse "
+            "it and certops cannot check it, so it was left out",
+        )
+        return False
+
+
+def _subject(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string() or "an empty subject"
+    except Exception:  # a subject cryptography cannot render
+        return "its subject cannot be read"
 
 
 def input_kind(
