@@ -11,6 +11,13 @@ And for zip bombs built on the fly (1 GiB of zeros with honest headers, the same
 lying headers, 10 000 entries, a nested bomb, and an archive
 that reaches every limit without passing one): the time to `archive_too_large` and the
 peak memory, measured in a fresh subprocess (tracemalloc peak and max RSS growth).
+And for declared costs (`readers/kdf_cost.py`, `too_many_certificates`):
+  - the refusal time of keys and PFX files claiming 2,147,483,647 KDF or MAC iterations
+    (patched into openssl's output), with the right, a wrong and no password;
+  - what a file exactly at the cap (1,000,000 iterations) costs to read, and the longest
+    time another thread was kept from running meanwhile (the interpreter's lock);
+  - the refusal time of a 5 MB PEM of 10,000 certificates, and (unless --skip-slow) what
+    parsing them all would have cost.
 Targets: every rejection under 1 s, every bomb under 100 MiB peak.
 """
 
@@ -23,8 +30,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +43,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, p
 
 from bot.pipeline.material import InputFile, Passwords  # noqa: E402
 from bot.pipeline.readers import read_inputs  # noqa: E402
+from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS  # noqa: E402
+from tests.costly_files import (  # noqa: E402
+    HUGE,
+    hide_costly_key_in_certificate_block,
+    patch_pfx,
+    patch_pkcs8,
+    to_pem,
+)
 from tests.openssl_pki import OpenSSLPKI, run  # noqa: E402
 from tests.test_readers_archive import RawMember, raw_zip, zeros_deflated  # noqa: E402
 
@@ -178,6 +195,115 @@ def bench_bombs() -> None:
             )
 
 
+# --- declared costs ----------------------------------------------------------------------
+def costly_files(pki: OpenSSLPKI) -> dict[str, bytes]:
+    key = pki.read("leaf.enc-pkcs8.der")
+    pw = pki.password
+    return {
+        "PKCS#8 DER": patch_pkcs8(key, HUGE),
+        "PKCS#8 PEM": to_pem(patch_pkcs8(key, HUGE)),
+        "PFX key bag (AES)": patch_pfx(pki.read("modern.pfx"), key=HUGE),
+        "PFX key bag (3DES)": patch_pfx(pki.read("legacy.pfx"), key=HUGE),
+        "PFX MAC": patch_pfx(pki.read("modern.pfx"), mac=HUGE),
+        "PFX certificates (RC2)": patch_pfx(pki.read("legacy.pfx"), certs=HUGE),
+        "key hidden in cert block": hide_costly_key_in_certificate_block(
+            pki.read("legacy.pfx"), pw, HUGE
+        ),
+    }
+
+
+def bench_refusals(runs: int) -> None:
+    print(f"\nKDF cost refusals (2,147,483,647 declared iterations), median of {runs} runs")
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = OpenSSLPKI(Path(tmp))
+        passwords = {"right": pki.password, "wrong": b"wrong", "none": None}
+        for label, data in costly_files(pki).items():
+            cells = []
+            for which, password in passwords.items():
+                ms = median_ms(lambda d=data, p=password: refuse(d, p), runs)
+                cells.append(f"{which} {ms:6.2f} ms")
+            print(f"  {label:26s} {len(data):5d} B  " + "  ".join(cells))
+
+
+def refuse(data: bytes, password: bytes | None) -> None:
+    material = read_inputs([InputFile("costly", data)], Passwords(key=password))
+    assert [f.code for f in material.findings][:1] in (
+        ["kdf_cost_too_high"],
+        ["wrong_password"],  # the hidden key: the MAC says so first
+        ["password_required"],
+    ), material.findings
+
+
+def longest_stall(action: Callable[[], object]) -> tuple[float, float]:
+    """(seconds the action took, longest gap between another thread's 1 ms ticks)."""
+    gaps: list[float] = []
+    done = threading.Event()
+
+    def tick() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    time.sleep(0.05)
+    started = time.perf_counter()
+    action()
+    elapsed = time.perf_counter() - started
+    done.set()
+    ticker.join()
+    return elapsed, max(gaps)
+
+
+def bench_at_cap() -> None:
+    n = MAX_KDF_ITERATIONS
+    print(f"\nFiles exactly at the cap ({n:,} iterations): read time, longest stall elsewhere")
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = OpenSSLPKI(Path(tmp))
+        pw = pki.password.decode()
+        made = {}
+        for prf in ("SHA256", "SHA512"):
+            made[f"PKCS#8 PBKDF2-HMAC-{prf}"] = pki.openssl(
+                "pkcs8", "-topk8", "-v2", "aes256", "-v2prf", f"hmacWith{prf}", "-iter", str(n),
+                "-in", "leaf.key", "-outform", "DER", "-passout", f"pass:{pw}",
+            )  # fmt: skip
+        export = ("pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem",
+                  "-passout", f"pass:{pw}", "-iter", str(n))  # fmt: skip
+        made["PFX AES-256 (key, certs, MAC)"] = pki.openssl(*export, "-macalg", "sha256")
+        made["PFX legacy 3DES/RC2 (key, certs, MAC)"] = pki.openssl(*export, "-legacy")
+        for label, data in made.items():
+            for which, password in (("right", pki.password), ("wrong", b"wrong")):
+                seconds, stall = longest_stall(
+                    lambda d=data, p=password: read_inputs([InputFile("x", d)], Passwords(key=p))
+                )
+                print(f"  {label:38s} {which:5s} {seconds * 1000:7.0f} ms  "
+                      f"stall {stall * 1000:5.0f} ms")  # fmt: skip
+
+
+def bench_certificate_flood(skip_slow: bool) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.test_certificate_caps import make_small_cert
+
+    data = make_small_cert().public_bytes(Encoding.PEM) * 10_000
+    started = time.perf_counter()
+    material = read_inputs([InputFile("flood.pem", data)])
+    ms = (time.perf_counter() - started) * 1000
+    codes = sorted({f.code for f in material.findings})
+    print(
+        f"\nA {len(data) / MIB:.1f} MiB PEM of 10,000 certificates: refused in {ms:.1f} ms {codes}"
+    )
+    if not skip_slow:
+        from cryptography import x509
+
+        started = time.perf_counter()
+        x509.load_pem_x509_certificates(data)
+        print(f"  for comparison, parsing them all: {time.perf_counter() - started:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=21)
@@ -185,6 +311,9 @@ def main() -> None:
     args = parser.parse_args()
     bench_keys(args.runs, args.skip_slow)
     bench_bombs()
+    bench_refusals(args.runs)
+    bench_at_cap()
+    bench_certificate_flood(args.skip_slow)
 
 
 if __name__ == "__main__":

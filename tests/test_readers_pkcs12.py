@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -16,9 +17,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 import bot.pipeline.readers.pkcs12 as reader
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
+from bot.pipeline.readers.asn1 import ber_to_der
 from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
+from tests.ber import inner_ber, outer_ber
+from tests.costly_files import HUGE, patch_pfx
 from tests.openssl_pki import OpenSSLPKI, session_pki
 
+LIBRARY_LOAD = pkcs12.load_pkcs12  # the real one, not the spy below
 BIG_BITS = 4160  # over the platform's 4096 limit, and still quick to generate once
 
 
@@ -159,3 +164,64 @@ def test_damaged_pfx(openssl_pki: OpenSSLPKI) -> None:
     material = read(data[: len(data) // 2], openssl_pki.password)
     assert [f.code for f in material.findings] == ["unrecognized_file"]
     assert material.findings[0].message.startswith("site.pfx: ")
+
+
+# --- BER (indefinite lengths, chunked OCTET STRINGs) --------------------------------------
+BER_CASES = [
+    ("modern.pfx", True),
+    ("legacy.pfx", True),
+    ("3des.pfx", True),
+    ("nopass.pfx", False),
+    ("plain.pfx", False),
+    ("nomac-enc.pfx", True),
+]
+
+
+@pytest.mark.parametrize(("name", "password"), BER_CASES)
+@pytest.mark.parametrize("encoding", ["outer", "inner"])
+def test_pfx_written_in_ber_is_read_like_der(
+    openssl_pki: OpenSSLPKI, pkcs12_calls: list[bool], name: str, password: bool, encoding: str
+) -> None:
+    pw = openssl_pki.password if password else None
+    der = openssl_pki.read(name)
+    data = outer_ber(der) if encoding == "outer" else inner_ber(der, pw or b"")
+    assert data != der and b"\x30\x80" in data  # really indefinite lengths
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography's "fell back to BER" warning
+        library = LIBRARY_LOAD(data, pw)  # the library reads it: so must we
+    assert library.cert is not None
+    material = read(data, pw)
+    assert material.findings == [], material.findings
+    certs = [c.cert for c in material.certificates]
+    assert x509.load_pem_x509_certificate(openssl_pki.leaf_pem) in certs and len(certs) == 2
+    assert key_spki(material) == leaf_spki(openssl_pki.leaf_pem)
+    assert not any(pkcs12_calls), "load_pkcs12 was handed a key"
+
+
+def test_a_ber_pfx_keeps_the_cheap_key_size_and_cost_checks(
+    openssl_pki: OpenSSLPKI, big: dict[str, Path], pkcs12_calls: list[bool]
+) -> None:
+    pw = openssl_pki.password
+    for data in (
+        outer_ber(big["big-modern"].read_bytes()),
+        inner_ber(big["big-legacy"].read_bytes(), pw),
+    ):
+        material = read(data, pw)
+        assert material.findings == []
+        assert material.keys[0].key.key_size == BIG_BITS  # type: ignore[union-attr]
+    assert not any(pkcs12_calls), "load_pkcs12 validated the large key"
+    costly = outer_ber(patch_pfx(openssl_pki.read("modern.pfx"), key=HUGE))
+    assert [f.code for f in read(costly, pw).findings] == ["kdf_cost_too_high"]
+    costly_mac = outer_ber(patch_pfx(openssl_pki.read("legacy.pfx"), mac=HUGE))
+    assert [f.code for f in read(costly_mac, pw).findings] == ["kdf_cost_too_high"]
+    costly_certs = inner_ber(patch_pfx(openssl_pki.read("legacy.pfx"), certs=HUGE), pw)
+    assert [f.code for f in read(costly_certs, pw).findings] == ["kdf_cost_too_high"]
+
+
+def test_ber_to_der() -> None:
+    der = bytes.fromhex("3009020101" + "0404deadbeef")
+    assert ber_to_der(der) == der
+    assert ber_to_der(bytes.fromhex("3080020101" + "24800402dead0402beef0000" + "0000")) == der
+    for broken in ("3080020101", "30050201", "3003020101ff", "3080" * 100):
+        with pytest.raises(ValueError):
+            ber_to_der(bytes.fromhex(broken))

@@ -220,6 +220,35 @@ CATALOG: dict[str, CodeInfo] = {
         "Browsers and OpenSSL accept it; strict verifiers (RFC 5280, the WebPKI rules) "
         "require an authorityKeyIdentifier. Ask your CA for one at the next renewal.",
     ),
+    # --- certificate validation: declared costs over certops' caps (readers/kdf_cost.py)
+    "kdf_cost_too_high": CodeInfo(
+        E,
+        "Export the file again with your tool's usual settings, which certops accepts: "
+        "`openssl pkcs8 -topk8 -v2 aes256 -in old.key -out new.key` for a key, or "
+        "`openssl pkcs12 -in old.pfx -nodes -out all.pem` then "
+        "`openssl pkcs12 -export -in all.pem -out new.pfx` for a PFX (2,048 iterations; "
+        "Windows, Java keytool and macOS exports are accepted as they are).",
+    ),
+    "unsupported_encryption": CodeInfo(
+        E,
+        "Export the key or PFX again with standard encryption (AES-256 with PBKDF2, as "
+        "`openssl pkcs8 -topk8 -v2 aes256` or `openssl pkcs12 -export` write it).",
+    ),
+    "too_many_certificates": CodeInfo(
+        E,
+        "Upload the certificate, its intermediates and its key only: a chain has two to "
+        "four certificates, and a bundle of every root is not needed.",
+    ),
+    "malformed_extension": CodeInfo(
+        E,
+        "Ask your CA to re-issue the certificate: one of its extensions is malformed, and "
+        "browsers and servers refuse such a certificate.",
+    ),
+    "pkcs12_mac_unverified": CodeInfo(
+        W,
+        "Nothing to do if the file was exported with separate passwords; otherwise export "
+        "it again with one password (`openssl pkcs12 -export` without -twopass).",
+    ),
 }
 
 

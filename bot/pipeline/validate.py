@@ -188,22 +188,39 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return result
 
 
+# Reading findings that refuse a file (or its certificate) before it could be used.
+REFUSED_CODES = frozenset(
+    {"kdf_cost_too_high", "unsupported_encryption", "too_many_certificates", "malformed_extension"}
+)
+REFUSED_KEY_CODES = frozenset({"kdf_cost_too_high", "unsupported_encryption"})
+
+
+def _refused_inputs(material: Material, codes: frozenset[str] = REFUSED_CODES) -> list[str]:
+    names = [f.input for f in material.findings if f.code in codes and f.input]
+    return list(dict.fromkeys(names))
+
+
 def _explain_locked(found: list[Finding], material: Material) -> list[Finding]:
     """ "No certificate was given" is wrong when a file could not be opened: say which."""
     locked = locked_inputs(material.findings)
-    if not locked:
-        return found
-    return [
-        finding(
+    refused = _refused_inputs(material)
+    if locked:
+        replacement = finding(
             "no_certificate",
             f"No certificate could be read: {', '.join(locked)} could not be opened "
             "(see the password finding).",
             hint="Give the right password; the certificate is probably in that file.",
         )
-        if f.code == "no_certificate"
-        else f
-        for f in found
-    ]
+    elif refused:
+        replacement = finding(
+            "no_certificate",
+            f"No usable certificate: {', '.join(refused)} was refused or left out (see the "
+            "finding about it).",
+            hint="Do what that finding says; the certificate is probably in that file.",
+        )
+    else:
+        return found
+    return [replacement if f.code == "no_certificate" else f for f in found]
 
 
 def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
@@ -219,6 +236,7 @@ def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
     )
     found = [policy] if policy is not None else []
     locked = locked_inputs(material.findings)
+    refused = _refused_inputs(material, REFUSED_KEY_CODES)
     for f in match.findings:
         if f.code == "no_private_key" and locked:
             f = finding(
@@ -226,6 +244,13 @@ def _key_findings(leaf: x509.Certificate, material: Material) -> list[Finding]:
                 f"No private key could be read: {', '.join(locked)} could not be opened "
                 "(see the password finding).",
                 hint="Give the right password; the key is probably in that file.",
+            )
+        elif f.code == "no_private_key" and refused:
+            f = finding(
+                "no_private_key",
+                f"No private key could be read: {', '.join(refused)} was refused unread "
+                "(see the finding about it).",
+                hint="Export that file again as its finding says; the key is probably in it.",
             )
         found.append(f)
     return found

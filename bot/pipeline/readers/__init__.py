@@ -11,8 +11,12 @@ one level of nested ZIPs, bounded by `ArchiveLimits`).
 The readers only read: they report what each file is (`Material.inputs`), every
 certificate and key with its source, and findings for what could not be read
 (`unrecognized_file`, `certificate_request`, `password_required`, `wrong_password`,
-`archive_too_large`, `archive_unsafe_member`). Judging keys and chains is the checks' job.
-Keys are loaded without RSA validation, so their size is known at once whatever it is.
+`archive_too_large`, `archive_unsafe_member`, `kdf_cost_too_high`,
+`unsupported_encryption`, `too_many_certificates`). Judging keys and chains is the
+checks' job. Keys are loaded without RSA validation, so their size is known at once
+whatever it is. What an input declares it will cost (KDF and MAC iterations, scrypt
+memory, certificate counts, archive sizes) is read from its structure and refused past
+a cap before the work is done (`kdf_cost`, `limits`).
 Nothing read is written anywhere, and no message holds key bytes or passwords.
 """
 

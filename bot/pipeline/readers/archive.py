@@ -51,10 +51,11 @@ def is_zip(data: bytes) -> bool:
 
 @dataclass
 class ArchiveBudget:
-    """Uncompressed bytes left for this upload, shared by nested archives."""
+    """What this upload has used so far, shared by every file and nested archive."""
 
     limits: ArchiveLimits
-    used: int = 0
+    used: int = 0  # uncompressed bytes
+    certificates: int = 0  # certificates read, every file and member together
 
     def spend(self, amount: int, where: str) -> None:
         self.used += amount

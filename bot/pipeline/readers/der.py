@@ -11,17 +11,28 @@ from cryptography import x509
 from bot.pipeline.material import Passwords
 from bot.pipeline.readers.keys import KeyStatus, key_problem, load_der_key
 from bot.pipeline.readers.outcome import FileOutcome
-from bot.pipeline.readers.pkcs7 import load_pkcs7_certificates, looks_like_pkcs7
+from bot.pipeline.readers.pkcs7 import (
+    count_pkcs7_certificates,
+    load_pkcs7_certificates,
+    looks_like_pkcs7,
+)
 
 
 def read_der(outcome: FileOutcome, der: bytes, passwords: Passwords) -> bool:
     """Read `der` into `outcome`; False when it is none of the DER formats."""
     cert = _certificate(der)
     if cert is not None:
-        outcome.certificates.append(cert)
+        if outcome.admit(1):  # one certificate: parsed, then counted against the upload
+            outcome.certificates.append(cert)
         return True
     if looks_like_pkcs7(der):
+        if not outcome.admit(count_pkcs7_certificates(der)):
+            outcome.container = "pkcs7"
+            return True
         certs = load_pkcs7_certificates(der)
+        if certs is not None and not outcome.admit(len(certs)):  # a SET we could not count
+            outcome.container = "pkcs7"
+            return True
         if certs is not None:
             outcome.container = "pkcs7"
             if certs:
@@ -43,7 +54,7 @@ def read_der(outcome: FileOutcome, der: bytes, passwords: Passwords) -> bool:
     if loaded.status is KeyStatus.INVALID:
         return False
     outcome.saw_key = loaded.status is not KeyStatus.UNSUPPORTED
-    code, message = key_problem(loaded.status, "the private key")
+    code, message = key_problem(loaded.status, "the private key", loaded.refusal)
     outcome.add_finding(code, message)
     return True
 

@@ -57,10 +57,16 @@ def _read(file: InputFile, passwords: Passwords, budget: ArchiveBudget, depth: i
         material = Material(inputs=[InputSummary(file.name, "zip")])
         material.extend(read_zip(file.name, data, passwords, budget, depth, read_file))
         return material
-    outcome = FileOutcome(file.name)
+    outcome = FileOutcome(file.name, certificates_before=budget.certificates)
+    _read_content(outcome, data, passwords)
+    budget.certificates += len(outcome.certificates)
+    return outcome.to_material()
+
+
+def _read_content(outcome: FileOutcome, data: bytes, passwords: Passwords) -> None:
     if not data.strip(b" \t\r\n\x00"):
         outcome.add_finding("unrecognized_file", "the file is empty")
-        return outcome.to_material()
+        return
     text = decode_text(data)
     if text is not None and has_pem_block(text):
         hint = _text_hint(text)
@@ -68,7 +74,7 @@ def _read(file: InputFile, passwords: Passwords, budget: ArchiveBudget, depth: i
             outcome.add_finding("unrecognized_file", f"this is {hint}, not a certificate or key")
         else:
             read_pem(outcome, text, passwords)
-        return outcome.to_material()
+        return
     if text is not None and (der := bare_base64(text)) is not None:
         data = der  # base64 pasted without its BEGIN/END lines
     data = strip_trailing_padding(data)
@@ -77,7 +83,6 @@ def _read(file: InputFile, passwords: Passwords, budget: ArchiveBudget, depth: i
         read_pfx(outcome, pfx, data, passwords)
     elif not read_der(outcome, data, passwords):
         outcome.add_finding("unrecognized_file", _unknown_message(data))
-    return outcome.to_material()
 
 
 def _text_hint(text: str) -> str | None:

@@ -8,6 +8,10 @@ cryptography's password semantics: `TypeError` when an encrypted key gets no pas
 (`b""` counts as none) or a plain key gets one; `ValueError` for a wrong password or
 undecodable data. A plain key is therefore always tried without a password first, so a
 password given to an unencrypted key is simply ignored.
+
+Before any of that, an encrypted PKCS#8 key's declared KDF cost is read from its ASN.1
+(`kdf_cost`): over the cap it is refused (`KeyStatus.REFUSED`) whatever the password, so
+the library never runs a derivation a file can make last for minutes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import (
@@ -24,12 +30,17 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from bot.pipeline.readers.asn1 import ber_to_der
+from bot.pipeline.readers.kdf_cost import Refusal, encrypted_key_refusal
+from bot.pipeline.readers.pbe import decrypt, decrypts
+
 
 class KeyStatus(Enum):
     LOADED = "loaded"
     PASSWORD_REQUIRED = "password_required"
     WRONG_PASSWORD = "wrong_password"
     UNSUPPORTED = "unsupported"  # parsed as a key, but an algorithm cryptography lacks
+    REFUSED = "refused"  # encrypted with a KDF cost over the cap, or one we cannot read
     INVALID = "invalid"  # not a key at all
 
 
@@ -38,6 +49,7 @@ class KeyLoad:
     status: KeyStatus
     key: PrivateKeyTypes | None = field(default=None, repr=False)
     encrypted: bool = False
+    refusal: Refusal | None = None  # why, when REFUSED
 
 
 Loader = Callable[..., PrivateKeyTypes]
@@ -46,7 +58,24 @@ Loader = Callable[..., PrivateKeyTypes]
 def load_pem_key(pem: bytes, password: bytes | None) -> KeyLoad:
     if not _dek_info_is_sound(pem):
         return KeyLoad(KeyStatus.INVALID, encrypted=True)
-    return _load(load_pem_private_key, pem, password)
+    der = _pem_der(pem)
+    return (
+        _refused(der) or _own_decrypt(der, password) or _load(load_pem_private_key, pem, password)
+    )
+
+
+def _pem_der(pem: bytes) -> bytes:
+    """The DER of an `ENCRYPTED PRIVATE KEY` block (empty for any other label)."""
+    try:
+        label, _, der = asn1_pem.unarmor(pem)
+    except Exception:
+        return b""
+    return der if label == "ENCRYPTED PRIVATE KEY" else b""
+
+
+def _refused(der: bytes) -> KeyLoad | None:
+    refusal = encrypted_key_refusal(der) if der else None
+    return KeyLoad(KeyStatus.REFUSED, encrypted=True, refusal=refusal) if refusal else None
 
 
 # IV lengths (bytes) of the ciphers OpenSSL writes in a traditional key's DEK-Info header.
@@ -81,7 +110,35 @@ def _dek_info_is_sound(pem: bytes) -> bool:
 
 
 def load_der_key(der: bytes, password: bytes | None) -> KeyLoad:
-    return _load(load_der_private_key, der, password)
+    return (
+        _refused(der) or _own_decrypt(der, password) or _load(load_der_private_key, der, password)
+    )
+
+
+def _own_decrypt(der: bytes, password: bytes | None) -> KeyLoad | None:
+    """An encrypted PKCS#8 key decrypted by us (None: a scheme the library decrypts).
+
+    cryptography's loaders hold the interpreter's lock for the whole derivation: at a
+    million iterations every other thread of the bot waited 0.3-1 s (measured).
+    `PBKDF2HMAC.derive` releases it, and our PKCS#12 KDF is Python, which lets other
+    threads in every few milliseconds. Without a password there is nothing to derive:
+    the library answers "password required" at once.
+    """
+    if not der or not password:
+        return None
+    try:
+        info = asn1_keys.EncryptedPrivateKeyInfo.load(der, strict=True)
+        algorithm = info["encryption_algorithm"]
+        ciphertext = info["encrypted_data"].native
+    except Exception:
+        return None
+    if not decrypts(algorithm):
+        return None
+    for plain in decrypt(algorithm, ciphertext, password):
+        loaded = _load(load_der_private_key, _as_der(plain), None)
+        if loaded.status in (KeyStatus.LOADED, KeyStatus.UNSUPPORTED):
+            return KeyLoad(loaded.status, loaded.key, encrypted=True)
+    return KeyLoad(KeyStatus.WRONG_PASSWORD, encrypted=True)
 
 
 def _load(loader: Loader, data: bytes, password: bytes | None) -> KeyLoad:
@@ -116,14 +173,24 @@ def _call(loader: Loader, data: bytes, password: bytes | None) -> PrivateKeyType
         raise
 
 
+def _as_der(data: bytes) -> bytes:
+    """A decrypted key written in BER (some PKCS#12 exporters) re-encoded as DER."""
+    try:
+        return ber_to_der(data)
+    except ValueError:
+        return data  # not ASN.1 at all: the loader says so
+
+
 def is_library_panic(exc: BaseException) -> bool:
     """A Rust panic inside cryptography (pyo3's PanicException derives from BaseException,
     so `except Exception` lets it through): damaged input, never a reason to crash."""
     return type(exc).__name__ == "PanicException"
 
 
-def key_problem(status: KeyStatus, what: str) -> tuple[str, str]:
+def key_problem(status: KeyStatus, what: str, refusal: Refusal | None = None) -> tuple[str, str]:
     """The finding code and message for a key that did not load (`what` names it)."""
+    if status is KeyStatus.REFUSED and refusal is not None:
+        return refusal.code, refusal.message(what)
     if status is KeyStatus.PASSWORD_REQUIRED:
         return "password_required", f"{what} is encrypted and no password was given"
     if status is KeyStatus.WRONG_PASSWORD:

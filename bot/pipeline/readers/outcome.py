@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from bot.pipeline.findings import PASSWORD_CODES, Finding, Secret, Severity, finding
 from bot.pipeline.material import InputSummary, Material, SourcedCertificate, SourcedKey
+from bot.pipeline.readers.extensions import malformed_extension
+from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
 
 # Kinds given by the container, whatever it holds.
 CONTAINER_KINDS = ("pkcs7", "pkcs12", "zip")
@@ -29,10 +31,42 @@ class FileOutcome:
     container: str | None = None  # "pkcs7", "pkcs12" or "zip"
     saw_key: bool = False  # a key was there, even if it could not be opened
     saw_request: bool = False  # a CSR was there
+    certificates_before: int = 0  # read from the upload's earlier files and members
+
+    def room(self) -> int:
+        """How many more certificates this file may add (per-file and per-upload caps)."""
+        upload_room = MAX_CERTIFICATES_PER_UPLOAD - self.certificates_before
+        return min(MAX_CERTIFICATES_PER_FILE, upload_room) - len(self.certificates)
+
+    def admit(self, count: int) -> bool:
+        """Whether `count` more certificates, counted from the structure, may be parsed.
+
+        False adds `too_many_certificates` (once per file): the caller reads none of them.
+        """
+        if count <= self.room():
+            return True
+        if not any(f.code == "too_many_certificates" for f in self.findings):
+            self.add_finding("too_many_certificates", self._too_many(count))
+        return False
+
+    def _too_many(self, count: int) -> str:
+        total = len(self.certificates) + count
+        if total > MAX_CERTIFICATES_PER_FILE:
+            return (
+                f"this file holds {total:,} certificates, more than the "
+                f"{MAX_CERTIFICATES_PER_FILE} certops reads from one file: they were "
+                "counted, not read"
+            )
+        return (
+            f"this file holds {total:,} certificates and the upload already "
+            f"{self.certificates_before:,}: certops reads at most "
+            f"{MAX_CERTIFICATES_PER_UPLOAD} in one upload, so this file's were not read"
+        )
 
     def add_finding(self, code: str, message: str, severity: Severity | None = None) -> None:
         # Every reader that fills an outcome opens keys and PKCS#12 files: a password it
         # asks for is the key's (the ZIP reader builds its own findings, with Secret.ZIP).
+        # `input` names the file, so nothing downstream reads it back out of the message.
         locked = code in PASSWORD_CODES
         self.findings.append(
             finding(
@@ -40,7 +74,7 @@ class FileOutcome:
                 f"{self.name}: {message}",
                 severity=severity,
                 secret=Secret.KEY if locked else None,
-                input=self.name if locked else None,
+                input=self.name,
             )
         )
 
@@ -58,12 +92,33 @@ class FileOutcome:
         )
 
     def to_material(self) -> Material:
+        kind = self.kind  # a certificate with a malformed extension is still a certificate
+        usable = [c for c in self.certificates if self._usable(c)]
         return Material(
-            certificates=[SourcedCertificate(c, self.name) for c in self.certificates],
+            certificates=[SourcedCertificate(c, self.name) for c in usable],
             keys=[SourcedKey(k, self.name) for k in self.keys],
-            inputs=[InputSummary(self.name, self.kind)],
+            inputs=[InputSummary(self.name, kind)],
             findings=list(self.findings),
         )
+
+    def _usable(self, cert: x509.Certificate) -> bool:
+        """False (with `malformed_extension`) for a certificate with a broken extension."""
+        problem = malformed_extension(cert)
+        if problem is None:
+            return True
+        self.add_finding(
+            "malformed_extension",
+            f"this is a certificate ({_subject(cert)}), but its {problem}: clients refuse "
+            "it and certops cannot check it, so it was left out",
+        )
+        return False
+
+
+def _subject(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string() or "an empty subject"
+    except Exception:  # a subject cryptography cannot render
+        return "its subject cannot be read"
 
 
 def input_kind(

@@ -18,9 +18,10 @@ from bot.pipeline.material import Passwords
 from bot.pipeline.readers.asn1 import first_element_length
 from bot.pipeline.readers.keys import KeyStatus, key_problem, load_pem_key
 from bot.pipeline.readers.outcome import FileOutcome
-from bot.pipeline.readers.pkcs7 import load_pkcs7_certificates
+from bot.pipeline.readers.pkcs7 import count_pkcs7_certificates, load_pkcs7_certificates
 
 BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 #._-]{1,64})-----")
+CERTIFICATE_BEGIN = re.compile(r"-----BEGIN (?:TRUSTED |X509 |X\.509 )?CERTIFICATE-----")
 HEADER = re.compile(r"^([A-Za-z0-9-]+):\s*(.*)$")
 
 CERTIFICATE_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "X.509 CERTIFICATE"}
@@ -103,7 +104,13 @@ def _split_headers(inner: str) -> tuple[dict[str, str], str]:
 
 
 def read_pem(outcome: FileOutcome, text: str, passwords: Passwords) -> None:
-    """Read every block of a PEM file into `outcome`."""
+    """Read every block of a PEM file into `outcome`.
+
+    The certificates are counted by their BEGIN lines before any block is parsed: a file
+    over the caps is refused whole, at the cost of one regular-expression scan.
+    """
+    if not outcome.admit(sum(1 for _ in CERTIFICATE_BEGIN.finditer(text))):
+        return
     blocks = parse_blocks(text)
     ignored: list[PemBlock] = []
     for block in blocks:
@@ -140,9 +147,11 @@ def _read_certificate(outcome: FileOutcome, block: PemBlock) -> None:
         outcome.certificates.append(cert)
         return
     # Some Windows tools wrap a PKCS#7 bundle in a CERTIFICATE label.
-    certs = load_pkcs7_certificates(der) if der else None
+    certs = _load_pkcs7(outcome, der) if der else None
     if certs:
         outcome.certificates.extend(certs)
+        return
+    if any(f.code == "too_many_certificates" for f in outcome.findings):
         return
     outcome.add_finding("unrecognized_file", f"{block.what} is not a readable certificate")
 
@@ -170,9 +179,21 @@ def _read_request(outcome: FileOutcome, block: PemBlock) -> None:
     )
 
 
+def _load_pkcs7(outcome: FileOutcome, der: bytes) -> list[x509.Certificate] | None:
+    """The bundle's certificates when the caps allow them (counted before parsing)."""
+    if not outcome.admit(count_pkcs7_certificates(der)):
+        return []
+    certs = load_pkcs7_certificates(der)
+    if certs and not outcome.admit(len(certs)):  # a SET asn1crypto could not count
+        return []
+    return certs
+
+
 def _read_pkcs7(outcome: FileOutcome, block: PemBlock) -> None:
     der = block.der()
-    certs = load_pkcs7_certificates(der) if der else None
+    certs = _load_pkcs7(outcome, der) if der else None
+    if any(f.code == "too_many_certificates" for f in outcome.findings):
+        return
     if certs is None:
         outcome.add_finding("unrecognized_file", f"{block.what} is not a readable PKCS#7 bundle")
     elif not certs:
@@ -190,7 +211,7 @@ def _read_key(outcome: FileOutcome, block: PemBlock, password: bytes | None) -> 
     if loaded.status is KeyStatus.LOADED and loaded.key is not None:
         outcome.add_key(loaded.key)
         return
-    if loaded.status in (KeyStatus.PASSWORD_REQUIRED, KeyStatus.WRONG_PASSWORD):
+    if loaded.status in (KeyStatus.PASSWORD_REQUIRED, KeyStatus.WRONG_PASSWORD, KeyStatus.REFUSED):
         outcome.saw_key = True  # it is a key, only locked
-    code, message = key_problem(loaded.status, f"the private key in {block.what}")
+    code, message = key_problem(loaded.status, f"the private key in {block.what}", loaded.refusal)
     outcome.add_finding(code, message)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from enum import Enum
+from functools import partial
+from typing import Any
 
 from asn1crypto import algos, cms, pkcs12
 
-# Beyond this many iterations, our pure-Python derivation gets slow: let OpenSSL decide.
-MAX_ITERATIONS = 200_000
+from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS
+
 MAC_KEY_ID = 3
 HASHES = {"sha1", "sha224", "sha256", "sha384", "sha512"}
 
@@ -40,23 +43,29 @@ def pkcs12_kdf(
     hash_name: str, password: bytes, salt: bytes, key_id: int, iterations: int, size: int
 ) -> bytes:
     """RFC 7292 appendix B.2 key derivation (`password` already BMP-encoded)."""
-    u = hashlib.new(hash_name).digest_size
-    v = hashlib.new(hash_name).block_size
+    new = _constructor(hash_name)
+    u = new().digest_size
+    v = new().block_size
     diversifier = bytes([key_id]) * v
     salt_block = _fill(salt, v)
     password_block = _fill(password, v)
     i_block = bytearray(salt_block + password_block)
     out = b""
     while len(out) < size:
-        a = hashlib.new(hash_name, diversifier + bytes(i_block)).digest()
+        a = new(diversifier + bytes(i_block)).digest()
         for _ in range(iterations - 1):
-            a = hashlib.new(hash_name, a).digest()
+            a = new(a).digest()
         out += a
         b = int.from_bytes(_fill(a, v)[:v], "big") + 1
         for j in range(0, len(i_block), v):
             chunk = (int.from_bytes(i_block[j : j + v], "big") + b) % (1 << (8 * v))
             i_block[j : j + v] = chunk.to_bytes(v, "big")
     return out[:size] if u else b""
+
+
+def _constructor(hash_name: str) -> Callable[..., Any]:
+    """hashlib's named constructor (about 40 % faster per call than hashlib.new)."""
+    return getattr(hashlib, hash_name, None) or partial(hashlib.new, hash_name)
 
 
 def _fill(data: bytes, v: int) -> bytes:
@@ -73,7 +82,7 @@ def check_mac(pfx: pkcs12.Pfx, password: bytes | None) -> MacCheck:
         return MacCheck.ABSENT
     hash_name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
     iterations = mac_data["iterations"].native
-    if hash_name not in HASHES or not 0 < iterations <= MAX_ITERATIONS:
+    if hash_name not in HASHES or not 0 < iterations <= MAX_KDF_ITERATIONS:
         return MacCheck.UNKNOWN
     try:
         candidates = [bmp_password(password)] if password else [b"\x00\x00", b""]

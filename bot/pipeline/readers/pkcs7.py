@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -20,6 +21,23 @@ def load_pkcs7_certificates(der: bytes) -> list[x509.Certificate] | None:
             return list(pkcs7.load_der_pkcs7_certificates(der))
         except Exception:  # ValueError for non-PKCS#7; anything else is damaged input too
             return None
+
+
+def count_pkcs7_certificates(der: bytes) -> int:
+    """How many certificates the SignedData's SET holds, from the structure alone.
+
+    Only the members' headers are read, no certificate is parsed: the count is checked
+    against the caps before `load_pkcs7_certificates` parses them all. 0 when the
+    structure cannot be read this way (the caller counts what the library returns).
+    """
+    try:
+        info = cms.ContentInfo.load(der)
+        if info["content_type"].native != "signed_data":
+            return 0
+        certificates = info["content"]["certificates"]
+        return len(certificates) if certificates is not None else 0
+    except Exception:
+        return 0
 
 
 def looks_like_pkcs7(der: bytes) -> bool:
