@@ -30,7 +30,7 @@ from handlers.blocks import uploads as blocks
 from handlers.blocks.base import checked_message, escape, fallback_text, section
 from handlers.deps import Deps
 from handlers.files import FileSource
-from handlers.modal_budget import Outcome, settle, start
+from handlers.modal_budget import Outcome, race
 from handlers.uploads_check import PASSWORD_CODES, password_field
 from handlers.uploads_payloads import button_value, dm_of, input_values, metadata_of
 
@@ -74,11 +74,19 @@ class SaveFlow:
         if not values.get("name"):
             ack(response_action="errors", errors={"name": "Give the certificate a name."})
             return
-        future = start(lambda: self._save(client, actor, meta, values), self.budget)
         working = blocks.message_view(
             "Saving", [section(":hourglass_flowing_sand: Checking and saving…")]
         )
-        settle(ack, client, str(view.get("id", "")), future, working)
+        race(
+            ack,
+            client,
+            str(view.get("id", "")),
+            lambda: self._save(client, actor, meta, values),
+            working,
+            pool=self.deps.work,
+            key=actor.user_id,
+            budget=self.budget,
+        )
 
     def _save(
         self, client: WebClient, actor: Actor, meta: Mapping[str, Any], values: Mapping[str, str]

@@ -38,7 +38,7 @@ from handlers.blocks.uploads import (
 )
 from handlers.deps import Deps
 from handlers.files import FileSource
-from handlers.modal_budget import Outcome, settle, start
+from handlers.modal_budget import Outcome, race
 from handlers.uploads_check import password_field
 from handlers.uploads_payloads import input_values, metadata_of
 
@@ -105,11 +105,16 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=errors)
             return
         actor: Actor = context["actor"]
-        future = start(
-            lambda: submission.run(client, actor, deps), deps.settings.modal_budget_seconds
+        race(
+            ack,
+            client,
+            str(view.get("id", "")),
+            lambda: submission.run(client, actor, deps),
+            message_view("Validating", views.working_blocks()),
+            pool=deps.work,
+            key=actor.user_id,
+            budget=deps.settings.modal_budget_seconds,
         )
-        working = message_view("Validating", views.working_blocks())
-        settle(ack, client, str(view.get("id", "")), future, working)
 
     app.view(views.VIEW_FORMAT)(on_format)
     app.view(views.VIEW_FIELDS)(on_fields)
