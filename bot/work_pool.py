@@ -85,8 +85,17 @@ class WorkPool:
     and work cut short by the shutdown deadline does not keep the process alive.
     """
 
-    def __init__(self, workers: int = DEFAULT_WORKERS, *, name: str = "certops-work") -> None:
+    def __init__(
+        self,
+        workers: int = DEFAULT_WORKERS,
+        *,
+        per_key: int | None = None,
+        name: str = "certops-work",
+    ) -> None:
         self.workers = max(1, workers)
+        # How many workers one key may hold at once (default half): running work is never
+        # taken back, so without this a person's slow files could hold every worker.
+        self.per_key = max(1, per_key if per_key is not None else self.workers // 2)
         self.name = name
         self._cond = threading.Condition()
         self._queues: dict[str, deque[_Item]] = {}
@@ -149,13 +158,12 @@ class WorkPool:
     def _next(self) -> tuple[str, _Item] | None:
         """The next person's next item (round-robin), or None once shut down and empty."""
         with self._cond:
-            while not self._turns:
-                if self._closed:
+            while (key := self._next_key()) is None:
+                if self._closed and not self._turns:
                     return None
                 self._idle_workers += 1
                 self._cond.wait()
                 self._idle_workers -= 1
-            key = self._turns.popleft()
             queue = self._queues[key]
             item = queue.popleft()
             self._queued -= 1
@@ -165,6 +173,14 @@ class WorkPool:
                 del self._queues[key]
             self._running[key] = self._running.get(key, 0) + 1
             return key, item
+
+    def _next_key(self) -> str | None:
+        """The first key in turn that may run one more item (taken out of the turns)."""
+        for index, key in enumerate(self._turns):
+            if self._running.get(key, 0) < self.per_key:
+                del self._turns[index]
+                return key
+        return None
 
     def _work(self) -> None:
         while (taken := self._next()) is not None:

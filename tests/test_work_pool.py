@@ -22,9 +22,15 @@ def pool() -> Iterator[WorkPool]:
 
 
 def test_one_persons_backlog_does_not_delay_anyone_elses_first(pool: WorkPool) -> None:
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
     order: list[str] = []
-    pool.submit("alice", gate.wait, 10)  # the one worker is busy with alice's first
+
+    def first() -> None:
+        started.set()
+        gate.wait(10)
+
+    pool.submit("alice", first)  # the one worker is busy with alice's first
+    assert started.wait(5)
     for index in range(2, 11):
         pool.submit("alice", order.append, f"alice-{index}")
     pool.submit("bob", order.append, "bob-1")
@@ -122,3 +128,30 @@ def test_contextvars_follow_the_work(pool: WorkPool) -> None:
         request_id_var.reset(token)
     assert seen.result(5) == "Ev-test"
     assert pool.wait_idle(5) and timer_seen == ["Ev-test"]
+
+
+def test_one_person_never_holds_more_than_their_share_of_workers() -> None:
+    pool = WorkPool(4)  # per person: half, 2
+    gate, lock = threading.Event(), threading.Lock()
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+    other_ran = threading.Event()
+
+    def work(key: str) -> None:
+        with lock:
+            running[key] = running.get(key, 0) + 1
+            most[key] = max(most.get(key, 0), running[key])
+        gate.wait(5)
+        with lock:
+            running[key] -= 1
+
+    try:
+        for _ in range(6):
+            pool.submit("alice", work, "alice")
+        pool.submit("bob", other_ran.set)
+        assert other_ran.wait(5)  # a free worker, while alice's four wait their turn
+        gate.set()
+        assert pool.wait_idle(10)
+    finally:
+        pool.shutdown()
+    assert most["alice"] == 2
