@@ -32,8 +32,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -42,6 +43,12 @@ T = TypeVar("T")
 
 DEFAULT_WORKERS = 4
 DEFAULT_PER_PERSON = 3
+# Checks that run at once (reading and validating files). cryptography holds Python's
+# global lock for a whole key derivation or parse: several such checks side by side only
+# take turns on the one lock, and each turn is time the ack threads wait. One at a time
+# costs no throughput and halves the p99 of acks (bench/bench_load.py); downloads and
+# DNS, which wait on the network, still run side by side.
+CPU_SLOTS = 1
 
 
 class InFlight(Protocol):
@@ -110,6 +117,7 @@ class WorkPool:
         self._timers = 0
         self._pending = 0
         self._closed = False
+        self._cpu = threading.BoundedSemaphore(CPU_SLOTS)
 
     # --- work -----------------------------------------------------------------------------
     def submit(self, key: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
@@ -140,6 +148,12 @@ class WorkPool:
                 log.error("%s failed: %s", what, type(error).__name__, exc_info=error)
 
         self.submit(key, fn).add_done_callback(logged)
+
+    @contextmanager
+    def cpu(self) -> Iterator[None]:
+        """Around CPU-bound work (checking files): at most CPU_SLOTS at once."""
+        with self._cpu:
+            yield
 
     def load(self, key: str) -> int:
         """How many items of `key` are queued or running."""

@@ -246,7 +246,8 @@ class Intake:
         ids = file_ids(files)
         try:
             inputs = FileSource(client, self.deps.settings).fetch_all(files)
-            checked = check_files(self.deps.services, inputs, passwords)
+            with self.deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                checked = check_files(self.deps.services, inputs, passwords)
             answer = self._report(checked, ids, passwords)
             if user:
                 self._await_password(user, checked.needs_password)

@@ -100,15 +100,16 @@ class SaveFlow:
             inputs = FileSource(client, self.deps.settings).fetch_ids(
                 [str(i) for i in meta.get("files") or []]
             )
-            result = certificates.submit_certificate(
-                self.deps.services,
-                actor,
-                inputs,
-                passwords,
-                name=values.get("name", ""),
-                domain=values.get("domain") or None,
-                manual=manual,
-            )
+            with self.deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                result = certificates.submit_certificate(
+                    self.deps.services,
+                    actor,
+                    inputs,
+                    passwords,
+                    name=values.get("name", ""),
+                    domain=values.get("domain") or None,
+                    manual=manual,
+                )
         except DownloadError as error:
             return Outcome(
                 view=blocks.message_view("Not saved", blocks.failure_blocks(error.message))

@@ -192,17 +192,18 @@ class Submission:
             return Outcome(errors={error.slot: error.message}, late_view=late)
         name = self.texts.get("name", "")
         try:
-            result = certificates.submit_certificate(
-                deps.services,
-                actor,
-                inputs,
-                self.passwords(),
-                name=name,
-                domain=self.texts.get("domain") or None,
-                manual=self.manual,
-                notes=self.texts.get("notes") or None,
-                renews=str(self.meta.get("renews") or "") or None,
-            )
+            with deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                result = certificates.submit_certificate(
+                    deps.services,
+                    actor,
+                    inputs,
+                    self.passwords(),
+                    name=name,
+                    domain=self.texts.get("domain") or None,
+                    manual=self.manual,
+                    notes=self.texts.get("notes") or None,
+                    renews=str(self.meta.get("renews") or "") or None,
+                )
         except ServiceError as error:
             return self.refusal(error)
         return self.saved(client, actor, deps, result)
