@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from bot.memory import give_back
+
 log = logging.getLogger("certops.work")
 T = TypeVar("T")
 
@@ -151,9 +153,13 @@ class WorkPool:
 
     @contextmanager
     def cpu(self) -> Iterator[None]:
-        """Around CPU-bound work (checking files): at most CPU_SLOTS at once."""
+        """Around CPU-bound work (checking files): at most CPU_SLOTS at once; afterwards
+        the memory it freed goes back to the system (bot/memory.py)."""
         with self._cpu:
-            yield
+            try:
+                yield
+            finally:
+                give_back()
 
     def load(self, key: str) -> int:
         """How many items of `key` are queued or running."""

@@ -155,3 +155,40 @@ def test_one_person_never_holds_more_than_their_share_of_workers() -> None:
     finally:
         pool.shutdown()
     assert most["alice"] == 2
+
+
+def test_nothing_is_kept_per_person_once_the_work_is_done(pool: WorkPool) -> None:
+    """Memory (issue 11, point 9): queues and counters of people come and go with their
+    work; a workspace of thousands leaves nothing behind."""
+    for index in range(50):
+        pool.submit(f"person{index}", lambda: None)
+        pool.call_later(0, lambda: None)
+    assert pool.wait_idle(5)
+    assert pool._queues == {} and pool._running == {} and not pool._turns
+    assert pool._heap == [] and pool.pending == 0
+
+
+def test_checks_give_memory_back_and_take_one_slot() -> None:
+    from bot import memory
+
+    pool = WorkPool(2)
+    inside: list[int] = []
+    lock = threading.Lock()
+
+    def check() -> None:
+        with pool.cpu():
+            with lock:
+                inside.append(1)
+                assert len(inside) == 1  # one check at a time
+            threading.Event().wait(0.05)
+            with lock:
+                inside.pop()
+
+    try:
+        futures = [pool.submit(f"u{i}", check) for i in range(4)]
+        for future in futures:
+            future.result(5)
+    finally:
+        pool.shutdown()
+    assert memory._libc() is not None  # glibc here: malloc_trim really runs
+    memory.give_back()

@@ -120,6 +120,9 @@ def start(argv: list[str], prog: str) -> int:
     if problem:
         return fail(problem)
     configure(settings)
+    from bot.memory import limit_arenas
+
+    limit_arenas()  # before any thread: freed memory goes back (bot/memory.py)
     database = prepare_database(settings)
     if database is None:
         return EXIT_FAILED
