@@ -64,6 +64,7 @@ def create_app(
     # Operating (issue 8): the app's own metrics registry, its listener runs timed and
     # counted (so a shutdown can wait for them), its shutdown coordinator.
     metrics = metrics or Metrics(deps.services.database)
+    metrics.watch_work(deps.work)
     executor = MeteredExecutor(
         listener_executor or ContextExecutor(max_workers=LISTENER_THREADS), metrics
     )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.console.slack_api import Call
+from bot.metrics import metrics_for
 from bot.slack_files import Downloader, DownloadError
 from handlers.blocks import uploads as ui
 from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
@@ -60,6 +61,11 @@ def test_a_saturated_pool_still_acks_others_and_serves_them_in_turn(sqlite_url: 
             share(slack, USER, f"file-{index}.pem")
         share(slack, OTHER, "other.pem")
         assert slack.deps.work.load(USER) == 10 and slack.deps.work.load(OTHER) == 1
+        metrics = metrics_for(slack.app)
+        assert metrics is not None
+        scraped = metrics.render().decode()
+        assert "certops_work_queued 10.0" in scraped  # an operator sees the backlog
+        assert "certops_work_in_flight 11.0" in scraped
         # A command from a third person is acknowledged while all of that waits.
         helped = slack.sender.command("help", user_id=ADMIN, response_url=slack.api.response_url())
         assert helped.status == 200 and "/cert" in helped.body
