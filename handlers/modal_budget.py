@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,38 +66,40 @@ def race(
 
     timer = pool.call_later(max(budget, 0.0), budget_over)
 
-    def finished(future: Future[Outcome]) -> None:
-        outcome = _outcome_of(future)
-        try:
-            if answered.acquire(blocking=False):
-                timer.cancel()
-                if outcome.errors:
-                    ack(response_action="errors", errors=outcome.errors)
-                else:
-                    ack(response_action="update", view=outcome.view)
+    def answer(outcome: Outcome) -> None:
+        if answered.acquire(blocking=False):
+            timer.cancel()
+            if outcome.errors:
+                ack(response_action="errors", errors=outcome.errors)
             else:
-                view = outcome.view if not outcome.errors else outcome.late_view
-                if view is not None:
-                    client.views_update(view_id=view_id, view=view)
-            if outcome.after is not None:
-                outcome.after()
-        except Exception as error:  # on a pool thread: the log is where it can go
-            log.error("answering a modal failed: %s", type(error).__name__, exc_info=error)
+                ack(response_action="update", view=outcome.view)
+        else:
+            view = outcome.view if not outcome.errors else outcome.late_view
+            if view is not None:
+                client.views_update(view_id=view_id, view=view)
+        if outcome.after is not None:
+            outcome.after()
 
-    pool.submit(key, work).add_done_callback(finished)
+    def run() -> None:
+        """The work, then the answer: one item on the pool, in the request's context."""
+        try:
+            outcome = work()
+        except Exception as error:
+            outcome = _failed(error)
+        answer(outcome)
+
+    pool.start(key, run, "answering a modal")
 
 
-def _outcome_of(future: Future[Outcome]) -> Outcome:
-    try:
-        return future.result()
-    except Exception as error:
-        log.error("modal work failed: %s", type(error).__name__, exc_info=error)
-        blocks = error_blocks("handling your form", request_id_var.get())
-        return Outcome(
-            view={
-                "type": "modal",
-                "title": {"type": "plain_text", "text": "Something went wrong"},
-                "close": {"type": "plain_text", "text": "Close"},
-                "blocks": blocks,
-            }
-        )
+def _failed(error: Exception) -> Outcome:
+    """Work that raised: logged, and a view that says so (never a modal left working)."""
+    log.error("modal work failed: %s", type(error).__name__, exc_info=error)
+    blocks = error_blocks("handling your form", request_id_var.get())
+    return Outcome(
+        view={
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "Something went wrong"},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": blocks,
+        }
+    )
