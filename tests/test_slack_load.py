@@ -8,6 +8,7 @@ bench/bench_load.py; nothing here is timed."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from bot.metrics import metrics_for
 from bot.slack_files import Downloader, DownloadError
 from handlers.blocks import uploads as ui
 from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import file_share_event, text_value
+from tests.slack_upload_fixtures import file_share_event, submit_view, text_value
 
 JUNK = b"not a certificate at all\n"
 
@@ -156,3 +157,27 @@ def test_the_downloader_deadline_covers_the_whole_download(sqlite_url: str) -> N
         quick = slack.api.add_file("quick.bin", b"x" * 3)
         slack.api.file_drip[str(quick["id"])] = 0.05
         assert downloader.download(str(quick["url_private_download"]), "quick.bin") == b"xxx"
+
+
+def test_a_modal_whose_work_fails_says_so_with_the_request_id(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The modal's work and its answer run on the pool in the request's context."""
+    from bot.services import certificates
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(certificates, "submit_certificate", broken)
+    with loaded(sqlite_url) as slack:
+        info = slack.api.add_file("cert.pem", JUNK)
+        view = {
+            "callback_id": ui.VIEW_SAVE,
+            "private_metadata": f'{{"files": ["{info["id"]}"], "channel": "DUSER0001"}}',
+        }
+        sent = submit_view(slack, view, {"name": text_value("shop")})
+    assert sent.ack_json["response_action"] == "update"
+    text = json.dumps(sent.ack_json["view"])
+    assert "Something went wrong" in text
+    reference = text.split("Reference `")[1].split("`")[0]
+    assert reference not in {"", "-"}
