@@ -37,3 +37,12 @@ def after_ack(
             handle_error(error, body, respond, client, None)
 
     deps.work.start(user, guarded, "work after the ack")
+
+
+def still_checking_text(limit: int) -> str:
+    """The answer to one submission too many (the per-person cap), given at once."""
+    plural = "submission" if limit == 1 else "submissions"
+    return (
+        f":hourglass: I am still checking your earlier files ({limit} {plural} at a time): "
+        "I did not read these. Send them again once I have answered."
+    )

@@ -21,7 +21,8 @@ from typing import Any
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
-from bot.work_pool import WorkPool
+from bot.work_pool import Quota, WorkPool
+from handlers.background import still_checking_text
 from handlers.errors import error_blocks
 from handlers.request_context import request_id_var
 
@@ -52,12 +53,17 @@ def race(
     pool: WorkPool,
     key: str,
     budget: float,
+    quota: Quota | None = None,
 ) -> None:
     """Run `work` on `pool` for `key`; ack with its outcome if it is ready within `budget`,
     else with `working_view` and update the modal when it is.
 
     Work that raised still ends in a view that says so (never a modal left "working").
+    With a `quota`, a person already at it is answered at once and nothing runs.
     """
+    if quota is not None and not quota.take(key):
+        ack(response_action="update", view=busy_view(quota.limit))
+        return
     answered = threading.Lock()  # held by whoever answers the ack: the work or the timer
 
     def budget_over() -> None:
@@ -83,12 +89,28 @@ def race(
     def run() -> None:
         """The work, then the answer: one item on the pool, in the request's context."""
         try:
-            outcome = work()
-        except Exception as error:
-            outcome = _failed(error)
-        answer(outcome)
+            try:
+                outcome = work()
+            except Exception as error:
+                outcome = _failed(error)
+            answer(outcome)
+        finally:
+            if quota is not None:
+                quota.give(key)
 
     pool.start(key, run, "answering a modal")
+
+
+def busy_view(limit: int) -> dict[str, Any]:
+    """The answer to one submission too many (the per-person cap), given in the ack."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Still checking"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": still_checking_text(limit)}}
+        ],
+    }
 
 
 def _failed(error: Exception) -> Outcome:

@@ -43,6 +43,7 @@ from bot.services.actors import Actor
 from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS, DEFAULT_UPLOAD_WINDOW_SECONDS
 from bot.slack_files import DownloadError, file_ids
 from handlers import uploads_save
+from handlers.background import still_checking_text
 from handlers.blocks import uploads as blocks
 from handlers.blocks.base import fallback_text
 from handlers.dedupe import RecentIds, first_delivery
@@ -124,7 +125,7 @@ class Intake:
             batch = self._join(user, channel, new)
         except Busy:
             log.info("file_share from %s refused: submissions in flight at the cap", user)
-            say(text=blocks.still_checking_text(self.deps.submissions.limit))
+            say(text=still_checking_text(self.deps.submissions.limit))
             return
         if batch is None:
             return  # another listener collects this submission
@@ -305,7 +306,7 @@ class Intake:
         user = actor.user_id
         if not self.deps.submissions.take(user):
             block = "zip_password" if meta.get("zip") else "password"
-            text = blocks.still_checking_text(self.deps.submissions.limit)
+            text = still_checking_text(self.deps.submissions.limit)
             ack(response_action="errors", errors={block: text})
             return
         ack()

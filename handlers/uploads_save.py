@@ -86,6 +86,7 @@ class SaveFlow:
             pool=self.deps.work,
             key=actor.user_id,
             budget=self.budget,
+            quota=self.deps.submissions,
         )
 
     def _save(

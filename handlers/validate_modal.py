@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,6 +115,7 @@ def register(app: App, deps: Deps) -> None:
             pool=deps.work,
             key=actor.user_id,
             budget=deps.settings.modal_budget_seconds,
+            quota=deps.submissions,
         )
 
     app.view(views.VIEW_FORMAT)(on_format)
@@ -175,11 +177,12 @@ class Submission:
 
     def download(self, source: FileSource) -> list[InputFile]:
         inputs: list[InputFile] = []
+        ends = time.monotonic() + source.deadline  # one deadline for the whole form
         for slot in views.SLOTS[self.fmt]:
             for file in self.files.get(slot.block_id, []):
                 label = "private key" if slot.block_id == "key" else None
                 try:
-                    inputs.append(source.fetch(file, label))
+                    inputs.append(source.fetch(file, label, ends=ends))
                 except DownloadError as error:
                     raise SlotDownloadError(slot.block_id, error.message) from None
         return inputs

@@ -176,8 +176,37 @@ def test_a_modal_whose_work_fails_says_so_with_the_request_id(
             "private_metadata": f'{{"files": ["{info["id"]}"], "channel": "DUSER0001"}}',
         }
         sent = submit_view(slack, view, {"name": text_value("shop")})
+        assert slack.deps.submissions.held(USER) == 0  # given back, though it failed
     assert sent.ack_json["response_action"] == "update"
     text = json.dumps(sent.ack_json["view"])
     assert "Something went wrong" in text
     reference = text.split("Reference `")[1].split("`")[0]
     assert reference not in {"", "-"}
+
+
+def test_a_save_form_at_the_cap_is_answered_at_once(sqlite_url: str) -> None:
+    with loaded(sqlite_url, work_threads=1, max_submissions_per_person=1) as slack:
+        gate = threading.Event()
+        share(slack, USER, "slow.pem", gate)
+        view = {
+            "callback_id": ui.VIEW_SAVE,
+            "private_metadata": '{"files": ["F1"], "channel": "DUSER0001"}',
+        }
+        sent = slack.sender.interaction(
+            {
+                "type": "view_submission",
+                "user": {"id": USER, "username": "user"},
+                "view": {
+                    **view,
+                    "id": "VSAVE1",
+                    "type": "modal",
+                    "state": {"values": {"name": text_value("shop")}},
+                },
+            }
+        )
+        gate.set()
+        slack.settle()
+        assert slack.deps.submissions.held(USER) == 0  # given back after the work
+    answer = sent.json()
+    assert answer["response_action"] == "update"
+    assert "still checking your earlier files" in json.dumps(answer["view"])

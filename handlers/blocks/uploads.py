@@ -43,15 +43,6 @@ PASSWORD_TYPED = (
 )
 
 
-def still_checking_text(limit: int) -> str:
-    """The answer to one submission too many (the per-person cap), given at once."""
-    plural = "submission" if limit == 1 else "submissions"
-    return (
-        f":hourglass: I am still checking your earlier files ({limit} {plural} at a time): "
-        "I did not read these. Send them again once I have answered."
-    )
-
-
 def working_blocks(names: Sequence[str]) -> Blocks:
     listed = ", ".join(f"`{escape(n)}`" for n in names[:10]) or "your files"
     return checked_message([section(f":hourglass_flowing_sand: Checking {listed}…")])
