@@ -20,6 +20,7 @@ from bot.metrics_slack import SlackApiObserver, instrument
 from bot.request_signature import harden_signature_check, quiet_client_token_notice
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
+from bot.work_pool import AllWork
 from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
 from handlers.deps import Deps
 from handlers.markup_gate import GuardedWebClient, guard_app
@@ -52,12 +53,15 @@ def create_app(
     """The Bolt app with every listener registered.
 
     `process_before_response` stays False: Bolt answers Slack as soon as a listener calls
-    `ack()` and the listener goes on (DNS, validation) on `listener_executor`.
+    `ack()`. Listeners run on `listener_executor` and only answer: what waits or is slow
+    (the upload window, downloads, checking files, DNS) goes to `deps.work`, a bounded
+    pool fair per person (bot/work_pool.py), so no ack ever queues behind it.
     """
     deps = deps or Deps(settings=settings, services=create_service_context(settings, database))
     # Operating (issue 8): the app's own metrics registry, its listener runs timed and
     # counted (so a shutdown can wait for them), its shutdown coordinator.
     metrics = metrics or Metrics(deps.services.database)
+    metrics.watch_work(deps.work)
     executor = MeteredExecutor(
         listener_executor or ContextExecutor(max_workers=LISTENER_THREADS), metrics
     )
@@ -86,5 +90,8 @@ def create_app(
     warnings.register(app, deps)
     errors.register(app, deps)
     instrument(app, metrics)
-    attach(app, Shutdown(settings.shutdown_seconds, executor))
+    # Slow work after the ack runs on the work pool (and its timers), not on `executor`:
+    # a shutdown waits for both, each piece of work counted once, where it is.
+    shutdown = attach(app, Shutdown(settings.shutdown_seconds, AllWork((executor, deps.work))))
+    shutdown.on_shutdown(lambda: deps.work.shutdown(wait=False), name="work pool")
     return app

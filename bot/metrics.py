@@ -112,8 +112,24 @@ class Metrics:
             "Listener runs started and not yet finished.",
             registry=self.registry,
         )
+        self.work_in_flight = Gauge(
+            "certops_work_in_flight",
+            "Slow work after the ack (checks, downloads, DNS, upload windows) queued, "
+            "running or waiting on a timer in the work pool.",
+            registry=self.registry,
+        )
+        self.work_queued = Gauge(
+            "certops_work_queued",
+            "Work waiting in the work pool for a free worker.",
+            registry=self.registry,
+        )
         if database is not None:
             self.registry.register(RecordCollector(database))
+
+    def watch_work(self, pool: Any) -> None:
+        """Read the work pool's counts at each scrape (bot/work_pool.WorkPool)."""
+        self.work_in_flight.set_function(lambda: float(pool.pending))
+        self.work_queued.set_function(lambda: float(pool.queued))
 
     def render(self) -> bytes:
         """The Prometheus text format of everything in this registry."""

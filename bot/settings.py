@@ -21,6 +21,11 @@ DEFAULT_SHUTDOWN_SECONDS = 20.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_UPLOAD_WINDOW_SECONDS = 3.0
 DEFAULT_MODAL_BUDGET_SECONDS = 2.0  # below Slack's 3 s: the ack still has to travel back
+# Slow work after the ack (issue 11): the worker pool's threads, how many submissions one
+# person may have in flight, and how long one download may take in all.
+DEFAULT_WORK_THREADS = 4
+DEFAULT_SUBMISSIONS_PER_PERSON = 3
+DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 30.0
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -64,6 +69,14 @@ class Settings:
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
     # How long a modal submission may work before its ack shows "working" instead.
     modal_budget_seconds: float = DEFAULT_MODAL_BUDGET_SECONDS
+    # CERTOPS_WORK_THREADS: threads checking files, downloading and asking DNS, shared
+    # round-robin between people (bot/work_pool.py).
+    work_threads: int = DEFAULT_WORK_THREADS
+    # CERTOPS_MAX_SUBMISSIONS_PER_PERSON: submissions one person may have in flight; the
+    # next is answered at once ("still checking your earlier files").
+    max_submissions_per_person: int = DEFAULT_SUBMISSIONS_PER_PERSON
+    # CERTOPS_DOWNLOAD_DEADLINE_SECONDS: one file's download in all, however it trickles.
+    download_deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS
 
     @property
     def effective_database_url(self) -> str:
@@ -114,6 +127,50 @@ def _operating(environ: Mapping[str, str], errors: list[str]) -> tuple[int | Non
     return port, seconds
 
 
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    errors: list[str],
+) -> float:
+    """A number between `low` and `high` from `name`; the default (and an error) if not."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        errors.append(f"{name} must be a number from {low:g} to {high:g}")
+        return default
+    return value
+
+
+def _work(environ: Mapping[str, str], errors: list[str]) -> tuple[int, int, float]:
+    """The worker pool's threads, the per-person cap, the download deadline (issue 11)."""
+    threads = _number(environ, "CERTOPS_WORK_THREADS", DEFAULT_WORK_THREADS, 1, 64, errors)
+    per_person = _number(
+        environ,
+        "CERTOPS_MAX_SUBMISSIONS_PER_PERSON",
+        DEFAULT_SUBMISSIONS_PER_PERSON,
+        1,
+        100,
+        errors,
+    )
+    deadline = _number(
+        environ,
+        "CERTOPS_DOWNLOAD_DEADLINE_SECONDS",
+        DEFAULT_DOWNLOAD_DEADLINE_SECONDS,
+        1,
+        600,
+        errors,
+    )
+    return int(threads), int(per_person), deadline
+
+
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read settings from `environ` (default: os.environ after loading `.env`)."""
     if environ is None:
@@ -156,6 +213,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
+    threads, per_person, download_deadline = _work(environ, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -179,4 +237,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         shutdown_seconds=shutdown_seconds,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
+        work_threads=threads,
+        max_submissions_per_person=per_person,
+        download_deadline_seconds=download_deadline,
     )

@@ -14,6 +14,7 @@ This is I/O, so it lives beside the composition root and not in the pure pipelin
 from __future__ import annotations
 
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,11 @@ log = logging.getLogger("certops.files")
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 3
 DEFAULT_TIMEOUT = 15.0
+# The whole download, every hop and read together: a host that drips bytes (one every
+# few seconds keeps each read under DEFAULT_TIMEOUT) must not hold a worker for long.
+# Certificate files are kilobytes; even 10 MB at a slow 1 MB/s fits. Operators may
+# change it with CERTOPS_DOWNLOAD_DEADLINE_SECONDS.
+DEFAULT_DEADLINE = 30.0
 # Where Slack serves private files: commercial Slack, its origin host (Enterprise Grid
 # answers files.slack.com with a redirect there), GovSlack, and the host some types
 # (PDFs) redirect `url_private` to. Widen only on evidence: this list keeps the token home.
@@ -104,6 +110,7 @@ class Downloader:
     origins: frozenset[Origin]
     max_bytes: int = MAX_FILE_BYTES
     timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
 
     @classmethod
     def for_api(cls, token: str, api_url: str, **options: Any) -> Downloader:
@@ -118,17 +125,21 @@ class Downloader:
                 "I did not download it",
             )
 
-    def download(self, url: str, name: str = "the file") -> bytes:
-        """The file's bytes; DownloadError for a refused host, size, sign-in page or failure."""
+    def download(self, url: str, name: str = "the file", *, ends: float | None = None) -> bytes:
+        """The file's bytes; DownloadError for a refused host, size, sign-in page, failure,
+        or a download not done by `ends` (a `time.monotonic()` time; default `deadline`
+        from now; several files of one submission share one)."""
         opener = urllib.request.build_opener(_NoRedirects)
+        ends = time.monotonic() + self.deadline if ends is None else ends
         for _hop in range(MAX_REDIRECTS + 1):
             self.check_url(url)  # before any byte (and the token) leaves
             request = urllib.request.Request(
                 url, headers={"Authorization": f"Bearer {self.token}"}, method="GET"
             )
             try:
-                with opener.open(request, timeout=self.timeout) as answer:
-                    return self._read(answer, name)
+                timeout = min(self.timeout, max(ends - time.monotonic(), 0.01))
+                with opener.open(request, timeout=timeout) as answer:
+                    return self._read(answer, name, ends)
             except urllib.error.HTTPError as error:
                 error.close()
                 location = error.headers.get("Location") if error.headers else None
@@ -141,20 +152,26 @@ class Downloader:
                     "http_error", f"Slack answered {error.code} when I downloaded {name}"
                 ) from None
             except (urllib.error.URLError, OSError) as error:
+                if time.monotonic() >= ends:
+                    raise too_slow(name, self.deadline) from None
                 log.warning("download of %s failed: %s", name, type(error).__name__)
                 raise DownloadError(
                     "network", f"I could not reach Slack to download {name}: try again"
                 ) from None
         raise DownloadError("too_many_redirects", f"too many redirects for {name}")
 
-    def _read(self, answer: Any, name: str) -> bytes:
+    def _read(self, answer: Any, name: str, ends: float) -> bytes:
         declared = answer.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise too_large(name, self.max_bytes)
         chunks: list[bytes] = []
         total = 0
         while True:
-            chunk = answer.read(_CHUNK)
+            left = ends - time.monotonic()
+            if left <= 0:
+                raise too_slow(name, self.deadline)
+            _read_timeout(answer, min(self.timeout, left))
+            chunk = answer.read1(_CHUNK)  # what has come, not a full chunk: see the clock
             if not chunk:
                 break
             total += len(chunk)
@@ -165,6 +182,26 @@ class Downloader:
         if looks_like_html(data, answer.headers.get("Content-Type", "")):
             raise DownloadError("login_page", LOGIN_PAGE_MESSAGE)
         return data
+
+
+def _read_timeout(answer: Any, seconds: float) -> None:
+    """Shorten the socket's read timeout to what is left of the deadline.
+
+    http.client keeps the socket at `HTTPResponse.fp.raw._sock`; when that ever moves,
+    the per-read timeout still holds and the deadline is only checked between reads.
+    """
+    sock = getattr(getattr(getattr(answer, "fp", None), "raw", None), "_sock", None)
+    if sock is not None and hasattr(sock, "settimeout"):
+        sock.settimeout(max(seconds, 0.01))
+
+
+def too_slow(name: str, deadline: float) -> DownloadError:
+    log.warning("download of %s stopped: not done within %.0f s", name, deadline)
+    return DownloadError(
+        "too_slow",
+        f"{name} took longer than {deadline:.0f} s to download, so I stopped: "
+        "try sending it again in a moment",
+    )
 
 
 def too_large(name: str, limit: int) -> DownloadError:

@@ -33,7 +33,7 @@ from handlers.blocks.help import problem_blocks
 from handlers.blocks.records import mention, ticket_blocks
 from handlers.blocks.uploads import message_view
 from handlers.deps import Deps
-from handlers.modal_budget import Outcome, settle, start
+from handlers.modal_budget import Outcome, race
 
 log = logging.getLogger("certops.assign_modal")
 
@@ -137,11 +137,16 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=errors)
             return
         metadata = str(view.get("private_metadata") or "{}")
-        future = start(
-            lambda: run(choice, metadata, client, actor, deps), deps.settings.modal_budget_seconds
+        race(
+            ack,
+            client,
+            str(view.get("id", "")),
+            lambda: run(choice, metadata, client, actor, deps),
+            message_view("Assigning", [section(":hourglass_flowing_sand: Checking the DNS…")]),
+            pool=deps.work,
+            key=actor.user_id,
+            budget=deps.settings.modal_budget_seconds,
         )
-        working = message_view("Assigning", [section(":hourglass_flowing_sand: Checking the DNS…")])
-        settle(ack, client, str(view.get("id", "")), future, working)
 
     app.action(views.ACTION_PICK)(on_pick)
     app.view(views.VIEW_ASSIGN)(on_submit)

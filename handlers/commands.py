@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services.actors import Actor, actor_for
 from bot.services.errors import ServiceError
 from handlers import home
+from handlers.background import after_ack
 from handlers.blocks.base import checked_message, fallback_text, section
 from handlers.blocks.help import help_blocks, not_admin_blocks, usage_blocks
 from handlers.command_parser import Command, UsageError, parse
@@ -34,7 +35,8 @@ from handlers.subcommands import SUBCOMMANDS
 log = logging.getLogger("certops.slack")
 
 COMMAND = "/cert"
-# Subcommands slow enough that the person should see that the work started.
+# Subcommands slow enough that the person should see that the work started; their work
+# runs on the work pool (handlers/background.py), the others' on the listener thread.
 WORKING = {"dns": "Checking the DNS…"}
 NOT_YET = "`/cert {name}` is not available in this version yet."
 # Opens a modal: (client, trigger id, user id, deps, channel_id=...) -> None or a text.
@@ -74,14 +76,21 @@ def make_cert_command(deps: Deps) -> Callable[..., None]:
             return
         # From here on Slack has its answer; the work below may take longer than 3 s.
         ack(text=WORKING.get(command.name, ""))
-        reply = run(command, actor, deps)
-        respond(
-            blocks=reply.blocks,
-            text=reply.text,
-            response_type=reply.response_type,
-            replace_original=False,
-        )
-        follow_up(reply, actor, client, deps)
+
+        def answer() -> None:
+            reply = run(command, actor, deps)
+            respond(
+                blocks=reply.blocks,
+                text=reply.text,
+                response_type=reply.response_type,
+                replace_original=False,
+            )
+            follow_up(reply, actor, client, deps)
+
+        if command.name in WORKING:  # slow (DNS): on the work pool, fair per person
+            after_ack(deps, actor.user_id, answer, body=body, client=client, respond=respond)
+        else:
+            answer()
 
     return cert_command
 

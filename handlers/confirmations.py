@@ -22,6 +22,7 @@ from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from handlers import home
 from handlers.assignment_post import assignment_ids, follow_in_thread, post_result
+from handlers.background import after_ack
 from handlers.blocks import confirm
 from handlers.blocks.base import checked_message, fallback_text, section
 from handlers.deps import Deps
@@ -45,8 +46,19 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         actor: Actor = context["actor"]
-        value = _value(body)
         respond(text="Checking the DNS and assigning…", replace_original=True)
+        after_ack(
+            deps,
+            actor.user_id,
+            lambda: assign(body, respond, client, actor),
+            body=body,
+            client=client,
+            respond=respond,
+        )
+
+    def assign(body: dict[str, Any], respond: Respond, client: WebClient, actor: Actor) -> None:
+        """The DNS check and the assignment (on the work pool)."""
+        value = _value(body)
         try:
             result = assignments.assign_certificate(
                 deps.services,
@@ -69,6 +81,17 @@ def register(app: App, deps: Deps) -> None:
         ack()
         actor: Actor = context["actor"]
         respond(text="Renewing…", replace_original=True)
+        after_ack(
+            deps,
+            actor.user_id,
+            lambda: renew(body, respond, client, actor),
+            body=body,
+            client=client,
+            respond=respond,
+        )
+
+    def renew(body: dict[str, Any], respond: Respond, client: WebClient, actor: Actor) -> None:
+        """The DNS checks and the renewal (on the work pool)."""
         try:
             result = renewals.apply_renewal(
                 deps.services, actor, str(_value(body).get("name", "")), cname_confirmed=True

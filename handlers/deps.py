@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from slack_sdk import WebClient
 
 from bot.services.context import ServiceContext
 from bot.settings import Settings
+from bot.work_pool import Quota, WorkPool
 from handlers.dedupe import RecentIds
 from handlers.home_viewers import HomeViewers
 from handlers.modal_open import ModalOpener, Opener, Opening, modal_client
@@ -35,6 +37,18 @@ class Deps:
         if self.modals is None:
             self.modals = ModalOpener(modal_client(client))
         return self.modals.open(opener)
+
+    @cached_property
+    def work(self) -> WorkPool:
+        """Where slow work goes after the ack (checking files, downloads, DNS): a bounded
+        pool, fair per person, and the timers of waits (bot/work_pool.py). Made by
+        `create_app` before the first request, so never by two threads at once."""
+        return WorkPool(self.settings.work_threads)
+
+    @cached_property
+    def submissions(self) -> Quota:
+        """Submissions in flight per person (CERTOPS_MAX_SUBMISSIONS_PER_PERSON)."""
+        return Quota(self.settings.max_submissions_per_person)
 
     def admin_mentions(self) -> str:
         """The admins as Slack mentions, for the polite refusal of an admin-only command."""

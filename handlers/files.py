@@ -9,6 +9,7 @@ check: between two steps of a flow the handlers keep file ids, never contents.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,8 +40,14 @@ class FileSource:
     ) -> None:
         self._client = client
         token = client.token or settings.slack_bot_token or ""
-        self._downloader = Downloader.for_api(token, settings.slack_api_url, max_bytes=max_bytes)
+        self._downloader = Downloader.for_api(
+            token,
+            settings.slack_api_url,
+            max_bytes=max_bytes,
+            deadline=settings.download_deadline_seconds,
+        )
         self.max_bytes = max_bytes
+        self.deadline = settings.download_deadline_seconds
 
     def info(self, file_id: str) -> dict[str, Any]:
         """The file object from `files.info` (for shares that arrive without URLs)."""
@@ -58,8 +65,11 @@ class FileSource:
             raise DownloadError("not_found", f"Slack gave no details for file {file_id}")
         return file
 
-    def fetch(self, file: Mapping[str, Any], slot: str | None = None) -> InputFile:
-        """One file's bytes, named as the person named it (or after its form slot)."""
+    def fetch(
+        self, file: Mapping[str, Any], slot: str | None = None, *, ends: float | None = None
+    ) -> InputFile:
+        """One file's bytes, named as the person named it (or after its form slot), by
+        `ends` (monotonic; default the download deadline from now)."""
         if not file_urls(file) and isinstance(file.get("id"), str):
             file = self.info(str(file["id"]))
         name = str(file.get("name") or file.get("title") or file.get("id") or "file")
@@ -69,7 +79,7 @@ class FileSource:
         urls = file_urls(file)
         if not urls:
             raise DownloadError("not_found", f"Slack gave me no way to download {name}")
-        data = self._downloader.download(urls[0], name)
+        data = self._downloader.download(urls[0], name, ends=ends)
         log.info("downloaded %s (%d bytes)", file.get("id"), len(data))
         return InputFile(f"{slot}: {name}" if slot else name, data)
 
@@ -80,7 +90,8 @@ class FileSource:
                 f"that is {len(files)} files: a certificate needs at most a certificate, a "
                 f"key and a chain (I read up to {MAX_FILES} at a time)",
             )
-        return [self.fetch(file) for file in files]
+        ends = time.monotonic() + self.deadline  # one deadline for the whole submission
+        return [self.fetch(file, ends=ends) for file in files]
 
     def fetch_ids(self, file_ids: Sequence[str]) -> list[InputFile]:
         """Download again by id (the password and save steps hold ids, never bytes)."""

@@ -3,9 +3,12 @@
 An upload arrives as a `message` event with subtype `file_share` (never through
 `app.message`). The files of one message, and of the person's further messages within a
 short window, form one submission: a certificate, key and chain sent as three messages
-are checked together. The first event of a submission waits out the window on its
-listener thread (the app's executor), then downloads, checks and answers by updating its
-"working" message.
+are checked together. The first event of a submission posts a "working" message and
+sets a timer for the end of the window; the listener returns at once. When the window
+has passed since the submission's last files, the download, check and answer (updating
+the "working" message) go to the work pool (`deps.work`), fair per person. A person may
+have `CERTOPS_MAX_SUBMISSIONS_PER_PERSON` submissions in flight; the next is answered at
+once with "still checking your earlier files" and is not read.
 
 Dedupe: the middleware drops a retried event (same event id) and this module drops a
 file it has already taken from the same message (file id and message ts: a retry in a
@@ -40,6 +43,7 @@ from bot.services.actors import Actor
 from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS, DEFAULT_UPLOAD_WINDOW_SECONDS
 from bot.slack_files import DownloadError, file_ids
 from handlers import uploads_save
+from handlers.background import still_checking_text
 from handlers.blocks import uploads as blocks
 from handlers.blocks.base import fallback_text
 from handlers.dedupe import RecentIds, first_delivery
@@ -57,7 +61,6 @@ from handlers.uploads_payloads import button_value, dm_of, input_values, metadat
 
 log = logging.getLogger("certops.uploads")
 
-_POLL = 0.05
 # "password: x", "pwd=x", "the passphrase is x": said in a message, it is already exposed.
 PASSWORD_SAID = re.compile(
     r"\b(pass(word|phrase|wd)?|pwd|pin|secret)\b\s*(is\b|[:=])", re.IGNORECASE
@@ -77,6 +80,11 @@ class Batch:
     files: list[dict[str, Any]]
     deadline: float
     closed: bool = False
+    ts: str = ""  # the "working" message the answer replaces
+
+
+class Busy(Exception):
+    """The person already has the most submissions in flight (the per-person cap)."""
 
 
 @dataclass
@@ -113,7 +121,12 @@ class Intake:
         if not new:
             log.info("file_share from %s with no new file: already taken", user)
             return
-        batch = self._join(user, channel, new)
+        try:
+            batch = self._join(user, channel, new)
+        except Busy:
+            log.info("file_share from %s refused: submissions in flight at the cap", user)
+            say(text=still_checking_text(self.deps.submissions.limit))
+            return
         if batch is None:
             return  # another listener collects this submission
         names = [str(f.get("name") or f.get("id")) for f in batch.files]
@@ -123,9 +136,37 @@ class Intake:
             )
         except Exception:
             self._close(batch)  # or the person's next files would join a dead submission
+            self.deps.submissions.give(user)
             raise
-        self._wait(batch)
-        self.answer(client, batch.channel, str(working["ts"]), batch.files, Passwords(), user=user)
+        batch.ts = str(working["ts"])
+        self._after_window(batch, client)
+
+    def _after_window(self, batch: Batch, client: WebClient) -> None:
+        """A timer for the end of the window (no thread waits for it); moved on when more
+        files joined meanwhile. Then the check goes to the work pool, fair per person."""
+        with self._lock:
+            left = batch.deadline - time.monotonic()
+            if left <= 0:
+                self._close_locked(batch)
+        if left > 0:
+            self.deps.work.call_later(left, lambda: self._after_window(batch, client))
+            return
+        self.deps.work.start(
+            batch.user,
+            lambda: self._answer_batch(batch, client),
+            "checking an upload",
+        )
+
+    def _answer_batch(
+        self,
+        batch: Batch,
+        client: WebClient,
+        passwords: Passwords = Passwords(),  # noqa: B008 - frozen, harmless default
+    ) -> None:
+        try:
+            self.answer(client, batch.channel, batch.ts, batch.files, passwords, user=batch.user)
+        finally:
+            self.deps.submissions.give(batch.user)
 
     def on_password_text(self, event: dict[str, Any], say: Say) -> None:
         log.info("a message from %s looked like a password: not kept", event.get("user"))
@@ -154,9 +195,11 @@ class Intake:
                 self._awaiting.pop(user, None)
 
     def _join(self, user: str, channel: str, files: list[dict[str, Any]]) -> Batch | None:
-        """Add files to the person's open submission; a new one (returned) if none is open."""
+        """Add files to the person's open submission (None); else a new one (returned).
+        Busy when the person already has the most submissions in flight."""
         deadline = time.monotonic() + self.window
         with self._lock:
+            self._forget_stale_locked()
             open_batch = self._batches.get(user)
             if (
                 open_batch is not None
@@ -166,25 +209,28 @@ class Intake:
                 open_batch.files += files
                 open_batch.deadline = deadline
                 return None
+            if not self.deps.submissions.take(user):
+                raise Busy(user)
             batch = Batch(user, channel, list(files), deadline)
             self._batches[user] = batch
             return batch
 
-    def _wait(self, batch: Batch) -> None:
-        """Until the window has passed since the submission's last files; then close it."""
-        while True:
-            with self._lock:
-                left = batch.deadline - time.monotonic()
-            if left <= 0:
-                self._close(batch)
-                return
-            time.sleep(min(left, _POLL))
-
     def _close(self, batch: Batch) -> None:
         with self._lock:
-            batch.closed = True
-            if self._batches.get(batch.user) is batch:
-                del self._batches[batch.user]
+            self._close_locked(batch)
+
+    def _close_locked(self, batch: Batch) -> None:
+        batch.closed = True
+        if self._batches.get(batch.user) is batch:
+            del self._batches[batch.user]
+
+    def _forget_stale_locked(self) -> None:
+        """Drop password hints older than their use: kept per person, they would grow
+        with the workspace for the life of the process."""
+        now = time.monotonic()
+        stale = [u for u, t in self._awaiting.items() if now - t >= AWAIT_PASSWORD_SECONDS]
+        for user in stale:
+            del self._awaiting[user]
 
     # --- checking and answering -----------------------------------------------------------
     def answer(
@@ -201,7 +247,8 @@ class Intake:
         ids = file_ids(files)
         try:
             inputs = FileSource(client, self.deps.settings).fetch_all(files)
-            checked = check_files(self.deps.services, inputs, passwords)
+            with self.deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                checked = check_files(self.deps.services, inputs, passwords)
             answer = self._report(checked, ids, passwords)
             if user:
                 self._await_password(user, checked.needs_password)
@@ -264,20 +311,26 @@ class Intake:
             ]
             ack(response_action="errors", errors={block: "Give the password to open the files."})
             return
-        ack()
         actor: Actor = context["actor"]
-        channel = str(meta.get("channel") or "")
-        ids = [str(i) for i in meta.get("files") or []]
-        working = client.chat_postMessage(
-            channel=channel, text="Checking again…", blocks=blocks.working_blocks([])
-        )
-        self.answer(
-            client,
-            channel,
-            str(working["ts"]),
-            [{"id": i} for i in ids],
-            passwords,
-            user=actor.user_id,
+        user = actor.user_id
+        if not self.deps.submissions.take(user):
+            block = "zip_password" if meta.get("zip") else "password"
+            text = still_checking_text(self.deps.submissions.limit)
+            ack(response_action="errors", errors={block: text})
+            return
+        ack()
+        try:
+            channel = str(meta.get("channel") or "")
+            ids = [str(i) for i in meta.get("files") or []]
+            working = client.chat_postMessage(
+                channel=channel, text="Checking again…", blocks=blocks.working_blocks([])
+            )
+        except Exception:
+            self.deps.submissions.give(user)
+            raise
+        again = Batch(user, channel, [{"id": i} for i in ids], 0.0, True, str(working["ts"]))
+        self.deps.work.start(
+            user, lambda: self._answer_batch(again, client, passwords), "checking an upload"
         )
 
 

@@ -30,7 +30,7 @@ from handlers.blocks import uploads as blocks
 from handlers.blocks.base import checked_message, escape, fallback_text, section
 from handlers.deps import Deps
 from handlers.files import FileSource
-from handlers.modal_budget import Outcome, settle, start
+from handlers.modal_budget import Outcome, race
 from handlers.uploads_check import PASSWORD_CODES, password_field
 from handlers.uploads_payloads import button_value, dm_of, input_values, metadata_of
 
@@ -76,11 +76,20 @@ class SaveFlow:
         except ServiceError as error:
             ack(response_action="errors", errors={"name": error.message})
             return
-        future = start(lambda: self._save(client, actor, meta, values), self.budget)
         working = blocks.message_view(
             "Saving", [section(":hourglass_flowing_sand: Checking and saving…")]
         )
-        settle(ack, client, str(view.get("id", "")), future, working)
+        race(
+            ack,
+            client,
+            str(view.get("id", "")),
+            lambda: self._save(client, actor, meta, values),
+            working,
+            pool=self.deps.work,
+            key=actor.user_id,
+            budget=self.budget,
+            quota=self.deps.submissions,
+        )
 
     def _save(
         self, client: WebClient, actor: Actor, meta: Mapping[str, Any], values: Mapping[str, str]
@@ -94,15 +103,16 @@ class SaveFlow:
             inputs = FileSource(client, self.deps.settings).fetch_ids(
                 [str(i) for i in meta.get("files") or []]
             )
-            result = certificates.submit_certificate(
-                self.deps.services,
-                actor,
-                inputs,
-                passwords,
-                name=values.get("name", ""),
-                domain=values.get("domain") or None,
-                manual=manual,
-            )
+            with self.deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                result = certificates.submit_certificate(
+                    self.deps.services,
+                    actor,
+                    inputs,
+                    passwords,
+                    name=values.get("name", ""),
+                    domain=values.get("domain") or None,
+                    manual=manual,
+                )
         except DownloadError as error:
             return Outcome(
                 view=blocks.message_view("Not saved", blocks.failure_blocks(error.message))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,7 +39,7 @@ from handlers.blocks.uploads import (
 )
 from handlers.deps import Deps
 from handlers.files import FileSource
-from handlers.modal_budget import Outcome, settle, start
+from handlers.modal_budget import Outcome, race
 from handlers.uploads_check import password_field
 from handlers.uploads_payloads import input_values, metadata_of
 
@@ -105,11 +106,17 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=errors)
             return
         actor: Actor = context["actor"]
-        future = start(
-            lambda: submission.run(client, actor, deps), deps.settings.modal_budget_seconds
+        race(
+            ack,
+            client,
+            str(view.get("id", "")),
+            lambda: submission.run(client, actor, deps),
+            message_view("Validating", views.working_blocks()),
+            pool=deps.work,
+            key=actor.user_id,
+            budget=deps.settings.modal_budget_seconds,
+            quota=deps.submissions,
         )
-        working = message_view("Validating", views.working_blocks())
-        settle(ack, client, str(view.get("id", "")), future, working)
 
     app.view(views.VIEW_FORMAT)(on_format)
     app.view(views.VIEW_FIELDS)(on_fields)
@@ -170,11 +177,12 @@ class Submission:
 
     def download(self, source: FileSource) -> list[InputFile]:
         inputs: list[InputFile] = []
+        ends = time.monotonic() + source.deadline  # one deadline for the whole form
         for slot in views.SLOTS[self.fmt]:
             for file in self.files.get(slot.block_id, []):
                 label = "private key" if slot.block_id == "key" else None
                 try:
-                    inputs.append(source.fetch(file, label))
+                    inputs.append(source.fetch(file, label, ends=ends))
                 except DownloadError as error:
                     raise SlotDownloadError(slot.block_id, error.message) from None
         return inputs
@@ -187,17 +195,18 @@ class Submission:
             return Outcome(errors={error.slot: error.message}, late_view=late)
         name = self.texts.get("name", "")
         try:
-            result = certificates.submit_certificate(
-                deps.services,
-                actor,
-                inputs,
-                self.passwords(),
-                name=name,
-                domain=self.texts.get("domain") or None,
-                manual=self.manual,
-                notes=self.texts.get("notes") or None,
-                renews=str(self.meta.get("renews") or "") or None,
-            )
+            with deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
+                result = certificates.submit_certificate(
+                    deps.services,
+                    actor,
+                    inputs,
+                    self.passwords(),
+                    name=name,
+                    domain=self.texts.get("domain") or None,
+                    manual=self.manual,
+                    notes=self.texts.get("notes") or None,
+                    renews=str(self.meta.get("renews") or "") or None,
+                )
         except ServiceError as error:
             return self.refusal(error)
         return self.saved(client, actor, deps, result)

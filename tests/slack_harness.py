@@ -27,6 +27,7 @@ from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
+from bot.shutdown import shutdown_for
 from handlers.deps import Deps
 from storage.db import Database
 
@@ -97,7 +98,9 @@ class SlackHarness:
         self.sender = SlackSender(server.url, SIGNING_SECRET)
 
     def settle(self) -> None:
-        assert self.executor.wait_idle(timeout=30), "the app did not finish its work"
+        """Wait for the listener runs and the work pool (timers, checks) alike."""
+        work = shutdown_for(self.app).work
+        assert work is not None and work.wait_idle(timeout=30), "the app did not finish its work"
 
     def _exchange(self, send: Any) -> Exchange:
         since = self.api.mark()
@@ -201,5 +204,6 @@ def slack_harness(
         executor = TrackingExecutor()
         stack.callback(executor.shutdown, wait=True)
         app = create_app(settings, deps=deps, listener_executor=executor)
+        stack.callback(deps.work.shutdown)
         server = stack.enter_context(LoopbackServer(app))
         yield SlackHarness(api, app, server, settings, executor, deps)

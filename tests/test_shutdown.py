@@ -147,6 +147,33 @@ def test_the_grace_period_bounds_the_wait(tmp_path: Path) -> None:
     assert "stopped with 1 handler run(s) cut short" in stderr
 
 
+def test_an_upload_in_its_window_or_on_the_work_pool_is_finished(tmp_path: Path) -> None:
+    """The upload window is a timer and the check runs on the work pool (issue 11): no
+    listener is in flight, yet the stop waits for both and the verdict is posted."""
+    with FakeSlackApi(bot_token=TOKEN) as api, running(tmp_path, api, grace=20) as (process, port):
+        info = api.add_file("junk.pem", b"not a certificate")
+        api.delays["chat.update"] = 1.0  # the verdict's post is in flight too
+        sender = SlackSender(f"http://127.0.0.1:{port}", SECRET)
+        event = {
+            "type": "message",
+            "subtype": "file_share",
+            "channel_type": "im",
+            "channel": "D" + USER[1:],
+            "user": USER,
+            "files": [info],
+            "ts": "1700000000.000300",
+        }
+        assert sender.event(event).status == 200
+        api.wait_for("chat.postMessage", timeout=10)  # "Checking your files…"; window open
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        (verdict,) = api.calls("chat.update")
+        _, stderr = process.communicate(timeout=5)
+    assert verdict.params["channel"] == "D" + USER[1:]  # the verdict, in the person's DM
+    assert "waiting for 1 handler run(s) in flight" in stderr
+    assert stderr.strip().splitlines()[-1].endswith("stopped")
+
+
 def test_an_idle_bot_stops_at_once(tmp_path: Path) -> None:
     with FakeSlackApi(bot_token=TOKEN) as api, running(tmp_path, api, grace=20) as (process, port):
         started = time.monotonic()

@@ -98,6 +98,9 @@ def start(argv: list[str], prog: str) -> int:
     if problem:
         return fail(problem)
     configure(settings)
+    from bot.memory import limit_arenas
+
+    limit_arenas()  # before any thread: freed memory goes back (bot/memory.py)
     try:
         database = startup.open_database(settings)
     except StartupError as error:

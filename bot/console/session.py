@@ -23,6 +23,8 @@ from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
 from bot.settings import Settings
+from bot.shutdown import shutdown_for
+from bot.work_pool import InFlight
 from storage.db import Database
 
 DEFAULT_USER = "U0CONSOLE"
@@ -57,7 +59,7 @@ class ConsoleSession:
         api: FakeSlackApi,
         app_url: str,
         settings: Settings,
-        executor: TrackingExecutor,
+        executor: InFlight,
         user_id: str,
     ) -> None:
         self.api = api
@@ -277,8 +279,10 @@ def open_session(
         executor = TrackingExecutor()
         stack.callback(executor.shutdown, wait=True)
         app = create_app(settings, database=database, listener_executor=executor)
+        work = shutdown_for(app).work  # the listener runs and the work pool together
+        assert work is not None
         server = stack.enter_context(LoopbackServer(app))
-        yield ConsoleSession(api, server.url, settings, executor, user_id)
+        yield ConsoleSession(api, server.url, settings, work, user_id)
 
 
 def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool) -> int:

@@ -128,6 +128,10 @@ class FakeSlackApi:
         # answer for a token without the files:read scope (its HTML sign-in page).
         self._redirects: dict[str, str] = {}
         self.files_scope_missing = False
+        # Slow file hosting (issue 11): a file id's download waits for its gate to be set,
+        # or sends its bytes one at a time, this many seconds apart.
+        self.file_gates: dict[str, threading.Event] = {}
+        self.file_drip: dict[str, float] = {}
         self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -384,7 +388,27 @@ class FakeSlackApi:
                 elif not self._authorized({}) or api.files_scope_missing:
                     self._send(200, SIGN_IN_PAGE, "text/html; charset=utf-8")
                 else:
-                    self._send(200, stored.content, stored.info["mimetype"])
+                    gate = api.file_gates.get(file_id)
+                    if gate is not None:
+                        gate.wait(60)
+                    if file_id in api.file_drip:
+                        self._drip(stored, api.file_drip[file_id])
+                    else:
+                        self._send(200, stored.content, stored.info["mimetype"])
+
+            def _drip(self, stored: StoredFile, seconds: float) -> None:
+                """The bytes one at a time: a host that keeps each read alive, forever."""
+                self.send_response(200)
+                self.send_header("Content-Type", stored.info["mimetype"])
+                self.send_header("Content-Length", str(len(stored.content)))
+                self.end_headers()
+                try:
+                    for index in range(len(stored.content)):
+                        self.wfile.write(stored.content[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(seconds)
+                except OSError:
+                    self.close_connection = True  # the reader gave up: that is the point
 
             def do_POST(self) -> None:
                 url = urlsplit(self.path)
