@@ -249,6 +249,24 @@ def test_an_openssl_der_certificate_is_read(
     assert "Certificate  covers ok.example.com: *.example.com, example.com" in out
 
 
+def test_an_openssl_req_x509_certificate_is_the_site_s_own(
+    server: DnsServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`openssl req -x509` marks its certificate CA:TRUE; alone, it is the one meant (it
+    was reported as "holds only CA certificates")."""
+    cert = tmp_path / "self.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(tmp_path / "self.key"), "-out", str(cert),
+         "-subj", "/CN=ok.example.com", "-days", "30",
+         "-addext", "subjectAltName=DNS:ok.example.com"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    code, out, err = _run(capsys, *_dns(server, "ok.example.com", "--cert", str(cert)))
+    assert code == 0, err
+    assert "Certificate  covers ok.example.com: ok.example.com" in out
+
+
 def test_a_certificate_for_another_name_is_reported(
     server: DnsServer, certs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,9 +32,13 @@ def pick_leaf(certs: Sequence[x509.Certificate], hostname: str) -> x509.Certific
     """The leaf among uploaded certificates: a non-CA one, preferring one naming `hostname`.
 
     A bundle often carries the intermediates too, and a renewal folder may hold two
-    leaves; the one that covers the hostname is the one the question is about.
+    leaves; the one that covers the hostname is the one the question is about. With no
+    non-CA certificate, a self-signed one that names hosts is the site's own: that is what
+    `openssl req -x509` makes (CA:TRUE), not a root someone meant to upload.
     """
-    leaves = [c for c in certs if not is_ca(c)]
+    leaves = [c for c in certs if not is_ca(c)] or [
+        c for c in certs if c.issuer == c.subject and dns_names(c)
+    ]
     for cert in leaves:
         if covers(dns_names(cert), hostname):
             return cert

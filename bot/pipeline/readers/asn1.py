@@ -82,7 +82,7 @@ def _element(data: bytes, pos: int, depth: int) -> tuple[bytes, int]:
     if not tag & 0x20:  # primitive: copied as it is
         if length is None or pos + length > len(data):
             raise ValueError("bad primitive length")
-        return _tlv(tag, data[pos : pos + length]), pos + length
+        return tlv(tag, data[pos : pos + length]), pos + length
     children = []
     if length is None:  # indefinite: children until the end-of-contents octets
         while data[pos : pos + 2] != b"\0\0":
@@ -99,8 +99,8 @@ def _element(data: bytes, pos: int, depth: int) -> tuple[bytes, int]:
         if pos != end:
             raise ValueError("children overrun their parent")
     if tag in STRING_TAGS:  # chunked string: one primitive string of the chunks' values
-        return _tlv(STRING_TAGS[tag], b"".join(_value(c) for c in children)), pos
-    return _tlv(tag, b"".join(children)), pos
+        return tlv(STRING_TAGS[tag], b"".join(_value(c) for c in children)), pos
+    return tlv(tag, b"".join(children)), pos
 
 
 def _length(data: bytes, pos: int) -> tuple[int | None, int]:
@@ -117,7 +117,8 @@ def _length(data: bytes, pos: int) -> tuple[int | None, int]:
     return int.from_bytes(data[pos + 1 : pos + 1 + count], "big"), pos + 1 + count
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
+def tlv(tag: int, value: bytes) -> bytes:
+    """One DER element: `tag`, the definite length, `value`."""
     size = len(value)
     if size < 0x80:
         return bytes([tag, size]) + value
@@ -126,7 +127,7 @@ def _tlv(tag: int, value: bytes) -> bytes:
 
 
 def _value(element: bytes) -> bytes:
-    """The value of a DER element made by `_tlv` (the chunks of a BER string)."""
+    """The value of a DER element made by `tlv` (the chunks of a BER string)."""
     first = element[1]
     header = 2 if first < 0x80 else 2 + (first & 0x7F)
     return element[header:]

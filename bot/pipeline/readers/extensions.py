@@ -16,6 +16,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from bot.pipeline.readers.asn1 import tlv
+
 MAX_EXTENSIONS = 64  # real certificates hold about ten
 TBS_FIELDS = (
     "version",
@@ -86,9 +88,9 @@ def _diagnose(der: bytes) -> str:
 
 def _parses_alone(fields: bytes, extension: bytes, signature_algorithm: bytes) -> bool:
     """Whether cryptography parses a copy of the certificate that holds only `extension`."""
-    wrapped = _tlv(0xA3, _tlv(0x30, extension))
-    tbs = _tlv(0x30, fields + wrapped)
-    fake = _tlv(0x30, tbs + signature_algorithm + core.BitString(()).dump())
+    wrapped = tlv(0xA3, tlv(0x30, extension))
+    tbs = tlv(0x30, fields + wrapped)
+    fake = tlv(0x30, tbs + signature_algorithm + core.BitString(()).dump())
     try:
         x509.load_der_x509_certificate(fake).extensions  # noqa: B018
     except Exception:
@@ -98,11 +100,3 @@ def _parses_alone(fields: bytes, extension: bytes, signature_algorithm: bytes) -
 
 def _name(oid: str) -> str:
     return NAMES.get(oid, "an unnamed")
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    size = len(value)
-    if size < 0x80:
-        return bytes([tag, size]) + value
-    encoded = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(encoded)]) + encoded + value
