@@ -77,6 +77,9 @@ class Settings:
     max_submissions_per_person: int = DEFAULT_SUBMISSIONS_PER_PERSON
     # CERTOPS_DOWNLOAD_DEADLINE_SECONDS: one file's download in all, however it trickles.
     download_deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS
+    # CERTOPS_ISOLATE_CHECKS (default on; 0 turns it off): files dropped in a DM are read
+    # and validated in a worker process, whose GIL a key derivation may hold.
+    isolate_checks: bool = True
 
     @property
     def effective_database_url(self) -> str:
@@ -147,6 +150,19 @@ def _number(
         errors.append(f"{name} must be a number from {low:g} to {high:g}")
         return default
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool, errors: list[str]) -> bool:
+    """1/0, true/false, yes/no, on/off; the default (and an error) for anything else."""
+    raw = (environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    errors.append(f"{name} must be 1 or 0")
+    return default
 
 
 def _work(environ: Mapping[str, str], errors: list[str]) -> tuple[int, int, float]:
@@ -240,4 +256,5 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         work_threads=threads,
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
+        isolate_checks=_flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors),
     )
