@@ -230,6 +230,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
     threads, per_person, download_deadline = _work(environ, errors)
+    isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -256,5 +257,5 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         work_threads=threads,
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
-        isolate_checks=_flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors),
+        isolate_checks=isolate,
     )
