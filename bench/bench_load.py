@@ -20,6 +20,7 @@ Printed: the `/cert help` ack (sending to HTTP answer) p50/p99/max before and un
 and how long the hostile work took to drain.
 
     .venv/bin/python bench/bench_load.py [--hostile 20] [--iterations 200000] [--certs 2000]
+        [--kinds kdf,bag,mac,bundle,drip] [--in-process] [--threads 4] [--deadline 5]
 """
 
 from __future__ import annotations
@@ -239,6 +240,9 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=5.0, help="download deadline (s)")
     parser.add_argument("--window", type=float, default=3.0, help="upload window (s)")
     parser.add_argument("--threads", type=int, default=4, help="CERTOPS_WORK_THREADS")
+    parser.add_argument(
+        "--in-process", action="store_true", help="CERTOPS_ISOLATE_CHECKS=0: check in the bot"
+    )
     parser.add_argument("--kinds", default="kdf,bag,mac,bundle,drip", help="hostile kinds")
     parser.add_argument("--every", type=float, default=0.05, help="seconds between commands")
     args = parser.parse_args()
@@ -262,6 +266,7 @@ def main() -> int:
             upload_window_seconds=args.window,
             download_deadline_seconds=args.deadline,
             work_threads=args.threads,
+            isolate_checks=not args.in_process,
         )
         services = ServiceContext(database=Database(url), extra_roots=(files.root,))
         deps = Deps(settings=settings, services=services)
@@ -272,12 +277,15 @@ def main() -> int:
             load = Load(api, SlackSender(server.url, SECRET))
             print(
                 f"{settings.work_threads} work threads, {settings.max_submissions_per_person} "
-                f"submissions per person, window {args.window:g} s, 2 cores"
+                f"submissions per person, window {args.window:g} s, checks "
+                f"{'in a worker process' if settings.isolate_checks else 'in the bot'}, 2 cores"
             )
             quiet = [load.help(f"UQUIET{i:03d}") for i in range(40)]
             print(line("/cert help ack, no load", quiet[5:]))
             run(load, files, args, work)
         deps.work.shutdown(wait=False)
+        if deps.isolated is not None:
+            deps.isolated.close()
     return 0
 
 

@@ -9,7 +9,8 @@ an event already handled, and refused requests (forged signature). From `--peopl
 different people, so that anything kept per person shows.
 
 Printed: the bot's RSS (VmRSS) after start-up and a warm-up, after each round of
-`--requests` (default 1,000) and after a short rest; and VmHWM, the peak.
+`--requests` (default 1,000) and after a short rest; VmHWM, the peak; and the RSS of
+its check worker process (bot/isolation.py), which is counted apart.
 
     .venv/bin/python bench/bench_soak.py [--requests 1000] [--rounds 2] [--people 300]
 """
@@ -57,6 +58,19 @@ def memory(pid: int) -> dict[str, int]:
         if key in {"VmRSS", "VmHWM"}:
             found[key] = int(value.split()[0])
     return found
+
+
+def children_rss(pid: int) -> int:
+    """VmRSS of `pid`'s child processes (the check worker, and its multiprocessing
+    helper), in KiB."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += memory(int(child)).get("VmRSS", 0)
+            except FileNotFoundError:
+                continue
+    return total
 
 
 def mib(kib: int) -> str:
@@ -202,7 +216,8 @@ def main() -> int:
                 seen = memory(process.pid)
                 print(
                     f"after {args.requests} more (round {number})  RSS {mib(seen['VmRSS'])}"
-                    f"   peak {mib(seen['VmHWM'])}   {took:5.1f} s   answers {statuses}"
+                    f"   peak {mib(seen['VmHWM'])}   check worker {mib(children_rss(process.pid))}"
+                    f"   {took:5.1f} s   answers {statuses}"
                 )
             time.sleep(5)
             print(f"after 5 s at rest          RSS {mib(memory(process.pid)['VmRSS'])}")

@@ -94,4 +94,7 @@ def create_app(
     # a shutdown waits for both, each piece of work counted once, where it is.
     shutdown = attach(app, Shutdown(settings.shutdown_seconds, AllWork((executor, deps.work))))
     shutdown.on_shutdown(lambda: deps.work.shutdown(wait=False), name="work pool")
+    isolated = deps.isolated
+    if isolated is not None:
+        shutdown.on_shutdown(isolated.close, name="check process")
     return app

@@ -77,6 +77,9 @@ class Settings:
     max_submissions_per_person: int = DEFAULT_SUBMISSIONS_PER_PERSON
     # CERTOPS_DOWNLOAD_DEADLINE_SECONDS: one file's download in all, however it trickles.
     download_deadline_seconds: float = DEFAULT_DOWNLOAD_DEADLINE_SECONDS
+    # CERTOPS_ISOLATE_CHECKS (default on; 0 turns it off): files dropped in a DM are read
+    # and validated in a worker process, whose GIL a key derivation may hold.
+    isolate_checks: bool = True
 
     @property
     def effective_database_url(self) -> str:
@@ -149,6 +152,19 @@ def _number(
     return value
 
 
+def _flag(environ: Mapping[str, str], name: str, default: bool, errors: list[str]) -> bool:
+    """1/0, true/false, yes/no, on/off; the default (and an error) for anything else."""
+    raw = (environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    errors.append(f"{name} must be 1 or 0")
+    return default
+
+
 def _work(environ: Mapping[str, str], errors: list[str]) -> tuple[int, int, float]:
     """The worker pool's threads, the per-person cap, the download deadline (issue 11)."""
     threads = _number(environ, "CERTOPS_WORK_THREADS", DEFAULT_WORK_THREADS, 1, 64, errors)
@@ -214,6 +230,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
     threads, per_person, download_deadline = _work(environ, errors)
+    isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -240,4 +257,5 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         work_threads=threads,
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
+        isolate_checks=isolate,
     )

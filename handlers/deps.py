@@ -7,6 +7,7 @@ from functools import cached_property
 
 from slack_sdk import WebClient
 
+from bot.isolation import Isolated
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.work_pool import Quota, WorkPool
@@ -44,6 +45,12 @@ class Deps:
         pool, fair per person, and the timers of waits (bot/work_pool.py). Made by
         `create_app` before the first request, so never by two threads at once."""
         return WorkPool(self.settings.work_threads)
+
+    @cached_property
+    def isolated(self) -> Isolated | None:
+        """Where DM uploads are checked: a worker process (CERTOPS_ISOLATE_CHECKS), so a
+        key derivation never holds this process's GIL (bot/isolation.py)."""
+        return Isolated() if self.settings.isolate_checks else None
 
     @cached_property
     def submissions(self) -> Quota:

@@ -38,6 +38,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Say
 from slack_sdk import WebClient
 
+from bot.isolation import CheckTimeout
 from bot.pipeline.material import Passwords
 from bot.services.actors import Actor
 from bot.settings import DEFAULT_MODAL_BUDGET_SECONDS, DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -69,6 +70,10 @@ LONE_WORD = re.compile(r"^\S{6,128}$")
 # A lone word is taken for a password when it mixes letters with digits or symbols.
 MIXED = re.compile(r"(?=.*[A-Za-z])(?=.*[^A-Za-z])")
 AWAIT_PASSWORD_SECONDS = 15 * 60
+TOO_LONG = (
+    "checking these files took too long, so I stopped: certificate files are checked in "
+    "well under a second. If they are what your CA sent, ask an admin to look at the log."
+)
 
 
 @dataclass
@@ -248,13 +253,17 @@ class Intake:
         try:
             inputs = FileSource(client, self.deps.settings).fetch_all(files)
             with self.deps.work.cpu():  # one check at a time: see bot/work_pool.CPU_SLOTS
-                checked = check_files(self.deps.services, inputs, passwords)
+                checked = check_files(
+                    self.deps.services, inputs, passwords, isolated=self.deps.isolated
+                )
             answer = self._report(checked, ids, passwords)
             if user:
                 self._await_password(user, checked.needs_password)
         except DownloadError as error:
             log.info("upload refused: %s", error.code)
             answer = blocks.failure_blocks(error.message)
+        except CheckTimeout:
+            answer = blocks.failure_blocks(TOO_LONG)
         except Exception as error:  # the person must hear about it, never silence
             log.error("checking an upload failed: %s", type(error).__name__, exc_info=error)
             answer = error_blocks("checking your files", request_id_var.get())

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from bot.check_child import summarize
+from bot.isolation import Isolated
 from bot.metrics import record_validation
 from bot.pipeline.findings import missing_secrets
 from bot.pipeline.material import InputFile, Passwords
-from bot.pipeline.readers import read_inputs
-from bot.pipeline.validate import ValidateOptions, validate_material
 from bot.services import names, redaction
 from bot.services.context import ServiceContext
 
@@ -48,22 +50,25 @@ def check_files(
     passwords: Passwords = Passwords(),  # noqa: B008 - frozen, harmless default
     *,
     domain: str | None = None,
+    isolated: Isolated | None = None,
 ) -> Checked:
-    material = read_inputs(files, passwords)
-    options = ValidateOptions(domain=domain, extra_roots=tuple(ctx.extra_roots), now=ctx.now())
-    report = validate_material(material, options)
-    record_validation(report.verdict)  # counted on the app's /metrics
-    data = redaction.redact(report.to_dict(), redaction.secrets_of(files, passwords))
-    kinds = {summary.kind for summary in material.inputs}
-    codes = {finding.code for finding in report.findings}
-    locked = bool(codes & PASSWORD_CODES)
+    """Check `files`; in a worker process when `isolated` is given (bot/isolation.py:
+    a key derivation there does not hold this process's GIL)."""
+    roots = [cert.public_bytes(Encoding.DER) for cert in ctx.extra_roots]
+    args = (list(files), passwords, domain, roots, ctx.now())
+    summary = isolated.run(summarize, *args) if isolated is not None else summarize(*args)
+    record_validation(summary.verdict)  # counted on the app's /metrics
+    data = redaction.redact(summary.report, redaction.secrets_of(files, passwords))
+    locked = bool(summary.codes & PASSWORD_CODES)
     return Checked(
         report=data,
         # A locked ZIP may hold a key: remind, to be safe. An open one shows what it held.
-        key_sent=bool(material.keys) or bool(kinds & KEY_KINDS) or ("zip" in kinds and locked),
+        key_sent=summary.has_keys
+        or bool(summary.kinds & KEY_KINDS)
+        or ("zip" in summary.kinds and locked),
         needs_password=locked,
-        has_zip="zip" in kinds,
-        needs=tuple(sorted(missing_secrets(report.findings))),
+        has_zip="zip" in summary.kinds,
+        needs=tuple(sorted(missing_secrets(summary.report.get("findings", [])))),
     )
 
 

@@ -205,5 +205,7 @@ def slack_harness(
         stack.callback(executor.shutdown, wait=True)
         app = create_app(settings, deps=deps, listener_executor=executor)
         stack.callback(deps.work.shutdown)
+        if deps.isolated is not None:
+            stack.callback(deps.isolated.close)
         server = stack.enter_context(LoopbackServer(app))
         yield SlackHarness(api, app, server, settings, executor, deps)

@@ -192,3 +192,28 @@ def test_checks_give_memory_back_and_take_one_slot() -> None:
         pool.shutdown()
     assert memory._libc() is not None  # glibc here: malloc_trim really runs
     memory.give_back()
+
+
+def test_the_settings_are_read_and_a_bad_one_is_named() -> None:
+    from bot import settings
+
+    read = settings.load(
+        {
+            "CERTOPS_WORK_THREADS": "6",
+            "CERTOPS_MAX_SUBMISSIONS_PER_PERSON": "2",
+            "CERTOPS_DOWNLOAD_DEADLINE_SECONDS": "12.5",
+            "CERTOPS_ISOLATE_CHECKS": "0",
+        },
+        dotenv=False,
+    )
+    assert (read.work_threads, read.max_submissions_per_person) == (6, 2)
+    assert read.download_deadline_seconds == 12.5 and read.isolate_checks is False
+    default = settings.load({}, dotenv=False)
+    assert (default.work_threads, default.max_submissions_per_person) == (4, 3)
+    assert default.download_deadline_seconds == 30 and default.isolate_checks is True
+    bad = settings.load(
+        {"CERTOPS_WORK_THREADS": "0", "CERTOPS_ISOLATE_CHECKS": "maybe"}, dotenv=False
+    )
+    problems = " ".join(bad.problems())
+    assert "CERTOPS_WORK_THREADS must be a number from 1 to 64" in problems
+    assert "CERTOPS_ISOLATE_CHECKS must be 1 or 0" in problems
