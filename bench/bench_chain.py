@@ -21,7 +21,7 @@ from cryptography.x509 import verification
 
 from bot.pipeline.chain import MAX_CANDIDATES, build_chain
 from bot.pipeline.trust import TrustStore, certifi_roots
-from tests.pki import CA, pem_bundle, rsa_key
+from tests.support.pki import CA, pem_bundle, rsa_key
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.pipeline.dns_check import check_dns  # noqa: E402
-from tests.dns_server import TARGET, ZONES, DnsServer, standard_records  # noqa: E402
+from tests.support.dns_server import TARGET, ZONES, DnsServer, standard_records  # noqa: E402
 
 HOST = "ok.example.com"
 DELAYS = (0.05, 0.1, 0.2)

@@ -7,7 +7,7 @@ Prints, each timed from sending to the HTTP answer (the ack Slack waits 3 s for)
 - the delivery claim on a healthy PostgreSQL, unbounded (`first_delivery`) and bounded
   (`claim_within`: a daemon thread and `SET LOCAL statement_timeout`): p50 / p99;
 - DM-upload acks (signed events) and `/readyz` while PostgreSQL is frozen behind a
-  loopback proxy that stops forwarding (tests/pg_proxy.py);
+  loopback proxy that stops forwarding (tests/support/pg_proxy.py);
 - `/cert validate` acks while the stand-in answers `views.open` with 429 + Retry-After,
   or after 5 s;
 - the 400 for a body that is not UTF-8.
@@ -40,10 +40,10 @@ from bot.services import deliveries  # noqa: E402
 from bot.services.context import ServiceContext  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
-from tests.pg_proxy import FreezableProxy  # noqa: E402
-from tests.slack_fixtures import make_pki  # noqa: E402
-from tests.slack_harness import ADMIN, SIGNING_SECRET, slack_harness  # noqa: E402
-from tests.slack_upload_fixtures import file_share_event  # noqa: E402
+from tests.support.pg_proxy import FreezableProxy  # noqa: E402
+from tests.support.slack_fixtures import make_pki  # noqa: E402
+from tests.support.slack_harness import ADMIN, SIGNING_SECRET, slack_harness  # noqa: E402
+from tests.support.slack_upload_fixtures import file_share_event  # noqa: E402
 from tests.test_http_bodies import post_bytes  # noqa: E402
 
 

@@ -59,7 +59,7 @@ from handlers.blocks import uploads as ui
 from handlers.deps import Deps
 from storage import migrate
 from storage.db import Database
-from tests.pki import CA, Issued, name, rsa_key
+from tests.support.pki import CA, Issued, name, rsa_key
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"

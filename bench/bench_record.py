@@ -29,9 +29,9 @@ from bot.services.context import ServiceContext
 from bot.services.promotion import promote_due
 from storage import migrate
 from storage.db import Database
-from tests.dns_server import DnsServer
-from tests.pki import CA, rsa_key
-from tests.test_services_support import (
+from tests.support.dns_server import DnsServer
+from tests.support.pki import CA, rsa_key
+from tests.support.services import (
     DEV_HOST,
     KEY_PASSWORD,
     PFX_PASSWORD,

@@ -44,14 +44,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, p
 from bot.pipeline.material import InputFile, Passwords  # noqa: E402
 from bot.pipeline.readers import read_inputs  # noqa: E402
 from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS  # noqa: E402
-from tests.costly_files import (  # noqa: E402
+from tests.support.costly_files import (  # noqa: E402
     HUGE,
     hide_costly_key_in_certificate_block,
     patch_pfx,
     patch_pkcs8,
     to_pem,
 )
-from tests.openssl_pki import OpenSSLPKI, run  # noqa: E402
+from tests.support.openssl_pki import OpenSSLPKI, run  # noqa: E402
 from tests.test_readers_archive import RawMember, raw_zip, zeros_deflated  # noqa: E402
 
 MIB = 1024 * 1024

@@ -4,7 +4,7 @@ Each client runs in a process of its own, as a bot would: a minimal Bolt app on
 slack_sdk's built-in client (`builtin`), on Bolt's websocket-client adapter
 (`websocket_client`), on certops' own client (`certops_client`, bot/socket_mode.py),
 and the real `certops run` (`certops`: the same client under the whole app, whose
-listeners check the database for redelivered events before the ack). The stand-in (tests/socket_mode_server.py) and the Web
+listeners check the database for redelivered events before the ack). The stand-in (tests/support/socket_mode_server.py) and the Web
 API stand-in (`apps.connections.open`) run here. Measured per client:
 
 - steady: ack times of envelopes on a settled connection (the baseline);
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.console.slack_api import FakeSlackApi  # noqa: E402
-from tests.socket_mode_server import SocketModeServer, event_envelope  # noqa: E402
+from tests.support.socket_mode_server import SocketModeServer, event_envelope  # noqa: E402
 
 TOKEN = "xoxb-bench-socket"
 APP_TOKEN = "xapp-1-A1-bench-socket"

@@ -43,7 +43,7 @@ from bot.slack_files import Downloader
 from handlers.deps import Deps
 from storage import migrate
 from storage.db import Database
-from tests.pki import CA, rsa_key
+from tests.support.pki import CA, rsa_key
 
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench"

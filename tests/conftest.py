@@ -10,6 +10,10 @@
 - `fresh_pg_url`: the same, but a database of the test's own (for tests that alter it).
 - `empty_pg_url` / `empty_database_url`: databases with no schema, for migration tests.
 
+Fixtures shared by several test modules live in tests/support/ and are registered below
+(`pytest_plugins`); a module that defines a fixture of the same name uses its own. Test
+modules never import one another (tests/test_test_layout.py).
+
 PostgreSQL is looked for once per session at `CERTOPS_TEST_POSTGRES_URL` (default
 `postgresql://postgres@127.0.0.1:5432/postgres`). When it does not answer, its tests skip
 with the reason; with `CERTOPS_REQUIRE_POSTGRES=1` they fail instead. Every database a test
@@ -32,6 +36,10 @@ from sqlalchemy.engine import make_url
 
 from storage import migrate
 from storage.db import Database
+
+# The services and record-CLI tests' PKI, clock, context and DNS servers; the notifier's
+# Web API stand-in.
+pytest_plugins = ["tests.support.services", "tests.support.notify"]
 
 # In CI the property-based tests replay a fixed sequence of examples, so a run is
 # repeatable; on a developer's machine they explore new examples every run.

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from bot.pipeline.aia import FetchError, HttpIssuerFetcher, ca_issuers_urls, parse_issuer_body
 from bot.pipeline.chain import ChainResult, build_chain
 from bot.pipeline.trust import TrustStore
-from tests.pki import CA, NOW, ec_key, pem_bundle
+from tests.support.pki import CA, NOW, ec_key, pem_bundle
 
 
 @dataclass
@@ -304,7 +304,7 @@ def test_der_ending_in_whitespace_bytes_is_not_stripped(pki: dict[str, CA]) -> N
 
 def test_fetched_sha1_root_is_untrusted_but_not_called_weak(site: Site, tmp_path: Path) -> None:
     """A root's self-signature is never checked: SHA-1 there is no weak_signature."""
-    from tests.pki import Issued, key_pem, rsa_key
+    from tests.support.pki import Issued, key_pem, rsa_key
 
     key = rsa_key(2048, 409)
     (tmp_path / "root.key").write_bytes(key_pem(key))

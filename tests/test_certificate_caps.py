@@ -23,9 +23,9 @@ from cryptography.x509.oid import NameOID
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
-from tests.openssl_pki import OpenSSLPKI, session_pki
-from tests.slack_harness import slack_harness
-from tests.slack_upload_fixtures import last_update, send_files
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.slack_harness import slack_harness
+from tests.support.slack_upload_fixtures import last_update, send_files
 from tests.test_cli_validate import certops
 
 GENEROUS_SECONDS = 2.0  # parsing them all takes 4-5 s; counting takes milliseconds

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from bot.pipeline.chain import ChainResult, build_chain, signed_by
 from bot.pipeline.findings import Severity
 from bot.pipeline.trust import TrustStore
-from tests.pki import CA, NOW, ec_key, self_signed_leaf
+from tests.support.pki import CA, NOW, ec_key, self_signed_leaf
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from cryptography import x509
 
 from bot.pipeline.chain import ChainResult, build_chain
 from bot.pipeline.trust import TrustStore
-from tests.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
-from tests.pki import NOW, ec_key, key_pem, rsa_key
+from tests.support.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
+from tests.support.pki import NOW, ec_key, key_pem, rsa_key
 
-# openssl starts validity at the moment it signs, after tests.pki's NOW.
+# openssl starts validity at the moment it signs, after tests.support.pki's NOW.
 LATER = NOW + dt.timedelta(hours=1)
 
 CA_EXT = (
@@ -30,7 +30,7 @@ LEAF_EXT = (
 
 
 class WeakPKI:
-    """A tiny openssl PKI: keys come from tests/pki.py's cache (no key generation)."""
+    """A tiny openssl PKI: keys come from tests/support/pki.py's cache (no key generation)."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory

@@ -3,7 +3,7 @@
 Two versions of an intermediate (one name-constrained), cross-signed intermediates,
 several roots with one name, key rollover with a self-issued certificate, and CAs whose
 keyUsage lacks keyCertSign. Fixtures from the `openssl` command line (OpenSSLCerts) and
-from `cryptography` (tests/pki.py), judged through `validate()` and `build_chain`.
+from `cryptography` (tests/support/pki.py), judged through `validate()` and `build_chain`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report
 from bot.pipeline.trust import TrustStore
 from bot.pipeline.validate import ValidateOptions, validate
-from tests.openssl_pki import OpenSSLCerts
-from tests.pki import CA, NOW, ec_key, name
+from tests.support.openssl_pki import OpenSSLCerts
+from tests.support.pki import CA, NOW, ec_key, name
 
 ORG = "/O=certops tests"
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.pipeline.chain import build_chain, signed_by
 from bot.pipeline.findings import CATALOG
 from bot.pipeline.trust import TrustStore
-from tests.pki import CA, NOW, ec_key
+from tests.support.pki import CA, NOW, ec_key
 
 ROOT = CA.root("Prop Root", key=ec_key("P-256", 701))
 OTHER_ROOT = CA.root("Prop Other Root", key=ec_key("P-256", 702))

@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from bot.pipeline.chain import ChainResult, build_chain
 from bot.pipeline.trust import TrustStore
-from tests.pki import CA, NOW, Issued, ec_key, name
+from tests.support.pki import CA, NOW, Issued, ec_key, name
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def custom_ca(
     eku: list[x509.ObjectIdentifier] | None = None,
     index: int,
 ) -> CA:
-    """An intermediate with extensions tests/pki.py does not offer."""
+    """An intermediate with extensions tests/support/pki.py does not offer."""
     key = ec_key("P-256", index)
     builder = (
         parent._builder(

@@ -26,7 +26,7 @@ def test_a_bug_ends_in_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("CERTOPS_DEBUG", raising=False)
-    monkeypatch.setitem(cli.COMMANDS, "boom", ("tests.cli_boom", "fails"))
+    monkeypatch.setitem(cli.COMMANDS, "boom", ("tests.support.cli_boom", "fails"))
     assert cli.main(["boom"]) == cli.INTERNAL_EXIT
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error (RuntimeError)" in err
@@ -37,7 +37,7 @@ def test_debug_shows_the_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CERTOPS_DEBUG", "1")
-    monkeypatch.setitem(cli.COMMANDS, "boom", ("tests.cli_boom", "fails"))
+    monkeypatch.setitem(cli.COMMANDS, "boom", ("tests.support.cli_boom", "fails"))
     assert cli.main(["boom"]) == cli.INTERNAL_EXIT
     assert "Traceback" in capsys.readouterr().err
 

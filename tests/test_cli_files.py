@@ -17,7 +17,7 @@ import pytest
 
 from bot.cli import main
 from bot.cli.files import InputFileError, read_input_file
-from tests.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
+from tests.support.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,12 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests import test_services_support as support
-from tests.dns_server import DnsServer
-from tests.test_services_support import DEV_HOST, KEY_PASSWORD, LT_HOST, PFX_PASSWORD, QA_HOST, Pki
-
-pki = support.pki  # fixture
-dns_server, silent_dns = support.dns_server, support.silent_dns
+from tests.support.dns_server import DnsServer
+from tests.support.services import DEV_HOST, KEY_PASSWORD, LT_HOST, PFX_PASSWORD, QA_HOST, Pki
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +41,7 @@ class Run:
 @pytest.fixture
 def files(tmp_path: Path, pki: Pki) -> dict[str, str]:
     """The uploads as files: PEM with an encrypted key, a PFX, password files, the root."""
-    from tests.test_services_support import pem_upload, pfx_upload
+    from tests.support.services import pem_upload, pfx_upload
 
     paths: dict[str, str] = {}
     for name, data in {

@@ -18,7 +18,7 @@ import pytest
 import pyzipper
 from cryptography import x509
 
-from tests.openssl_pki import OpenSSLPKI
+from tests.support.openssl_pki import OpenSSLPKI
 from tests.test_validate_report import check_contract
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.pki import CA, Issued, ec_key, key_pem
+from tests.support.pki import CA, Issued, ec_key, key_pem
 from tests.test_aia_fetch import Route, Site, _handler
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from bot.console.session import loop, open_session
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from storage.db import Database
-from tests.slack_fixtures import add_env, make_pki, submit
+from tests.support.slack_fixtures import add_env, make_pki, submit
 
 EXE = str(Path(sys.executable).with_name("certops"))
 

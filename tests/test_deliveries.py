@@ -23,9 +23,9 @@ from bot.services.errors import DatabaseDown
 from handlers.dedupe import RecentIds, first_delivery
 from storage.db import Database
 from storage.models import SlackDelivery
-from tests.slack_fixtures import PkiSet, make_pki
-from tests.slack_harness import USER, Exchange, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import file_share_event
+from tests.support.slack_fixtures import PkiSet, make_pki
+from tests.support.slack_harness import USER, Exchange, SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import file_share_event
 
 START = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
 # Nothing listens on port 1 of loopback: a PostgreSQL that is down (refused at once).

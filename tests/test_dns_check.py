@@ -1,4 +1,4 @@
-"""The DNS check against real DNS servers on loopback UDP (tests/dns_server.py).
+"""The DNS check against real DNS servers on loopback UDP (tests/support/dns_server.py).
 
 No resolver object is mocked: every answer crosses a socket, in the "normal" mode (chains
 followed into the answer, like a recursive resolver), the "first hop only" mode, a silent
@@ -32,7 +32,7 @@ from bot.pipeline.dns_report import (
 )
 from bot.pipeline.findings import CATALOG, Severity
 from bot.pipeline.hostnames import InvalidHostname, covers, normalize, to_unicode
-from tests.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
+from tests.support.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bot.cli import main
-from tests.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
-from tests.pki import CA, ec_key, key_pem, pem_bundle
+from tests.support.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
+from tests.support.pki import CA, ec_key, key_pem, pem_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests.dns_server import (
+from tests.support.dns_server import (
     LOAD_BALANCER,
     TARGET,
     ZONES,

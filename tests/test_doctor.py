@@ -2,7 +2,7 @@
 
 Slack is the loopback stand-in (which sends `x-oauth-scopes` as Slack does and knows the
 channels a test gives it), the database a real SQLite file or PostgreSQL, the resolver
-the real UDP DNS server of tests/dns_server.py.
+the real UDP DNS server of tests/support/dns_server.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from storage.db import Database
-from tests.dns_server import DnsServer
+from tests.support.dns_server import DnsServer
 
 TOKEN = "xoxb-doctor-test"
 SECRET = "0123456789abcdef0123456789abcdef"

@@ -4,7 +4,6 @@ renewals, on SQLite and PostgreSQL, with a clock the tests move."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 import pytest
 from sqlmodel import col, select
@@ -14,32 +13,34 @@ from bot.services.actors import Actor
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
-from bot.services.expiry import ChannelPacer, DueWarning, ExpiryConfig, PublishFailed, RenewedNotice
+from bot.services.expiry import ChannelPacer, DueWarning, ExpiryConfig, RenewedNotice
 from bot.services.expiry_digest import NO_ENVIRONMENT, expiring_digest
 from bot.services.expiry_thresholds import (
     due_threshold,
-    from_settings,
     horizon,
     parse_thresholds,
     render,
 )
 from bot.settings import load
 from storage import queries
-from storage.db import Database
 from storage.models import (
-    Assignment,
-    AssignmentState,
     AuditEvent,
-    Certificate,
     CertificateStatus,
-    Environment,
-    Notification,
-    SubmittedFormat,
     WarningSilence,
 )
+from tests.support import expiry as expiry_support
+from tests.support.expiry import (
+    DEFAULT,
+    START,
+    Recorder,
+    add_cert,
+    add_env,
+    assign,
+    claims,
+    config,
+)
 
-START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-DEFAULT = from_settings((30, 14, 7, 3, 1, 0), ())
+clock, ctx = expiry_support.clock, expiry_support.ctx  # fixtures (named like the services' ones)
 
 
 # -- thresholds (pure) ---------------------------------------------------------------------
@@ -102,142 +103,16 @@ def test_pacer_keeps_a_second_between_posts_in_one_channel() -> None:
     assert slept == [pytest.approx(0.75)]
 
 
-# -- the scan, with a recording publisher --------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """A Publisher that records what it was asked to post; can fail on demand."""
-
-    calls: list[tuple[str, DueWarning | RenewedNotice, str]] = field(default_factory=list)
-    fail: int = 0
-    counter: int = 0
-
-    def _next(self) -> str:
-        if self.fail:
-            self.fail -= 1
-            raise PublishFailed("internal_error")
-        self.counter += 1
-        return f"17000000{self.counter:02d}.000100"
-
-    def post_warning(self, warning: DueWarning) -> str:
-        ts = self._next()
-        self.calls.append(("post", warning, ts))
-        return ts
-
-    def update_warning(self, warning: DueWarning, ts: str) -> None:
-        self._next()
-        self.calls.append(("update", warning, ts))
-
-    def remind(self, warning: DueWarning) -> str:
-        ts = self._next()
-        self.calls.append(("remind", warning, ts))
-        return ts
-
-    def mark_renewed(self, notice: RenewedNotice) -> str | None:
-        self._next()
-        self.calls.append(("renewed", notice, ""))
-        return None
-
-    def kinds(self) -> list[tuple[str, str]]:
-        return [
-            (kind, item.threshold if isinstance(item, DueWarning) else item.renewed_by)
-            for kind, item, _ in self.calls
-        ]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def ctx(database: Database, clock: ManualClock) -> ServiceContext:
-    return ServiceContext(database=database, clock=clock)
+# -- the scan, with a recording publisher (tests/support/expiry.py) ---------------------
 
 
 NO_PAUSE = ChannelPacer(0.0)
-
-
-def config(default_channel: str | None = "C0DEFAULT") -> ExpiryConfig:
-    return ExpiryConfig(DEFAULT, default_channel, "test-replica")
-
-
-def add_env(
-    ctx: ServiceContext, name: str, channel: str | None, warning_days: str | None = None
-) -> int:
-    with ctx.session() as session:
-        env = queries.add_environment(
-            session,
-            Environment(
-                name=name,
-                default_host=f"acme-{name}.outsystemsenterprise.com",
-                channel=channel,
-                warning_days=warning_days,
-            ),
-        )
-        return env.id or 0
-
-
-def add_cert(
-    ctx: ServiceContext,
-    name: str,
-    days: float,
-    *,
-    lifetime_days: float = 90,
-    sans: tuple[str, ...] = ("shop.example.com",),
-    issuer: str = "CN=Test CA",
-    renews: int | None = None,
-    domain: str | None = None,
-    status: CertificateStatus = CertificateStatus.VALIDATED,
-) -> int:
-    end = START + dt.timedelta(days=days)
-    with ctx.session() as session:
-        row = queries.add_certificate(
-            session,
-            Certificate(
-                name=name,
-                domain=domain or sans[0],
-                submitted_format=SubmittedFormat.PEM,
-                status=status,
-                subject=f"CN={sans[0]}",
-                sans=list(sans),
-                issuer=issuer,
-                not_before=end - dt.timedelta(days=lifetime_days),
-                not_after=end,
-                fingerprint_sha256=f"FP:{name}",
-                submitted_by="U1",
-                renews_id=renews,
-            ),
-        )
-        return row.id or 0
-
-
-def assign(ctx: ServiceContext, cert_id: int, env_id: int, hostname: str) -> None:
-    with ctx.session() as session:
-        queries.add_assignment(
-            session,
-            Assignment(
-                certificate_id=cert_id,
-                environment_id=env_id,
-                hostname=hostname,
-                state=AssignmentState.ACTIVE,
-                assigned_by="UADMIN",
-                active_at=START,
-            ),
-        )
 
 
 def scan(
     ctx: ServiceContext, publisher: Recorder, cfg: ExpiryConfig | None = None
 ) -> expiry.ScanReport:
     return expiry.run_scan(ctx, publisher, cfg or config(), NO_PAUSE)
-
-
-def claims(ctx: ServiceContext) -> list[tuple[int, str, str, str | None]]:
-    with ctx.session() as session:
-        rows = session.exec(select(Notification).order_by(col(Notification.id))).all()
-        return [(n.certificate_id, n.threshold, n.channel, n.message_ts) for n in rows]
 
 
 def test_each_threshold_once_updated_in_place_then_expired_is_new(

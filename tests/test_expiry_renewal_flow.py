@@ -16,9 +16,9 @@ from bot.services.clock import ManualClock
 from bot.services.expiry import ChannelPacer, ExpiryConfig
 from bot.services.expiry_thresholds import from_settings
 from handlers.warnings import SlackPublisher, warning_client
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, PkiSet, make_pki, submit
-from tests.slack_harness import ADMIN, SlackHarness, slack_harness
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, PkiSet, make_pki, submit
+from tests.support.slack_harness import ADMIN, SlackHarness, slack_harness
 
 RECORDS = {
     "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],

@@ -11,8 +11,8 @@ from bot.console.slack_api import FakeSlackApi
 from bot.scheduler import Scheduler, build_jobs, run_once
 from bot.services.context import ServiceContext
 from storage.db import Database
-from tests.slack_harness import harness_settings
-from tests.test_notify_cli import TOKEN, api, seed  # noqa: F401  (the api fixture)
+from tests.support.notify import TOKEN, seed
+from tests.support.slack_harness import harness_settings
 
 
 def test_scheduler_ticks_survives_a_failing_job_and_stops() -> None:
@@ -40,7 +40,7 @@ def test_scheduler_ticks_survives_a_failing_job_and_stops() -> None:
     assert isinstance(results["a"], RuntimeError) and results["b"] == "done"
 
 
-def test_build_jobs_posts_through_the_stand_in(sqlite_url: str, api: FakeSlackApi) -> None:  # noqa: F811
+def test_build_jobs_posts_through_the_stand_in(sqlite_url: str, api: FakeSlackApi) -> None:
     seed(sqlite_url, 2)
     settings = harness_settings(
         sqlite_url, slack_bot_token=TOKEN, slack_api_url=api.api_url, default_channel="C0DEF"
@@ -56,7 +56,7 @@ def test_build_jobs_posts_through_the_stand_in(sqlite_url: str, api: FakeSlackAp
     assert len(api.calls("chat.postMessage")) == 2
 
 
-def test_certops_run_starts_the_scheduler(sqlite_url: str, api: FakeSlackApi) -> None:  # noqa: F811
+def test_certops_run_starts_the_scheduler(sqlite_url: str, api: FakeSlackApi) -> None:
     from bot.cli.startup import start_scheduler
 
     seed(sqlite_url, 1)

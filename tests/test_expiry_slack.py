@@ -16,8 +16,7 @@ import pytest
 from bot.console.render import message_text
 from bot.services import expiry
 from bot.services.clock import ManualClock
-from bot.services.expiry import ChannelPacer, ExpiryConfig
-from bot.services.expiry_thresholds import from_settings
+from bot.services.expiry import ChannelPacer
 from handlers import warnings
 from handlers.blocks.validate_modal import VIEW_FORMAT
 from handlers.warnings import (
@@ -34,10 +33,9 @@ from handlers.warnings_blocks import (
 )
 from storage import queries
 from storage.models import AuditEvent, WarningSilence
-from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
-from tests.test_expiry import START, add_cert, add_env, assign
-
-CONFIG = ExpiryConfig(from_settings((30, 14, 7, 3, 1, 0), ()), "C0DEFAULT", "test")
+from tests.support.expiry import START, add_cert, add_env, assign
+from tests.support.expiry_slack import CONFIG, click, interact
+from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 
 
 @pytest.fixture
@@ -56,33 +54,6 @@ def clock(h: SlackHarness) -> ManualClock:
 def scan(h: SlackHarness) -> expiry.ScanReport:
     publisher = SlackPublisher(warning_client(h.settings))
     return expiry.run_scan(h.deps.services, publisher, CONFIG, ChannelPacer(0.0))
-
-
-def interact(h: SlackHarness, payload: dict[str, Any]) -> Any:
-    return h._exchange(lambda: h.sender.interaction(payload))
-
-
-def click(h: SlackHarness, message: Any, action_id: str, user: str = USER) -> Any:
-    """Click a button of a message the bot posted, as Slack sends it (container, channel)."""
-    for block in message.blocks:
-        for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            if element.get("action_id") == action_id:
-                payload = {
-                    "type": "block_actions",
-                    "user": {"id": user},
-                    "channel": {"id": message.params["channel"]},
-                    "container": {
-                        "type": "message",
-                        "message_ts": message.params.get("ts") or "1.1",
-                        "channel_id": message.params["channel"],
-                    },
-                    "response_url": h.api.response_url(),
-                    "actions": [
-                        {"type": "button", "action_id": action_id, "value": element["value"]}
-                    ],
-                }
-                return interact(h, payload)
-    raise AssertionError(f"no button {action_id}")
 
 
 def posted(h: SlackHarness, channel: str | None = None) -> list[Any]:

@@ -7,7 +7,7 @@ from bot.services import expiry
 from bot.services.context import ServiceContext
 from bot.services.held_claims import HeldClaims
 from storage import queries
-from tests.test_expiry import Recorder, add_cert, claims, clock, config, ctx  # noqa: F401
+from tests.support.expiry import Recorder, add_cert, claims, clock, config, ctx  # noqa: F401
 
 
 class StopWhilePacing(expiry.ChannelPacer):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bot.console.slack_api import FakeSlackApi
-from tests.socket_mode_server import SocketModeServer
+from tests.support.socket_mode_server import SocketModeServer
 from tests.test_shutdown import gauge, get, wait_in_flight
 from tests.test_slack_run import EXE, free_port, wait_listening
 

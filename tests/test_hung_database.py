@@ -28,10 +28,10 @@ from bot.services.context import ServiceContext
 from bot.services.errors import DatabaseDown
 from handlers.blocks import assign_modal as assign_ui
 from storage.db import Database
-from tests.pg_proxy import FreezableProxy
-from tests.slack_fixtures import PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.pg_proxy import FreezableProxy
+from tests.support.slack_fixtures import PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, slack_harness
+from tests.support.slack_upload_fixtures import (
     boxes_value,
     file_share_event,
     opened_view,

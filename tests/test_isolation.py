@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.isolation import CheckTimeout, Isolated
-from tests.pki import CA, rsa_key
-from tests.slack_harness import USER, slack_harness
-from tests.slack_upload_fixtures import file_share_event, last_update, send_files
+from tests.support.pki import CA, rsa_key
+from tests.support.slack_harness import USER, slack_harness
+from tests.support.slack_upload_fixtures import file_share_event, last_update, send_files
 
 
 def test_the_check_runs_in_another_process_and_a_stuck_one_is_replaced() -> None:

@@ -1,6 +1,6 @@
 """Declared KDF costs over the cap are refused before any derivation, on every path.
 
-Files are made by `openssl` and patched (tests/costly_files.py): 2,147,483,647 iterations
+Files are made by `openssl` and patched (tests/support/costly_files.py): 2,147,483,647 iterations
 written into a 2-4 KB key or PFX. Had anything derived a key from one, the test would run
 for many minutes; the bounds below are generous (seconds) and only there to fail loudly.
 """
@@ -26,16 +26,16 @@ from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import rc2, read_inputs
 from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS, ScryptParams
 from handlers.blocks import uploads as ui
-from tests.costly_files import (
+from tests.support.costly_files import (
     HUGE,
     hide_costly_key_in_certificate_block,
     patch_pfx,
     patch_pkcs8,
     to_pem,
 )
-from tests.openssl_pki import OpenSSLPKI, session_pki
-from tests.slack_harness import SlackHarness, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.slack_harness import SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import (
     button_in,
     click,
     last_update,

@@ -17,7 +17,7 @@ from bot.pipeline.keys import (
     possession_probe,
 )
 from bot.pipeline.material import SourcedKey
-from tests.pki import CA, ec_key, rsa_key
+from tests.support.pki import CA, ec_key, rsa_key
 
 
 @functools.cache

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 
 from bot.pipeline.material import InputFile
 from bot.pipeline.readers import read_inputs
-from tests.malformed_extensions import CASES, malformed
-from tests.openssl_pki import run
+from tests.support.malformed_extensions import CASES, malformed
+from tests.support.openssl_pki import run
 from tests.test_certificate_caps import make_small_cert
 from tests.test_cli_validate import certops
 

@@ -18,9 +18,9 @@ from bot.metrics import Metrics, metrics_for, record_validation
 from bot.metrics_slack import request_kind
 from storage.db import Database
 from storage.models import Notification
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, SlackHarness, slack_harness
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, SlackHarness, slack_harness
 
 RECORDS = {
     "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],

@@ -18,7 +18,7 @@ from bot.pipeline.findings import Severity
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import ArchiveLimits, read_inputs
 from bot.pipeline.readers.archive import is_unsafe_path
-from tests.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
 
 MIB = 1024 * 1024
 ZIP_PW = b"zip pass 7"

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from bot.pipeline.findings import Severity
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import input_kind, read_inputs
-from tests import pki
-from tests.openssl_pki import OpenSSLPKI, session_pki
+from tests.support import pki
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
 
 PW = Passwords(key=OpenSSLPKI.password)
 

@@ -18,7 +18,7 @@ from bot.pipeline.material import INPUT_KINDS, InputFile, Material, Passwords
 from bot.pipeline.readers import ArchiveLimits, read_inputs
 from bot.pipeline.readers.archive import ArchiveBudget
 from bot.pipeline.readers.detect import _read
-from tests.openssl_pki import FILES, OpenSSLPKI, session_pki
+from tests.support.openssl_pki import FILES, OpenSSLPKI, session_pki
 
 NAMES = sorted(FILES)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,7 @@ import pytest
 
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
-from tests.openssl_pki import FILES, OpenSSLPKI, session_pki
+from tests.support.openssl_pki import FILES, OpenSSLPKI, session_pki
 
 ENCRYPTED = [
     ("leaf.enc-pkcs8.pem", "private_key"),
@@ -104,7 +104,7 @@ def _short_iv_key(cipher_iv_hex_len: int = 26) -> bytes:
     """A traditional encrypted EC key whose DEK-Info IV is cut short (13 of 16 bytes)."""
     import re
 
-    from tests.pki import ec_key, key_pem
+    from tests.support.pki import ec_key, key_pem
 
     pem = key_pem(ec_key("P-256", 77), password=b"right", fmt="traditional")
     assert b"DEK-Info: AES-256-CBC," in pem

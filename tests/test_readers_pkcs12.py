@@ -19,9 +19,9 @@ from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.asn1 import ber_to_der
 from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
-from tests.ber import inner_ber, outer_ber
-from tests.costly_files import HUGE, patch_pfx
-from tests.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.ber import inner_ber, outer_ber
+from tests.support.costly_files import HUGE, patch_pfx
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
 
 LIBRARY_LOAD = pkcs12.load_pkcs12  # the real one, not the spy below
 BIG_BITS = 4160  # over the platform's 4096 limit, and still quick to generate once

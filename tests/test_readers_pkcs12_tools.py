@@ -20,8 +20,8 @@ from cryptography import x509
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.pkcs12_mac import build_pfx
-from tests.ber import outer_ber
-from tests.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.ber import outer_ber
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
 
 WRONG = b"not the password"
 

@@ -17,13 +17,9 @@ from bot.services.errors import ServiceError
 from bot.services.promotion import promote_due
 from bot.services.reminders import ASSIGNMENT_REMINDERS
 from storage.models import Assignment
-from tests import test_services_support as support
-from tests.dns_server import DnsServer
-from tests.pki import self_signed_leaf
-from tests.test_services_support import ADMIN, PERSON, Pki, add_envs, submit
-
-pki, clock, ctx = support.pki, support.clock, support.ctx  # fixtures
-dns_server, silent_dns = support.dns_server, support.silent_dns
+from tests.support.dns_server import DnsServer
+from tests.support.pki import self_signed_leaf
+from tests.support.services import ADMIN, PERSON, Pki, add_envs, submit
 
 
 def _assign(

@@ -11,9 +11,8 @@ from bot.services.audit import recent
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from storage.models import AuditEvent, Certificate
-from tests import test_services_support as support
-from tests.pki import self_signed_leaf
-from tests.test_services_support import (
+from tests.support.pki import self_signed_leaf
+from tests.support.services import (
     ADMIN,
     DEV_HOST,
     KEY_PASSWORD,
@@ -24,8 +23,6 @@ from tests.test_services_support import (
     pfx_upload,
     submit,
 )
-
-pki, clock, ctx = support.pki, support.clock, support.ctx  # fixtures
 
 
 def _stored(ctx: ServiceContext, name: str) -> Certificate:

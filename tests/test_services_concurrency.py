@@ -16,10 +16,7 @@ from bot.services.errors import ServiceError
 from storage import queries
 from storage.db import Database
 from storage.models import Certificate
-from tests import test_services_support as support
-from tests.test_services_support import ADMIN, KEY_PASSWORD, Pki, pem_upload
-
-pki = support.pki  # fixture
+from tests.support.services import ADMIN, KEY_PASSWORD, Pki, pem_upload
 
 
 def _race(url: str, pki: Pki, names: list[str]) -> list[Any]:
@@ -94,8 +91,8 @@ def test_simultaneous_assignments_to_one_environment(pg_url: str, pki: Pki) -> N
     """Two admins assign to one environment at once: one wins, one hears of the race."""
     from bot.services.assignments import assign_certificate
     from bot.services.environments import add_environment
-    from tests.dns_server import DnsServer
-    from tests.test_services_support import DEV_HOST, dns_records
+    from tests.support.dns_server import DnsServer
+    from tests.support.services import DEV_HOST, dns_records
 
     setup_db = Database(pg_url)
     ctx = ServiceContext(setup_db, extra_roots=[pki.root.cert])

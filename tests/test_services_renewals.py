@@ -8,12 +8,8 @@ from bot.services import certificates, renewals, tickets
 from bot.services.assignments import assign_certificate
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
-from tests import test_services_support as support
-from tests.dns_server import DnsServer
-from tests.test_services_support import ADMIN, PERSON, Pki, add_envs, submit
-
-pki, clock, ctx = support.pki, support.clock, support.ctx  # fixtures
-dns_server = support.dns_server
+from tests.support.dns_server import DnsServer
+from tests.support.services import ADMIN, PERSON, Pki, add_envs, submit
 
 
 def _assign(ctx: ServiceContext, server: DnsServer, cert: str, env: str, host: str) -> None:

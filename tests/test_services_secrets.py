@@ -21,9 +21,8 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction, renewals, tickets
 from bot.services.assignments import assign_certificate
 from bot.services.context import ServiceContext
-from tests import test_services_support as support
-from tests.dns_server import DnsServer
-from tests.test_services_support import (
+from tests.support.dns_server import DnsServer
+from tests.support.services import (
     ADMIN,
     KEY_PASSWORD,
     PFX_PASSWORD,
@@ -33,9 +32,6 @@ from tests.test_services_support import (
     pem_upload,
     pfx_upload,
 )
-
-pki, clock, ctx = support.pki, support.clock, support.ctx  # fixtures
-dns_server = support.dns_server
 
 
 @pytest.fixture

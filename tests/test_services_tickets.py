@@ -9,12 +9,8 @@ from bot.services.assignments import assign_certificate
 from bot.services.audit import recent
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
-from tests import test_services_support as support
-from tests.dns_server import DnsServer
-from tests.test_services_support import ADMIN, LT_HOST, PERSON, Pki, add_envs, submit
-
-pki, clock, ctx = support.pki, support.clock, support.ctx  # fixtures
-dns_server, silent_dns = support.dns_server, support.silent_dns
+from tests.support.dns_server import DnsServer
+from tests.support.services import ADMIN, LT_HOST, PERSON, Pki, add_envs, submit
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.services import certificates, environments
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
 
 RECORDS = {
     "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],

@@ -9,7 +9,7 @@ import pytest
 
 from bot.console.slack_api import FakeSlackApi
 from bot.slack_files import Downloader, DownloadError, allowed_origins, looks_like_html, origin_of
-from tests.slack_upload_fixtures import recording_server
+from tests.support.slack_upload_fixtures import recording_server
 
 TOKEN = "xoxb-download-test"
 

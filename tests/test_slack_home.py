@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.slack_fixtures import ENV_HOST, PkiSet, make_pki
-from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+from tests.support.slack_fixtures import ENV_HOST, PkiSet, make_pki
+from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 
 OTHER = "UOTHER001"
 

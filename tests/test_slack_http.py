@@ -19,9 +19,9 @@ from slack_bolt import Ack
 
 from bot.services import environments
 from handlers.request_context import RequestIdFilter
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +309,7 @@ def test_building_the_app_logs_no_warning_about_the_token(
     """Bolt reads SLACK_BOT_TOKEN itself and warned at every start that it is 'unused'."""
     from bot.app import create_app
     from bot.request_signature import ClientTokenNotice
-    from tests.slack_harness import BOT_TOKEN, harness_settings
+    from tests.support.slack_harness import BOT_TOKEN, harness_settings
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     with caplog.at_level(logging.DEBUG):

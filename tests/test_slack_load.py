@@ -20,8 +20,8 @@ from bot.console.slack_api import Call
 from bot.metrics import metrics_for
 from bot.slack_files import Downloader, DownloadError
 from handlers.blocks import uploads as ui
-from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import file_share_event, submit_view, text_value
+from tests.support.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import file_share_event, submit_view, text_value
 
 JUNK = b"not a certificate at all\n"
 

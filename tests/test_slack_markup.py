@@ -47,11 +47,17 @@ from handlers.warnings import RENEW_MODAL_CALLBACK, SlackPublisher, SlackTlsPubl
 from handlers.warnings_blocks import ACTION_RENEW
 from storage import queries
 from storage.models import CertificateStatus
-from tests.dns_server import DnsServer
-from tests.pki import Issued
-from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.dns_server import DnsServer
+from tests.support.expiry import START
+from tests.support.expiry import add_cert as add_cert_row
+from tests.support.expiry import add_env as add_env_row
+from tests.support.expiry import assign as assign_row
+from tests.support.expiry_slack import CONFIG
+from tests.support.expiry_slack import click as click_warning
+from tests.support.pki import Issued
+from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import (
     boxes_value,
     button_in,
     choice_value,
@@ -64,12 +70,6 @@ from tests.slack_upload_fixtures import (
     submit_view,
     text_value,
 )
-from tests.test_expiry import START
-from tests.test_expiry import add_cert as add_cert_row
-from tests.test_expiry import add_env as add_env_row
-from tests.test_expiry import assign as assign_row
-from tests.test_expiry_slack import CONFIG
-from tests.test_expiry_slack import click as click_warning
 
 HOSTILE = "<!channel> soon <@UEVIL0001>"  # a name saved before the naming rule
 FREE = "<!everyone> <#CEVIL0001|ops> <!subteam^SEVIL> <@UEVIL0002> & co"  # typed text
@@ -458,7 +458,7 @@ def test_a_new_name_outside_the_rule_is_refused_by_the_service(
 ) -> None:
     """The CLI, the console and Slack all save through this one check."""
     from bot.app import create_service_context
-    from tests.slack_harness import harness_settings
+    from tests.support.slack_harness import harness_settings
 
     ctx = create_service_context(harness_settings(sqlite_url))
     files = [

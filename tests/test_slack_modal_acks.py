@@ -12,8 +12,8 @@ from bot.console.slack_api import Call
 from bot.scheduler import build_jobs
 from handlers.blocks.home import ACTION_ASSIGN, ACTION_VALIDATE
 from handlers.modal_open import OPEN_SECONDS
-from tests.slack_fixtures import PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+from tests.support.slack_fixtures import PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 
 # Slack's limit for the ack; the opening itself is bounded by OPEN_SECONDS (1.5 s).
 ACK_LIMIT = 3.0

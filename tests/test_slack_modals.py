@@ -14,10 +14,10 @@ from bot.services import certificates, environments
 from handlers import validate_modal
 from handlers.blocks import assign_modal as assign_ui
 from handlers.blocks import validate_modal as validate_ui
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, USER, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import (
     PFX_PASSWORD,
     ZIP_PASSWORD,
     UploadSet,

@@ -17,10 +17,10 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction
 from handlers import uploads
 from handlers.blocks import uploads as ui
-from tests.openssl_pki import OpenSSLPKI, session_pki
-from tests.slack_fixtures import PkiSet, make_pki
-from tests.slack_harness import SlackHarness, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.slack_fixtures import PkiSet, make_pki
+from tests.support.slack_harness import SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import (
     PFX_PASSWORD,
     ZIP_PASSWORD,
     UploadSet,

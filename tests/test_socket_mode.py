@@ -1,6 +1,6 @@
 """Socket Mode under Slack's refreshes, dropped connections, outages, `link_disabled` and
 SIGTERM: the real `certops run` process against the Socket Mode stand-in
-(tests/socket_mode_server.py) and the Web API stand-in on loopback.
+(tests/support/socket_mode_server.py) and the Web API stand-in on loopback.
 
 The bounds asserted are generous (the defects they catch are 3 s and ~50 s); the exact
 figures come from bench/bench_socket_mode.py."""
@@ -29,7 +29,7 @@ from bot.socket_mode import (
     SocketModeClient,
     backoff,
 )
-from tests.socket_mode_server import SocketModeServer, event_envelope
+from tests.support.socket_mode_server import SocketModeServer, event_envelope
 from tests.test_shutdown import gauge, get
 from tests.test_slack_run import EXE, free_port, wait_listening
 

@@ -36,7 +36,7 @@ from storage.models import (
     TlsCheck,
     TlsCheckState,
 )
-from tests.pki import CA, Issued, rsa_key
+from tests.support.pki import CA, Issued, rsa_key
 
 START = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
 HOST = "shop.example.com"

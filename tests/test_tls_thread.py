@@ -1,6 +1,6 @@
 """The post-assignment TLS check answers in the thread of the assignment's result message.
 
-End to end: signed requests through the app in HTTP mode (tests/slack_harness.py), the
+End to end: signed requests through the app in HTTP mode (tests/support/slack_harness.py), the
 DNS check against a real UDP server on loopback, the TLS check against a real TLS server
 on loopback (tests/test_tls_probe.py's `TlsServer`), the clock a `ManualClock`. The
 result of a click or of the assign modal is a `chat.postMessage` whose ts the check
@@ -28,10 +28,10 @@ from handlers.blocks import assign_modal as assign_ui
 from handlers.warnings import SlackTlsPublisher
 from storage.db import Database
 from storage.models import TlsCheck
-from tests.dns_server import DnsServer
-from tests.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
-from tests.slack_harness import ADMIN, BOT_TOKEN, SlackHarness, slack_harness
-from tests.slack_upload_fixtures import (
+from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_harness import ADMIN, BOT_TOKEN, SlackHarness, slack_harness
+from tests.support.slack_upload_fixtures import (
     boxes_value,
     opened_view,
     select_value,

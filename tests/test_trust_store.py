@@ -18,7 +18,7 @@ from bot.pipeline.trust import (
     certificates_from_pem,
     name_key,
 )
-from tests.pki import CA, key_pem, pem_bundle, rsa_key
+from tests.support.pki import CA, key_pem, pem_bundle, rsa_key
 
 ISRG_ROOT_X1 = x509.Name(
     [

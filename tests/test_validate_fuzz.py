@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.pipeline.material import Material, SourcedCertificate, SourcedKey
 from bot.pipeline.report import render_text
 from bot.pipeline.validate import ValidateOptions, validate_material
-from tests.pki import CA, Issued
+from tests.support.pki import CA, Issued
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from bot.pipeline.leaf import (
     parse_domain,
     validity_length_finding,
 )
-from tests.openssl_pki import OpenSSLPKI
-from tests.pki import CA, NOW, ec_key, rsa_key, self_signed_leaf
+from tests.support.openssl_pki import OpenSSLPKI
+from tests.support.pki import CA, NOW, ec_key, rsa_key, self_signed_leaf
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """`validate()` end to end: files in, report out, one case per finding code at least.
 
-Fixtures come from both the `openssl` command line (tests/openssl_pki.py) and
-`cryptography` (tests/pki.py). The reading codes belong to the readers and the chain codes
+Fixtures come from both the `openssl` command line (tests/support/openssl_pki.py) and
+`cryptography` (tests/support/pki.py). The reading codes belong to the readers and the chain codes
 to the chain builder; here each is asserted through `validate()`, as callers see them.
 """
 
@@ -28,8 +28,8 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.readers import ArchiveLimits
 from bot.pipeline.report import Report
 from bot.pipeline.validate import ValidateOptions, validate, validate_material
-from tests.openssl_pki import OpenSSLPKI
-from tests.pki import CA, NOW, ec_key, key_pem, pem_bundle, rsa_key, self_signed_leaf
+from tests.support.openssl_pki import OpenSSLPKI
+from tests.support.pki import CA, NOW, ec_key, key_pem, pem_bundle, rsa_key, self_signed_leaf
 
 PRODUCED: set[str] = set()  # codes seen by this module's tests (checked at the end)
 

@@ -13,7 +13,7 @@ from cryptography import x509
 from bot.pipeline.findings import Severity, finding
 from bot.pipeline.material import InputSummary
 from bot.pipeline.report import ChainEntry, Report, render_text
-from tests.pki import CA, NOW, ec_key
+from tests.support.pki import CA, NOW, ec_key
 
 _STR = {"type": "string"}
 _FINDING = {

@@ -25,8 +25,8 @@ from bot.pipeline.findings import CATALOG, Severity
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report
 from bot.pipeline.validate import ValidateOptions, validate
-from tests.openssl_pki import OpenSSLCerts, OpenSSLPKI, run
-from tests.pki import CA, NOW, ec_key, key_pem, name, pem_bundle, rsa_key
+from tests.support.openssl_pki import OpenSSLCerts, OpenSSLPKI, run
+from tests.support.pki import CA, NOW, ec_key, key_pem, name, pem_bundle, rsa_key
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_CODES = {

@@ -10,7 +10,7 @@ Usage: a session fixture in the test module, built once per test session::
 
 (or import the ready-made `openssl_pki` fixture), or build one directly::
 
-    from tests.openssl_pki import OpenSSLPKI
+    from tests.support.openssl_pki import OpenSSLPKI
     pki = OpenSSLPKI(tmp_path_factory.mktemp("openssl"))
     pki.leaf_pem            # bytes: RSA-2048 leaf for app.example.com / www.example.com
     pki.inter_pem           # bytes: intermediate CA (EC P-256), signed by the root
@@ -260,7 +260,7 @@ def session_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
 
 @pytest.fixture(scope="session")
 def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    """Importable fixture (`from tests.openssl_pki import openssl_pki  # noqa: F401, F811`)."""
+    """Importable fixture (`from tests.support.openssl_pki import openssl_pki  # noqa: F401, F811`)."""
     return session_pki(tmp_path_factory)
 
 

@@ -1,6 +1,6 @@
 """A small PKI for tests, built with `cryptography`.
 
-Tests also build fixtures with the `openssl` command line (see tests/openssl_pki.py) so
+Tests also build fixtures with the `openssl` command line (see tests/support/openssl_pki.py) so
 that our own code never grades only what our own library produced.
 """
 

@@ -1,7 +1,8 @@
 """Shared pieces for the services and record-CLI tests: a PKI, uploads, a DNS server.
 
-Imported by tests/test_services_*.py and tests/test_cli_record*.py (fixtures are
-imported by name). Costly things (keys, the PKI) are made once per session.
+Helpers are imported by tests/test_services_*.py and tests/test_cli_record.py; the fixtures
+(`pki`, `clock`, `ctx`, `dns_server`, `silent_dns`) are registered by tests/conftest.py.
+Costly things (keys, the PKI) are made once per session.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from bot.services.actors import Actor, terminal_actor
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from storage.db import Database
-from tests.dns_server import DnsServer
-from tests.pki import CA, Issued, rsa_key
+from tests.support.dns_server import DnsServer
+from tests.support.pki import CA, Issued, rsa_key
 
 DEV_HOST = "acme-dev.outsystemsenterprise.com"
 QA_HOST = "acme-qa.outsystemsenterprise.com"
@@ -115,8 +116,11 @@ def dns_records() -> dict[str, list[tuple[str, str]]]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dns_server() -> Iterator[DnsServer]:
+    """One server per test module, so a module's `queries` log holds its own questions only
+    (as when each module imported the fixture: one instance per module; starting one is cheap).
+    """
     with DnsServer(dns_records(), zones=["example.com", "outsystemsenterprise.com"]) as server:
         yield server
 
@@ -147,12 +151,3 @@ def add_envs(ctx: ServiceContext) -> None:
     add_environment(ctx, ADMIN, "qa", default_host=QA_HOST)
     add_environment(ctx, ADMIN, "lifetime", default_host=LT_HOST, is_lifetime=True)
 
-
-def test_support_uploads_are_what_they_claim(pki: Pki) -> None:
-    """The helpers themselves: the PEM key is encrypted, the PFX opens with its password."""
-    files = pem_upload(pki.app, pki.inter)
-    assert b"ENCRYPTED PRIVATE KEY" in files[1].data
-    key, cert, extra = pkcs12.load_key_and_certificates(
-        pfx_upload(pki.app, pki.inter)[0].data, PFX_PASSWORD
-    )
-    assert cert == pki.app.cert and key is not None and len(extra) == 1

@@ -8,8 +8,8 @@ from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, environments
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
-from tests.pki import CA, Issued, rsa_key
-from tests.slack_harness import ADMIN, USER
+from tests.support.pki import CA, Issued, rsa_key
+from tests.support.slack_harness import ADMIN, USER
 
 ENV_HOST = "acme-dev.outsystemsenterprise.com"
 LT_HOST = "acme-lt.outsystemsenterprise.com"

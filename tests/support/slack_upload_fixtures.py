@@ -19,8 +19,8 @@ import pyzipper
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from bot.console.sender import Sent
-from tests.slack_fixtures import PkiSet
-from tests.slack_harness import USER, Exchange, SlackHarness
+from tests.support.slack_fixtures import PkiSet
+from tests.support.slack_harness import USER, Exchange, SlackHarness
 
 PFX_PASSWORD = "Pfx-Secret-7319"
 ZIP_PASSWORD = "Zip-Secret-4471"
