@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from bot.console.slack_api import FakeSlackApi
+from tests.support.certops_run import EXE, free_port, gauge, get, wait_in_flight, wait_listening
 from tests.support.socket_mode_server import SocketModeServer
-from tests.test_shutdown import gauge, get, wait_in_flight
-from tests.test_slack_run import EXE, free_port, wait_listening
 
 TOKEN = "xoxb-socket-test"
 APP_TOKEN = "xapp-1-A1-socket-test"

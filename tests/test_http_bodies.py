@@ -19,8 +19,8 @@ import pytest
 
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
+from tests.support.certops_run import ADMIN, EXE, SECRET, TOKEN, free_port, wait_listening
 from tests.support.slack_harness import SIGNING_SECRET, SlackHarness, slack_harness
-from tests.test_slack_run import ADMIN, EXE, SECRET, TOKEN, free_port, wait_listening
 
 # What Slack never sends: Latin-1, a lone continuation byte, a cut multi-byte sequence.
 NOT_UTF8 = [

@@ -11,20 +11,18 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from bot.shutdown import Shutdown
 from storage.db import Database
 from storage.models import Certificate, CertificateStatus, Notification, SubmittedFormat
-from tests.test_slack_run import EXE, free_port, wait_listening
+from tests.support.certops_run import EXE, free_port, gauge, get, wait_in_flight, wait_listening
 
 SECRET = "shutdown-test-signing-secret"
 TOKEN = "xoxb-shutdown-test"
@@ -65,30 +63,6 @@ def running(
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=10)
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def gauge(port: int, name: str) -> float:
-    _, text = get(port, "/metrics")
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    raise AssertionError(f"{name} not in /metrics")
-
-
-def wait_in_flight(port: int, count: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while gauge(port, "certops_handlers_in_flight") != count:
-        assert time.monotonic() < deadline, "the handler run never started"
-        time.sleep(0.05)
 
 
 def refused(port: int) -> bool:

@@ -4,10 +4,7 @@ signatures checked, the database upgraded at start, SLACK_API_URL honoured."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,30 +12,7 @@ import pytest
 
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
-
-EXE = str(Path(sys.executable).with_name("certops"))
-SECRET = "run-test-signing-secret"
-TOKEN = "xoxb-run-test"
-ADMIN = "UADMINRUN"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"certops run exited: {process.communicate()[1]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("certops run --http did not start listening")
+from tests.support.certops_run import ADMIN, EXE, SECRET, TOKEN, free_port, wait_listening
 
 
 @pytest.fixture

@@ -29,9 +29,8 @@ from bot.socket_mode import (
     SocketModeClient,
     backoff,
 )
+from tests.support.certops_run import EXE, free_port, gauge, get, wait_listening
 from tests.support.socket_mode_server import SocketModeServer, event_envelope
-from tests.test_shutdown import gauge, get
-from tests.test_slack_run import EXE, free_port, wait_listening
 
 TOKEN = "xoxb-socket-test"
 APP_TOKEN = "xapp-1-A1-socket-test"

@@ -14,7 +14,7 @@ from storage import queries
 from storage.db import Database
 from storage.errors import EnvironmentBusy, NameTaken
 from storage.models import Assignment, AssignmentState, Certificate, Environment, Notification
-from tests.test_storage_models import make_certificate, make_environment
+from tests.support.rows import make_certificate, make_environment
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from storage import migrate
 from storage.db import Database, normalize_url
 from storage.errors import DatabaseUnavailable
 from storage.models import Environment
-from tests.test_storage_models import make_environment
+from tests.support.rows import make_environment
 
 
 def _closed_port() -> int:

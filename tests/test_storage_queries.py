@@ -18,7 +18,7 @@ from storage.models import (
     SupportTicket,
     TicketState,
 )
-from tests.test_storage_models import make_certificate, make_environment
+from tests.support.rows import make_certificate, make_environment
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 

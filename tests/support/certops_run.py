@@ -1,0 +1,66 @@
+"""`certops run` as a real process, as the tests drive it: the executable, a free loopback
+port, waiting until it listens, and reading its /metrics.
+
+Shared by tests/test_slack_run.py, tests/test_shutdown.py, tests/test_http_bodies.py,
+tests/test_socket_mode.py and tests/test_health_socket_mode.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+EXE = str(Path(sys.executable).with_name("certops"))
+SECRET = "run-test-signing-secret"
+TOKEN = "xoxb-run-test"
+ADMIN = "UADMINRUN"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"certops run exited: {process.communicate()[1]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("certops run --http did not start listening")
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def gauge(port: int, name: str) -> float:
+    _, text = get(port, "/metrics")
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def wait_in_flight(port: int, count: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while gauge(port, "certops_handlers_in_flight") != count:
+        assert time.monotonic() < deadline, "the handler run never started"
+        time.sleep(0.05)
