@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tests.support.aia_site import Route, Site, _handler
 from tests.support.pki import CA, Issued, ec_key, key_pem
-from tests.test_aia_fetch import Route, Site, _handler
 
 ROOT = Path(__file__).resolve().parent.parent
 

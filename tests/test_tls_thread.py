@@ -2,7 +2,7 @@
 
 End to end: signed requests through the app in HTTP mode (tests/support/slack_harness.py), the
 DNS check against a real UDP server on loopback, the TLS check against a real TLS server
-on loopback (tests/test_tls_probe.py's `TlsServer`), the clock a `ManualClock`. The
+on loopback (tests/support/tls_server.py's `TlsServer`), the clock a `ManualClock`. The
 result of a click or of the assign modal is a `chat.postMessage` whose ts the check
 keeps; five minutes later its outcome is a `chat.postMessage` with that `thread_ts`."""
 
@@ -38,7 +38,7 @@ from tests.support.slack_upload_fixtures import (
     submit_view,
     text_value,
 )
-from tests.test_tls_probe import START, TlsServer, _record
+from tests.support.tls_server import START, TlsServer, _record
 
 HOST = "shop.example.com"
 RECORDS = {
