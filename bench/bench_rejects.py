@@ -286,7 +286,7 @@ def bench_at_cap() -> None:
 def bench_certificate_flood(skip_slow: bool) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from tests.test_certificate_caps import make_small_cert
+    from tests.support.pki import make_small_cert
 
     data = make_small_cert().public_bytes(Encoding.PEM) * 10_000
     started = time.perf_counter()

@@ -7,7 +7,6 @@ certificate: parsing costs the same, and making them costs nothing.
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import time
@@ -16,17 +15,16 @@ from pathlib import Path
 import pytest
 import pyzipper
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
 from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.pki import make_small_cert
 from tests.support.slack_harness import slack_harness
 from tests.support.slack_upload_fixtures import last_update, send_files
-from tests.test_cli_validate import certops
+from tests.support.validate_cli import certops
 
 GENEROUS_SECONDS = 2.0  # parsing them all takes 4-5 s; counting takes milliseconds
 
@@ -34,23 +32,6 @@ GENEROUS_SECONDS = 2.0  # parsing them all takes 4-5 s; counting takes milliseco
 @pytest.fixture(scope="module")
 def small_cert() -> x509.Certificate:
     return make_small_cert()
-
-
-def make_small_cert() -> x509.Certificate:
-    """A self-signed EC P-256 certificate of about 500 bytes as PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c.example")])
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
 
 
 @pytest.fixture(scope="session")

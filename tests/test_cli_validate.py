@@ -10,7 +10,6 @@ import re
 import select
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,10 +18,9 @@ import pyzipper
 from cryptography import x509
 
 from tests.support.openssl_pki import OpenSSLPKI
-from tests.test_validate_report import check_contract
+from tests.support.report_contract import check_contract
+from tests.support.validate_cli import PYTHON, ROOT, certops
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 FORBIDDEN = ("slack_bolt", "slack_sdk", "sqlmodel", "sqlalchemy", "dns")
 ZIP_PASSWORD = b"zip secret 7"
 
@@ -30,21 +28,6 @@ ZIP_PASSWORD = b"zip secret 7"
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
     return OpenSSLPKI(tmp_path_factory.mktemp("openssl-cli"))
-
-
-def certops(
-    *args: str | Path, cwd: Path | None = None, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "bot", "validate", *map(str, args)],
-        cwd=cwd or ROOT,
-        input=stdin.decode() if stdin is not None else None,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def trust(pki: OpenSSLPKI) -> list[str]:
@@ -364,7 +347,7 @@ def test_ctrl_d_or_odd_bytes_at_the_prompt_are_no_traceback(pki: OpenSSLPKI) -> 
 def test_a_key_that_makes_the_library_panic_is_no_traceback(
     pki: OpenSSLPKI, tmp_path: Path
 ) -> None:
-    from tests.test_readers_passwords import _short_iv_key
+    from tests.support.pki import _short_iv_key
 
     key = tmp_path / "privkey.pem"
     key.write_bytes(_short_iv_key())

@@ -44,7 +44,7 @@ from tests.support.slack_upload_fixtures import (
     submit_view,
     text_value,
 )
-from tests.test_cli_validate import certops
+from tests.support.validate_cli import certops
 
 GENEROUS_SECONDS = 5.0  # a refusal takes milliseconds; one derivation at 2^31 takes minutes
 WRONG = b"not the password"

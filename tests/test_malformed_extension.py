@@ -18,8 +18,8 @@ from bot.pipeline.material import InputFile
 from bot.pipeline.readers import read_inputs
 from tests.support.malformed_extensions import CASES, malformed
 from tests.support.openssl_pki import run
-from tests.test_certificate_caps import make_small_cert
-from tests.test_cli_validate import certops
+from tests.support.pki import make_small_cert
+from tests.support.validate_cli import certops
 
 EXPECTED = {
     "bad_san": "subjectAltName extension (2.5.29.17) is malformed",

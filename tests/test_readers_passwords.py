@@ -7,6 +7,7 @@ import pytest
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from tests.support.openssl_pki import FILES, OpenSSLPKI, session_pki
+from tests.support.pki import _short_iv_key
 
 ENCRYPTED = [
     ("leaf.enc-pkcs8.pem", "private_key"),
@@ -98,21 +99,6 @@ def test_secrets_never_appear_in_findings_or_reprs(openssl_pki: OpenSSLPKI) -> N
 
 
 # --- a damaged DEK-Info header (found by the hypothesis tests) -----------------------------
-
-
-def _short_iv_key(cipher_iv_hex_len: int = 26) -> bytes:
-    """A traditional encrypted EC key whose DEK-Info IV is cut short (13 of 16 bytes)."""
-    import re
-
-    from tests.support.pki import ec_key, key_pem
-
-    pem = key_pem(ec_key("P-256", 77), password=b"right", fmt="traditional")
-    assert b"DEK-Info: AES-256-CBC," in pem
-    return re.sub(
-        rb"(DEK-Info: AES-256-CBC,)([0-9A-F]+)",
-        lambda m: m.group(1) + m.group(2)[:cipher_iv_hex_len],
-        pem,
-    )
 
 
 @pytest.mark.parametrize("password", [b"right", b"wrong", None])

@@ -263,3 +263,36 @@ def self_signed_leaf(sans: list[str], key: PrivateKey | None = None) -> Issued:
 
 def pem_bundle(*certs: x509.Certificate) -> bytes:
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+# -- for the caps and the malformed-extension tests, and a key that makes cryptography panic
+
+
+def make_small_cert() -> x509.Certificate:
+    """A self-signed EC P-256 certificate of about 500 bytes as PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "c.example")])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _short_iv_key(cipher_iv_hex_len: int = 26) -> bytes:
+    """A traditional encrypted EC key whose DEK-Info IV is cut short (13 of 16 bytes)."""
+    import re
+
+    pem = key_pem(ec_key("P-256", 77), password=b"right", fmt="traditional")
+    assert b"DEK-Info: AES-256-CBC," in pem
+    return re.sub(
+        rb"(DEK-Info: AES-256-CBC,)([0-9A-F]+)",
+        lambda m: m.group(1) + m.group(2)[:cipher_iv_hex_len],
+        pem,
+    )

@@ -150,4 +150,3 @@ def add_envs(ctx: ServiceContext) -> None:
     add_environment(ctx, ADMIN, "dev", default_host=DEV_HOST)
     add_environment(ctx, ADMIN, "qa", default_host=QA_HOST)
     add_environment(ctx, ADMIN, "lifetime", default_host=LT_HOST, is_lifetime=True)
-
