@@ -40,11 +40,11 @@ from bot.services import deliveries  # noqa: E402
 from bot.services.context import ServiceContext  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
+from tests.support.certops_run import post_bytes  # noqa: E402
 from tests.support.pg_proxy import FreezableProxy  # noqa: E402
 from tests.support.slack_fixtures import make_pki  # noqa: E402
 from tests.support.slack_harness import ADMIN, SIGNING_SECRET, slack_harness  # noqa: E402
 from tests.support.slack_upload_fixtures import file_share_event  # noqa: E402
-from tests.test_http_bodies import post_bytes  # noqa: E402
 
 
 def ms(values: list[float]) -> str:

@@ -52,7 +52,7 @@ from tests.support.costly_files import (  # noqa: E402
     to_pem,
 )
 from tests.support.openssl_pki import OpenSSLPKI, run  # noqa: E402
-from tests.test_readers_archive import RawMember, raw_zip, zeros_deflated  # noqa: E402
+from tests.support.zips import RawMember, raw_zip, zeros_deflated  # noqa: E402
 
 MIB = 1024 * 1024
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "certops-bench"

@@ -4,13 +4,8 @@ as a real process, and through the loopback server the other Slack tests use."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +14,15 @@ import pytest
 
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
-from tests.support.certops_run import ADMIN, EXE, SECRET, TOKEN, free_port, wait_listening
+from tests.support.certops_run import (
+    ADMIN,
+    EXE,
+    SECRET,
+    TOKEN,
+    free_port,
+    post_bytes,
+    wait_listening,
+)
 from tests.support.slack_harness import SIGNING_SECRET, SlackHarness, slack_harness
 
 # What Slack never sends: Latin-1, a lone continuation byte, a cut multi-byte sequence.
@@ -82,23 +85,6 @@ def running(tmp_path: Path) -> Iterator[Running]:
             if process.poll() is None:
                 process.terminate()
                 process.communicate(timeout=20)
-
-
-def post_bytes(url: str, body: bytes, content_type: str, secret: str | None) -> int:
-    """POST raw bytes to /slack/events, signed over those bytes with `secret` if given."""
-    headers = {"Content-Type": content_type}
-    if secret is not None:
-        ts = str(int(time.time()))
-        mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-        headers.update(
-            {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac.hexdigest()}
-        )
-    request = urllib.request.Request(url + "/slack/events", data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 def test_certops_run_refuses_bodies_that_are_not_utf8_with_400_and_no_traceback(

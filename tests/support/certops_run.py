@@ -1,12 +1,14 @@
 """`certops run` as a real process, as the tests drive it: the executable, a free loopback
-port, waiting until it listens, and reading its /metrics.
+port, waiting until it listens, reading its /metrics, posting raw bytes to /slack/events.
 
 Shared by tests/test_slack_run.py, tests/test_shutdown.py, tests/test_http_bodies.py,
-tests/test_socket_mode.py and tests/test_health_socket_mode.py.
+tests/test_socket_mode.py, tests/test_health_socket_mode.py and bench/bench_hung.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import socket
 import subprocess
 import sys
@@ -64,3 +66,20 @@ def wait_in_flight(port: int, count: int, timeout: float = 10) -> None:
     while gauge(port, "certops_handlers_in_flight") != count:
         assert time.monotonic() < deadline, "the handler run never started"
         time.sleep(0.05)
+
+
+def post_bytes(url: str, body: bytes, content_type: str, secret: str | None) -> int:
+    """POST raw bytes to /slack/events, signed over those bytes with `secret` if given."""
+    headers = {"Content-Type": content_type}
+    if secret is not None:
+        ts = str(int(time.time()))
+        mac = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
+        headers.update(
+            {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + mac.hexdigest()}
+        )
+    request = urllib.request.Request(url + "/slack/events", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
