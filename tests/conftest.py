@@ -37,9 +37,9 @@ from sqlalchemy.engine import make_url
 from storage import migrate
 from storage.db import Database
 
-# The services and record-CLI tests' PKI, clock, context and DNS servers; the notifier's
-# Web API stand-in.
-pytest_plugins = ["tests.support.services", "tests.support.notify"]
+# `openssl_pki` (the openssl command line's PKI, made once per session); the services and
+# record-CLI tests' PKI, clock, context and DNS servers; the notifier's Web API stand-in.
+pytest_plugins = ["tests.support.openssl_pki", "tests.support.services", "tests.support.notify"]
 
 # In CI the property-based tests replay a fixed sequence of examples, so a run is
 # repeatable; on a developer's machine they explore new examples every run.

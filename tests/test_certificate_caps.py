@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.limits import MAX_CERTIFICATES_PER_FILE, MAX_CERTIFICATES_PER_UPLOAD
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.pki import make_small_cert
 from tests.support.slack_harness import slack_harness
 from tests.support.slack_upload_fixtures import last_update, send_files
@@ -32,11 +32,6 @@ GENEROUS_SECONDS = 2.0  # parsing them all takes 4-5 s; counting takes milliseco
 @pytest.fixture(scope="module")
 def small_cert() -> x509.Certificate:
     return make_small_cert()
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def pem_of(cert: x509.Certificate, count: int) -> bytes:

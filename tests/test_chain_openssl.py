@@ -12,7 +12,7 @@ from cryptography import x509
 
 from bot.pipeline.chain import ChainResult, build_chain
 from bot.pipeline.trust import TrustStore
-from tests.support.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
+from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.pki import NOW, ec_key, key_pem, rsa_key
 
 # openssl starts validity at the moment it signs, after tests.support.pki's NOW.
@@ -86,7 +86,7 @@ def trust(*roots: x509.Certificate) -> TrustStore:
     return TrustStore(list(roots), include_certifi=False)
 
 
-def test_openssl_chain_in_any_order(openssl_pki: OpenSSLPKI) -> None:  # noqa: F811
+def test_openssl_chain_in_any_order(openssl_pki: OpenSSLPKI) -> None:
     root = x509.load_pem_x509_certificate(openssl_pki.root_pem)
     inter = x509.load_pem_x509_certificate(openssl_pki.inter_pem)
     leaf = x509.load_pem_x509_certificate(openssl_pki.leaf_pem)
@@ -98,7 +98,7 @@ def test_openssl_chain_in_any_order(openssl_pki: OpenSSLPKI) -> None:  # noqa: F
     assert shuffled.trusted
 
 
-def test_openssl_verify_agrees_on_the_openssl_chain(openssl_pki: OpenSSLPKI) -> None:  # noqa: F811
+def test_openssl_verify_agrees_on_the_openssl_chain(openssl_pki: OpenSSLPKI) -> None:
     proc = subprocess.run(
         ["openssl", "verify", "-CAfile", "root.pem", "-untrusted", "inter.pem", "leaf.pem"],
         cwd=openssl_pki.dir, capture_output=True, check=False,

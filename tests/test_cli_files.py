@@ -17,7 +17,7 @@ import pytest
 
 from bot.cli import main
 from bot.cli.files import InputFileError, read_input_file
-from tests.support.openssl_pki import OpenSSLPKI, openssl_pki  # noqa: F401  (fixture)
+from tests.support.openssl_pki import OpenSSLPKI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def test_validate_dev_zero_is_one_line() -> None:
     assert line.endswith("file '/dev/zero' is larger than 50 MiB")
 
 
-def test_validate_password_file_dev_zero_is_one_line(openssl_pki: OpenSSLPKI) -> None:  # noqa: F811
+def test_validate_password_file_dev_zero_is_one_line(openssl_pki: OpenSSLPKI) -> None:
     proc = run("validate", openssl_pki.path("leaf.pem"), "--password-file", "/dev/zero")
     assert one_line(proc, "certops validate: error: ").endswith(
         "password file '/dev/zero' is larger than 64 KiB"
@@ -102,7 +102,7 @@ def test_validate_fifo_without_writer_is_an_empty_file(tmp_path: Path) -> None:
     assert "the file is empty" in report["findings"][0]["message"]
 
 
-def test_validate_reads_a_pipe_on_stdin(openssl_pki: OpenSSLPKI) -> None:  # noqa: F811
+def test_validate_reads_a_pipe_on_stdin(openssl_pki: OpenSSLPKI) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "validate", "/dev/stdin", "--json"],
         cwd=ROOT,
@@ -118,7 +118,7 @@ def test_validate_reads_a_pipe_on_stdin(openssl_pki: OpenSSLPKI) -> None:  # noq
 
 
 def test_validate_a_name_that_is_not_utf8(
-    openssl_pki: OpenSSLPKI,  # noqa: F811
+    openssl_pki: OpenSSLPKI,
     tmp_path: Path,
 ) -> None:
     odd = os.path.join(os.fsencode(tmp_path), b"caf\xe9.pem")

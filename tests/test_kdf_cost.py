@@ -33,7 +33,7 @@ from tests.support.costly_files import (
     patch_pkcs8,
     to_pem,
 )
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.slack_harness import SlackHarness, slack_harness
 from tests.support.slack_upload_fixtures import (
     button_in,
@@ -48,11 +48,6 @@ from tests.support.validate_cli import certops
 
 GENEROUS_SECONDS = 5.0  # a refusal takes milliseconds; one derivation at 2^31 takes minutes
 WRONG = b"not the password"
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def costly(pki: OpenSSLPKI) -> dict[str, bytes]:

@@ -27,7 +27,13 @@ from handlers.request_context import request_id_var
 from tests.support.dns_server import DnsServer
 from tests.support.pki import key_pem
 from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
-from tests.support.slack_harness import ADMIN, BOT_TOKEN, SIGNING_SECRET, SlackHarness, slack_harness
+from tests.support.slack_harness import (
+    ADMIN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackHarness,
+    slack_harness,
+)
 from tests.support.slack_upload_fixtures import (
     PFX_PASSWORD,
     UploadSet,

@@ -16,15 +16,10 @@ from bot.pipeline.findings import Severity
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import ArchiveLimits, read_inputs
 from bot.pipeline.readers.archive import is_unsafe_path
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.zips import MIB, RawMember, raw_zip, zeros_deflated
 
 ZIP_PW = b"zip pass 7"
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def codes(material: Material) -> list[str]:

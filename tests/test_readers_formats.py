@@ -11,14 +11,9 @@ from bot.pipeline.findings import Severity
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import input_kind, read_inputs
 from tests.support import pki
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 
 PW = Passwords(key=OpenSSLPKI.password)
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def read_one(name: str, data: bytes, passwords: Passwords | None = None) -> Material:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +17,10 @@ from bot.pipeline.material import INPUT_KINDS, InputFile, Material, Passwords
 from bot.pipeline.readers import ArchiveLimits, read_inputs
 from bot.pipeline.readers.archive import ArchiveBudget
 from bot.pipeline.readers.detect import _read
-from tests.support.openssl_pki import FILES, OpenSSLPKI, session_pki
+from tests.support.openssl_pki import FILES, OpenSSLPKI
 
 NAMES = sorted(FILES)
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def check(data: bytes, password: bytes | None) -> Material:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
-from tests.support.openssl_pki import FILES, OpenSSLPKI, session_pki
+from tests.support.openssl_pki import FILES, OpenSSLPKI
 from tests.support.pki import _short_iv_key
 
 ENCRYPTED = [
@@ -21,11 +21,6 @@ ENCRYPTED = [
     ("nomac-enc.pfx", "pkcs12"),  # no MAC: the key itself tells the password is wrong
 ]
 UNENCRYPTED = ["leaf.key", "leaf.pkcs1.der", "ec.key", "nopass.pfx", "plain.pfx", "nomac.pfx"]
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def read(pki_: OpenSSLPKI, name: str, password: bytes | None) -> Material:

@@ -21,15 +21,10 @@ from bot.pipeline.readers.asn1 import ber_to_der
 from bot.pipeline.readers.pkcs12_mac import MacCheck, build_pfx, check_mac
 from tests.support.ber import inner_ber, outer_ber
 from tests.support.costly_files import HUGE, patch_pfx
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 
 LIBRARY_LOAD = pkcs12.load_pkcs12  # the real one, not the spy below
 BIG_BITS = 4160  # over the platform's 4096 limit, and still quick to generate once
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -21,14 +21,9 @@ from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import read_inputs
 from bot.pipeline.readers.pkcs12_mac import build_pfx
 from tests.support.ber import outer_ber
-from tests.support.openssl_pki import OpenSSLPKI, session_pki
+from tests.support.openssl_pki import OpenSSLPKI
 
 WRONG = b"not the password"
-
-
-@pytest.fixture(scope="session")
-def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    return session_pki(tmp_path_factory)
 
 
 def export(pki: OpenSSLPKI, out: Path, *options: str, key: str = "leaf.key") -> bytes:

@@ -3,12 +3,9 @@
 Our readers must not only grade what our own library (`cryptography`) produced, so these
 fixtures come from the tool most certificates and keys in the wild come from.
 
-Usage: a session fixture in the test module, built once per test session::
-
-    @pytest.fixture(scope="session")
-    def openssl_pki(tmp_path_factory): return session_pki(tmp_path_factory)
-
-(or import the ready-made `openssl_pki` fixture), or build one directly::
+Usage: the `openssl_pki` fixture (tests/conftest.py registers it), built once per test
+session (`session_pki` gives the same one to a fixture of a module's own), or build one
+directly::
 
     from tests.support.openssl_pki import OpenSSLPKI
     pki = OpenSSLPKI(tmp_path_factory.mktemp("openssl"))
@@ -260,7 +257,7 @@ def session_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
 
 @pytest.fixture(scope="session")
 def openssl_pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
-    """Importable fixture (`from tests.support.openssl_pki import openssl_pki  # noqa: F401, F811`)."""
+    """The session's OpenSSLPKI, for every test module (registered by tests/conftest.py)."""
     return session_pki(tmp_path_factory)
 
 
