@@ -37,6 +37,10 @@ from sqlalchemy.engine import make_url
 from storage import migrate
 from storage.db import Database
 
+# The helpers' asserts say what they compared, as the asserts in test modules do (several
+# helpers, `check_contract` among them, were parts of test modules).
+pytest.register_assert_rewrite("tests.support")
+
 # `openssl_pki` (the openssl command line's PKI, made once per session); the services and
 # record-CLI tests' PKI, clock, context and DNS servers; the notifier's Web API stand-in.
 pytest_plugins = ["tests.support.openssl_pki", "tests.support.services", "tests.support.notify"]
