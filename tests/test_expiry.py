@@ -40,7 +40,8 @@ from tests.support.expiry import (
     config,
 )
 
-clock, ctx = expiry_support.clock, expiry_support.ctx  # fixtures (named like the services' ones)
+# The expiry fixtures, bound here: conftest registers other `clock` and `ctx` (the services').
+clock, ctx = expiry_support.clock, expiry_support.ctx
 
 
 # -- thresholds (pure) ---------------------------------------------------------------------

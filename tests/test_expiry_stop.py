@@ -7,7 +7,11 @@ from bot.services import expiry
 from bot.services.context import ServiceContext
 from bot.services.held_claims import HeldClaims
 from storage import queries
-from tests.support.expiry import Recorder, add_cert, claims, clock, config, ctx  # noqa: F401
+from tests.support import expiry as expiry_support
+from tests.support.expiry import Recorder, add_cert, claims, config
+
+# The expiry fixtures, bound here: conftest registers other `clock` and `ctx` (the services').
+clock, ctx = expiry_support.clock, expiry_support.ctx
 
 
 class StopWhilePacing(expiry.ChannelPacer):
@@ -22,7 +26,7 @@ class StopWhilePacing(expiry.ChannelPacer):
             self.released = self.held.release_all(self.ctx)
 
 
-def test_a_stop_between_claim_and_post_gives_the_claim_back(ctx: ServiceContext) -> None:  # noqa: F811
+def test_a_stop_between_claim_and_post_gives_the_claim_back(ctx: ServiceContext) -> None:
     add_cert(ctx, "shop", days=10)
     add_cert(ctx, "cart", days=5, sans=("cart.example.com",))
     cfg = config()
@@ -37,7 +41,7 @@ def test_a_stop_between_claim_and_post_gives_the_claim_back(ctx: ServiceContext)
     assert report.posted == 2
 
 
-def test_a_claim_made_as_the_stop_begins_is_given_back_too(ctx: ServiceContext) -> None:  # noqa: F811
+def test_a_claim_made_as_the_stop_begins_is_given_back_too(ctx: ServiceContext) -> None:
     cert = add_cert(ctx, "shop", days=10)
     held = HeldClaims()
     with ctx.session() as session:
@@ -50,7 +54,7 @@ def test_a_claim_made_as_the_stop_begins_is_given_back_too(ctx: ServiceContext) 
     assert claims(ctx) == []
 
 
-def test_a_post_under_way_keeps_its_claim(ctx: ServiceContext) -> None:  # noqa: F811
+def test_a_post_under_way_keeps_its_claim(ctx: ServiceContext) -> None:
     cert = add_cert(ctx, "shop", days=10)
     held = HeldClaims()
     with ctx.session() as session:
