@@ -91,3 +91,13 @@ def test_the_checker_finds_a_dead_link(tmp_path: Path) -> None:
         "other.md#not-a-heading: no such section",
         "missing.md: no such file",
     ]
+
+
+def test_every_make_target_the_docs_name_exists() -> None:
+    """`make run`, `make test` (which .ci/run calls), `make bench`...: each is a target."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([a-z][\w-]*):", makefile, flags=re.MULTILINE))
+    named = {t for p in DOCS for t in re.findall(r"`make ([a-z][\w-]*)`", p.read_text())}
+    named |= set(re.findall(r"^make ([a-z][\w-]*)", (ROOT / "README.md").read_text(), re.M))
+    assert {"run", "test", "bench"} <= named
+    assert named <= targets, sorted(named - targets)
