@@ -39,8 +39,8 @@ from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
-from bot.slack_files import Downloader
-from handlers.deps import Deps
+from handlers.common.deps import Deps
+from handlers.common.slack_files import Downloader
 from storage import migrate
 from storage.db import Database
 from tests.pki import CA, rsa_key

@@ -1,7 +1,7 @@
 """The composition root of the Slack app: settings, client and database in, a Bolt App out.
 
-Handlers register per kind (commands, home, events, actions, errors) as plain functions
-given the app and their dependencies; nothing imports a global app, so tests and the
+Handlers register per feature (handlers/commands, home, uploads, validate, assign,
+warnings; handlers/common holds what they share), each through its `register(app, deps)`; nothing imports a global app, so tests and the
 console build as many apps as they like. Constructing the app makes no network call:
 the token is checked on the first request (auth.test), not here.
 """
@@ -21,12 +21,12 @@ from bot.request_signature import harden_signature_check, quiet_client_token_not
 from bot.settings import Settings
 from bot.shutdown import Shutdown, attach
 from bot.work_pool import AllWork
-from handlers import actions, commands, confirmations, errors, events, home, middleware, warnings
-from handlers.deps import Deps
-from handlers.markup_gate import GuardedWebClient, guard_app
-from handlers.modal_open import ModalOpener, modal_client
-from handlers.modals import register_intake
-from handlers.request_context import ContextExecutor
+from handlers import assign, commands, home, uploads, validate, warnings
+from handlers.common import errors, middleware
+from handlers.common.deps import Deps
+from handlers.common.markup_gate import GuardedWebClient, guard_app
+from handlers.common.modal_open import ModalOpener, modal_client
+from handlers.common.request_context import ContextExecutor
 from storage.db import Database
 
 LISTENER_THREADS = 16
@@ -81,13 +81,8 @@ def create_app(
         deps.modals = ModalOpener(fast)
     guard_app(app)  # first: every listener posts through the gate
     middleware.register(app, deps)
-    commands.register(app, deps)
-    home.register(app, deps)
-    actions.register(app, deps)
-    confirmations.register(app, deps)
-    register_intake(app, deps)  # files in a DM and the modals: before events' catch-all
-    events.register(app, deps)
-    warnings.register(app, deps)
+    for feature in (commands, home, uploads, validate, assign, warnings):
+        feature.register(app, deps)
     errors.register(app, deps)
     instrument(app, metrics)
     # Slow work after the ack runs on the work pool (and its timers), not on `executor`:

@@ -28,7 +28,7 @@ from bot.console.slack_api import Call, FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
-from handlers.deps import Deps
+from handlers.common.deps import Deps
 from storage.db import Database
 
 ADMIN = "UADMIN001"

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.services import certificates, environments
+from handlers.common.ids import AssignId
 from tests.dns_server import DnsServer
 from tests.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
 from tests.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
@@ -158,7 +159,7 @@ def test_cancel_changes_nothing(slack: SlackHarness, pki: PkiSet) -> None:
     submit(slack.deps.services, pki, "shop")
     add_env(slack.deps.services)
     prompt = slack.command("assign shop dev shop.example.com", ADMIN)
-    cancelled = slack.click_button_in(prompt.responses[0], "confirm_cancel", ADMIN)
+    cancelled = slack.click_button_in(prompt.responses[0], AssignId.CANCEL, ADMIN)
     assert "nothing was changed" in cancelled.texts()[0]
     assert environments.show_environment(slack.deps.services, "dev").current is None
 
@@ -212,7 +213,7 @@ def test_renew_everywhere_the_old_certificate_serves(slack: SlackHarness, pki: P
     assert "for admins only" in slack.command("renew shop-2027", USER).ack_text
     offer = slack.command("renew shop-2027", ADMIN)
     assert "*dev* · shop.example.com (now shop)" in offer.texts()[0]
-    done = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
+    done = slack.click_button_in(offer.responses[0], AssignId.RENEW_CONFIRM, ADMIN)
     assert done.of("chat.postMessage")[-1].params["channel"] == "C0TEST"
     assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
     env = environments.show_environment(ctx, "dev")

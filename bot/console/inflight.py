@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from handlers.request_context import ContextExecutor
+from handlers.common.request_context import ContextExecutor
 
 T = TypeVar("T")
 
