@@ -19,8 +19,8 @@ from bot.metrics import MeteredExecutor, Metrics
 from bot.metrics_slack import SlackApiObserver, instrument
 from bot.request_signature import harden_signature_check, quiet_client_token_notice
 from bot.settings import Settings
-from bot.shutdown import Shutdown, attach
-from bot.work_pool import AllWork
+from bot.shutdown import Shutdown, attach, shutdown_for
+from bot.work_pool import AllWork, InFlight
 from handlers import assign, commands, home, uploads, validate, warnings
 from handlers.common import errors, middleware
 from handlers.common.deps import Deps
@@ -34,7 +34,7 @@ LISTENER_THREADS = 16
 
 def create_client(settings: Settings, token: str | None = None) -> WebClient:
     """The Web API client, on SLACK_API_URL (Slack's, GovSlack's, or a local stand-in);
-    what it posts passes the markup gate (handlers/markup_gate.py)."""
+    what it posts passes the markup gate (handlers/common/markup_gate.py)."""
     return GuardedWebClient(
         token=token or settings.slack_bot_token, base_url=settings.slack_api_url
     )
@@ -76,7 +76,7 @@ def create_app(
     )
     harden_signature_check(app, settings.slack_signing_secret or "")
     if deps.modals is None:
-        # views.open before an ack: one try, a short deadline (handlers/modal_open.py).
+        # views.open before an ack: one try, a short deadline (handlers/common/modal_open.py).
         fast = modal_client(app.client, observers=[SlackApiObserver(metrics)])
         deps.modals = ModalOpener(fast)
     guard_app(app)  # first: every listener posts through the gate
@@ -90,3 +90,11 @@ def create_app(
     shutdown = attach(app, Shutdown(settings.shutdown_seconds, AllWork((executor, deps.work))))
     shutdown.on_shutdown(lambda: deps.work.shutdown(wait=False), name="work pool")
     return app
+
+
+def listener_runs(app: App) -> InFlight:
+    """The listener runs in flight (the MeteredExecutor's count, the only one): what a
+    test or a bench waits for when the work pool may go on."""
+    work = shutdown_for(app).work
+    assert isinstance(work, AllWork), "create_app attaches the shutdown"
+    return work.parts[0]

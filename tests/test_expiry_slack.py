@@ -160,6 +160,29 @@ def test_snooze_and_acknowledge_buttons_record_who_and_when(h: SlackHarness) -> 
     assert scan(h).reminded == 0
 
 
+def test_a_silence_whose_thread_reply_slack_refuses_is_no_error(h: SlackHarness) -> None:
+    """Defect 3: the snooze is recorded before the reply in the thread; a refused reply
+    must not read 'something went wrong ... Nothing was changed'. The person hears it
+    through the response URL instead."""
+    add_cert(h.deps.services, "shop", days=10)
+    scan(h)
+    (message,) = posted(h)
+    message = type(message)(
+        message.method, {**message.params, "ts": "1700000000.000001"}, message.index
+    )
+    h.api.fail_next("chat.postMessage", error="not_in_channel")
+    exchange = click(h, message, WarningId.SNOOZE_1, user=USER)
+    assert "went wrong" not in exchange.all_text
+    assert "Nothing was changed" not in exchange.all_text
+    (told,) = exchange.of("response_url")
+    assert f"Snoozed by <@{USER}>" in told.params["text"]
+    with h.deps.services.session() as session:
+        from sqlmodel import select
+
+        (row,) = session.exec(select(WarningSilence)).all()
+        assert (row.kind.value, row.actor) == ("snooze", USER)
+
+
 def test_renew_opens_the_validate_modal_prefilled(h: SlackHarness) -> None:
     add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
     scan(h)

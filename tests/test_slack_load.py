@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import listener_runs
 from bot.console.slack_api import Call
 from bot.metrics import metrics_for
 from handlers.common.ids import UploadId
@@ -50,7 +51,7 @@ def answered_in(calls: list[Call]) -> list[str]:
 
 
 def listeners_done(slack: SlackHarness) -> None:
-    assert slack.executor.wait_idle(10), "a listener is still running"
+    assert listener_runs(slack.app).wait_idle(10), "a listener is still running"
 
 
 def test_a_saturated_pool_still_acks_others_and_serves_them_in_turn(sqlite_url: str) -> None:

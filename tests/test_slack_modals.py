@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.services import certificates, environments
+from bot.services import certificates, environments, tickets
 from handlers.assign import blocks as assign_ui
 from handlers.common.forms import FormRequest
 from handlers.common.ids import AssignId, ValidateId
@@ -338,6 +338,48 @@ def test_assign_modal_lifetime_turns_into_a_ticket(slack: SlackHarness, pki: Pki
     again = submit_view(slack, view, assign_values("wild", "lt", "lt.example.com", False), ADMIN)
     assert "already" in json.dumps(again.ack_json)
     assert environments.show_environment(ctx, "lt").current is None
+
+
+def test_a_lifetime_ticket_whose_dm_slack_refuses_is_no_error(
+    slack: SlackHarness, pki: PkiSet
+) -> None:
+    """Defect 3: the draft ticket exists once the form is answered; a DM that Slack then
+    refuses is logged, never 'something went wrong ... Nothing was changed', and the
+    Home is still brought up to date."""
+    ctx = slack.deps.services
+    submit(ctx, pki, "wild", pki.wildcard)
+    add_env(ctx, "lt", LT_HOST, lifetime=True)
+    view = opened_view(slack.command("assign", ADMIN))
+    slack.api.fail_next("conversations.open", error="user_disabled")
+    result = submit_view(slack, view, assign_values("wild", "lt", "lt.example.com", False), ADMIN)
+    assert "Subject: Change the LifeTime hostname" in json.dumps(result.ack_json)
+    assert "went wrong" not in result.all_text
+    assert "Nothing was changed" not in result.all_text
+    assert not result.texts("chat.postMessage")  # the DM was refused: logged only
+    assert result.of("views.publish")
+    (ticket,) = tickets.list_tickets(ctx)
+    assert ticket.state == "draft"
+
+
+def test_a_form_whose_follow_up_fails_after_the_change_is_no_error(
+    slack: SlackHarness, pki: PkiSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 3, for every form: `Outcome.after` runs once the change is made and shown,
+    so whatever it raises is logged and the modal keeps saying what was done."""
+    ctx = slack.deps.services
+    submit(ctx, pki, "wild", pki.wildcard)
+    add_env(ctx, "lt", LT_HOST, lifetime=True)
+    view = opened_view(slack.command("assign", ADMIN))
+
+    def broken(client: object, actor: object) -> None:
+        raise RuntimeError("the Home is broken")
+
+    monkeypatch.setattr(slack.deps, "publish_home", broken)
+    result = submit_view(slack, view, assign_values("wild", "lt", "lt.example.com", False), ADMIN)
+    assert "Subject: Change the LifeTime hostname" in json.dumps(result.ack_json)
+    assert "went wrong" not in result.all_text
+    assert "Subject: Change the LifeTime hostname" in result.texts("chat.postMessage")[0]
+    assert len(tickets.list_tickets(ctx)) == 1
 
 
 def test_assign_modal_is_for_admins_and_needs_records(slack: SlackHarness, pki: PkiSet) -> None:

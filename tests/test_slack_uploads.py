@@ -79,6 +79,9 @@ def test_a_pem_set_in_one_message_is_checked_and_can_be_saved(
     assign = button_in(update.blocks, AssignId.OPEN)
     refused = click(slack, AssignId.OPEN, assign["value"])  # not an admin
     assert "for admins only" in refused.texts("chat.postMessage")[0]
+    # A verdict posted before the rename carries `upload_assign`: its click still answers.
+    earlier = click(slack, "upload_assign", assign["value"])
+    assert "for admins only" in earlier.texts("chat.postMessage")[0]
 
     modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
     assert modal["callback_id"] == UploadId.SAVE_MODAL
@@ -403,6 +406,7 @@ def test_an_unexpected_failure_still_ends_the_working_message(
     ex = send_files(slack, slack.api.add_file("cert.pem", files.cert_pem))
     text = last_update(ex)
     assert "something went wrong while checking your files" in text and "Reference" in text
+    assert "Nothing was changed" in text  # checking stores nothing: known true here
     assert "secret internal detail" not in ex.all_text
     monkeypatch.undo()
     again = send_files(slack, slack.api.add_file("cert2.pem", files.cert_pem))

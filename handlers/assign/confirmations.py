@@ -24,6 +24,7 @@ from handlers.common.background import after_ack
 from handlers.common.blocks import confirm
 from handlers.common.blocks.base import checked_message, fallback_text, section
 from handlers.common.deps import Deps, deps_of
+from handlers.common.errors import best_effort
 from handlers.common.payloads import button_value, clicked_in
 from handlers.common.refusals import refusal
 from handlers.common.replies import Reply
@@ -67,7 +68,7 @@ def assign(
         return
     done = confirm.assignment_done_blocks(result.to_dict(), actor.user_id)
     announce(client, respond, body, actor, done, assignment_ids([result.to_dict()]), deps)
-    deps.publish_home(client, actor)
+    best_effort("the Home after an assignment", lambda: deps.publish_home(client, actor))
 
 
 def renew_confirm(
@@ -102,7 +103,7 @@ def renew(
     done = confirm.renewal_done_blocks(outcome, actor.user_id)
     ids = assignment_ids(o["result"] for o in outcome["outcomes"])
     announce(client, respond, body, actor, done, ids, deps)
-    deps.publish_home(client, actor)
+    best_effort("the Home after a renewal", lambda: deps.publish_home(client, actor))
 
 
 def announce(

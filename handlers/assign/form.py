@@ -31,6 +31,7 @@ from handlers.common.blocks.help import problem_blocks
 from handlers.common.blocks.records import mention, ticket_blocks
 from handlers.common.blocks.verdicts import message_view
 from handlers.common.deps import Deps, deps_of
+from handlers.common.errors import best_effort
 from handlers.common.forms import ASSIGN_REST, FormRequest
 from handlers.common.ids import AssignId
 from handlers.common.modal_budget import Outcome, race
@@ -269,9 +270,15 @@ def open_ticket(choice: views.Choice, client: WebClient, actor: Actor, deps: Dep
     blocks = ticket_blocks(result.ticket.to_dict(), headline, result.support_text)
 
     def tell() -> None:
+        """The ticket is open and the modal shows it: the DM and the Home are extras."""
         message = checked_message(blocks)
-        client.chat_postMessage(
-            channel=dm_channel(client, actor.user_id), text=fallback_text(message), blocks=message
+        best_effort(
+            "the ticket's DM",
+            lambda: client.chat_postMessage(
+                channel=dm_channel(client, actor.user_id),
+                text=fallback_text(message),
+                blocks=message,
+            ),
         )
         deps.publish_home(client, actor)
 

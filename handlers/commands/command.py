@@ -25,6 +25,7 @@ from handlers.common.blocks.base import checked_message, fallback_text, section
 from handlers.common.blocks.help import help_blocks, not_admin_blocks, usage_blocks
 from handlers.common.command_parser import Command, UsageError, parse
 from handlers.common.deps import Deps, deps_of
+from handlers.common.errors import best_effort
 from handlers.common.forms import ASSIGN_REST, VALIDATE_REST, FormOpener, FormRequest
 from handlers.common.modal_open import Opening
 from handlers.common.payloads import dm_channel
@@ -146,4 +147,4 @@ def follow_up(reply: Reply, actor: Actor, client: WebClient, deps: Deps) -> None
                 # (left, disabled) must not turn it into "something went wrong".
                 log.warning("could not tell %s: %s", user, error.response.get("error"))
     if reply.changed:
-        deps.publish_home(client, actor)
+        best_effort("the Home after a change", lambda: deps.publish_home(client, actor))

@@ -9,6 +9,7 @@ paths, SQL or worse).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -25,13 +26,30 @@ from handlers.common.request_context import request_id_var
 log = logging.getLogger("certops.slack")
 
 
-def error_blocks(what: str, request_id: str) -> list[dict[str, Any]]:
+# Said only where the code knows it (checking files stores nothing): a listener that
+# failed may have failed after its change was committed.
+UNCHANGED = " Nothing was changed."
+
+
+def error_blocks(what: str, request_id: str, *, unchanged: bool = False) -> list[dict[str, Any]]:
+    said = UNCHANGED if unchanged else ""
     return checked_message(
         [
-            section(f":warning: Sorry, something went wrong while {what}. Nothing was changed."),
+            section(f":warning: Sorry, something went wrong while {what}.{said}"),
             context(f"Reference `{request_id}`: an admin can find the details in the bot's log."),
         ]
     )
+
+
+def best_effort(what: str, work: Callable[[], object]) -> None:
+    """Work after a change is committed (a DM, a reply in a thread, the Home): a failure is
+    logged, and never turns a change that was made into an error for the person."""
+    try:
+        work()
+    except Exception as error:
+        log.warning(
+            "%s failed after the change was made: %s", what, type(error).__name__, exc_info=error
+        )
 
 
 def describe_request(body: dict[str, Any]) -> str:

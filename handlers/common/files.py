@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.pipeline.material import InputFile
+from bot.services.uploads import InputFile
 from bot.settings import Settings
 from handlers.common.slack_files import (
     LOGIN_PAGE_MESSAGE,

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 
 from bot.work_pool import Quota, WorkPool
 from handlers.common.background import still_checking_text
-from handlers.common.errors import error_blocks
+from handlers.common.errors import best_effort, error_blocks
 from handlers.common.request_context import request_id_var
 
 log = logging.getLogger("certops.slack")
@@ -83,8 +83,8 @@ def race(
             view = outcome.view if not outcome.errors else outcome.late_view
             if view is not None:
                 client.views_update(view_id=view_id, view=view)
-        if outcome.after is not None:
-            outcome.after()
+        if outcome.after is not None:  # the change is made and shown: what follows may fail
+            best_effort("the follow-up of a form", outcome.after)
 
     def run() -> None:
         """The work, then the answer: one item on the pool, in the request's context."""

@@ -250,7 +250,7 @@ class Intake:
             answer = failure_blocks(error.message)
         except Exception as error:  # the person must hear about it, never silence
             log.error("checking an upload failed: %s", type(error).__name__, exc_info=error)
-            answer = error_blocks("checking your files", request_id_var.get())
+            answer = error_blocks("checking your files", request_id_var.get(), unchanged=True)
         client.chat_update(channel=channel, ts=ts, text=fallback_text(answer), blocks=answer)
 
     def _report(self, checked: Checked, ids: list[str], passwords: Passwords) -> list[Any]:

@@ -21,6 +21,7 @@ from bot.services.errors import ServiceError
 from handlers.common.blocks.base import checked_message
 from handlers.common.blocks.base import context as context_block
 from handlers.common.deps import deps_of
+from handlers.common.errors import best_effort
 from handlers.common.forms import FormRequest
 from handlers.common.payloads import button_value, clicked_in
 from handlers.common.refusals import refusal
@@ -80,12 +81,18 @@ def silence(
         reply = refusal(error, deps, "warning")
         respond(blocks=reply.blocks, text=reply.text, replace_original=False)
         return
-    if channel and ts:
-        client.chat_postMessage(
-            channel=channel,
-            thread_ts=ts,
-            text=result.text(),
-            blocks=checked_message([context_block(result.text())]),
+    # Recorded: saying so in the thread is best-effort (a refused post must not read as
+    # "something went wrong"); when the thread refuses, the person hears it here instead.
+    note = checked_message([context_block(result.text())])
+    try:
+        if not (channel and ts):
+            return
+        client.chat_postMessage(channel=channel, thread_ts=ts, text=result.text(), blocks=note)
+    except Exception as error:
+        log.warning("silence not said in the thread: %s", type(error).__name__)
+        best_effort(
+            "the silence's answer",
+            lambda: respond(blocks=note, text=result.text(), replace_original=False),
         )
 
 
