@@ -38,7 +38,7 @@ from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
-from bot.work_pool import InFlight
+from bot.shutdown import InFlight
 from handlers.common.deps import Deps
 from handlers.common.request_context import ContextExecutor
 from handlers.common.slack_files import Downloader

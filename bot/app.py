@@ -19,8 +19,8 @@ from bot.metrics import MeteredExecutor, Metrics
 from bot.metrics_slack import SlackApiObserver, instrument
 from bot.request_signature import harden_signature_check, quiet_client_token_notice
 from bot.settings import Settings
-from bot.shutdown import Shutdown, attach, shutdown_for
-from bot.work_pool import AllWork, InFlight
+from bot.shutdown import InFlight, Shutdown, attach, shutdown_for
+from bot.work_pool import AllWork
 from handlers import assign, commands, home, uploads, validate, warnings
 from handlers.common import errors, middleware
 from handlers.common.deps import Deps

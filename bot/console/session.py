@@ -22,8 +22,7 @@ from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
 from bot.settings import Settings
-from bot.shutdown import shutdown_for
-from bot.work_pool import InFlight
+from bot.shutdown import InFlight, shutdown_for
 from handlers.common.request_context import ContextExecutor
 from storage.db import Database
 

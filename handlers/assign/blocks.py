@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.common.blocks.base import Blocks, checked_view, clip, context, escape
+from handlers.common.blocks.base import Blocks, clip, context, escape, form_modal
 from handlers.common.blocks.verdicts import text_input
 from handlers.common.ids import AssignId
 
@@ -127,14 +127,10 @@ def assign_view(
             "instead: the CNAME comes after support confirms."
         ),
     ]
-    return checked_view(
-        {
-            "type": "modal",
-            "callback_id": AssignId.MODAL,
-            "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": "Assign a certificate"},
-            "submit": {"type": "plain_text", "text": "Assign"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": blocks,
-        }
+    return form_modal(
+        AssignId.MODAL,
+        metadata,
+        title="Assign a certificate",
+        submit="Assign",
+        blocks=blocks,
     )

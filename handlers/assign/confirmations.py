@@ -10,6 +10,7 @@ again at click time (admin, status, coverage, DNS), so a stale prompt cannot byp
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -32,17 +33,40 @@ from handlers.common.replies import Reply
 log = logging.getLogger("certops.slack")
 
 
+# What a confirmation runs after the ack (on the work pool).
+Confirmed = Callable[[dict[str, Any], Respond, WebClient, Actor, Deps], None]
+
+
 def assign_confirm(
     ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     ack()
+    confirmed(assign, "Checking the DNS and assigning…", body, respond, client, context)
+
+
+def renew_confirm(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    confirmed(renew, "Renewing…", body, respond, client, context)
+
+
+def confirmed(
+    work: Confirmed,
+    working: str,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """The prompt says `working`; the DNS checks and the change go to the work pool."""
     deps = deps_of(context)
     actor: Actor = context["actor"]
-    respond(text="Checking the DNS and assigning…", replace_original=True)
+    respond(text=working, replace_original=True)
     after_ack(
         deps,
         actor.user_id,
-        lambda: assign(body, respond, client, actor, deps),
+        lambda: work(body, respond, client, actor, deps),
         body=body,
         client=client,
         respond=respond,
@@ -69,23 +93,6 @@ def assign(
     done = confirm.assignment_done_blocks(result.to_dict(), actor.user_id)
     announce(client, respond, body, actor, done, assignment_ids([result.to_dict()]), deps)
     best_effort("the Home after an assignment", lambda: deps.publish_home(client, actor))
-
-
-def renew_confirm(
-    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    deps = deps_of(context)
-    actor: Actor = context["actor"]
-    respond(text="Renewing…", replace_original=True)
-    after_ack(
-        deps,
-        actor.user_id,
-        lambda: renew(body, respond, client, actor, deps),
-        body=body,
-        client=client,
-        respond=respond,
-    )
 
 
 def renew(

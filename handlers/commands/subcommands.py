@@ -24,9 +24,6 @@ from handlers.common.replies import Reply
 
 Subcommand = Callable[[Command, Actor, Deps], Reply]
 
-# Certificates that no longer matter for expiry: replaced or refused.
-NOT_WATCHED = frozenset({"superseded", "rejected"})
-
 
 def cert_list(command: Command, actor: Actor, deps: Deps) -> Reply:
     views = certificates.list_certificates(deps.services)

@@ -12,9 +12,9 @@ from handlers.common.blocks.base import (
     actions,
     button,
     checked_message,
-    checked_view,
     context,
     escape,
+    form_modal,
     section,
 )
 from handlers.common.blocks.verdicts import NAME_HINT, text_input, verdict_blocks
@@ -105,22 +105,18 @@ def password_inputs(fields: Sequence[str]) -> Blocks:
 
 
 def password_view(metadata: str, *, fields: Sequence[str]) -> dict[str, Any]:
-    return checked_view(
-        {
-            "type": "modal",
-            "callback_id": UploadId.PASSWORD_MODAL,
-            "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": "Password"},
-            "submit": {"type": "plain_text", "text": "Check again"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": [
-                section(
-                    "I'll download your files again and open them with this password. "
-                    "It is used for this check only: never stored, never logged."
-                ),
-                *password_inputs(fields),
-            ],
-        }
+    return form_modal(
+        UploadId.PASSWORD_MODAL,
+        metadata,
+        title="Password",
+        submit="Check again",
+        blocks=[
+            section(
+                "I'll download your files again and open them with this password. "
+                "It is used for this check only: never stored, never logged."
+            ),
+            *password_inputs(fields),
+        ],
     )
 
 
@@ -140,14 +136,10 @@ def save_view(
     if password:
         blocks.append(context("I keep no password between steps: give it again to save."))
         blocks += password_inputs(password_fields((), has_zip=has_zip))
-    return checked_view(
-        {
-            "type": "modal",
-            "callback_id": UploadId.SAVE_MODAL,
-            "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": "Manual validation" if manual else "Save"},
-            "submit": {"type": "plain_text", "text": "Submit" if manual else "Save"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": blocks,
-        }
+    return form_modal(
+        UploadId.SAVE_MODAL,
+        metadata,
+        title="Manual validation" if manual else "Save",
+        submit="Submit" if manual else "Save",
+        blocks=blocks,
     )

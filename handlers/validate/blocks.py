@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.common.blocks.base import Blocks, checked_view, context, escape, section
+from handlers.common.blocks.base import Blocks, context, escape, form_modal, section
 from handlers.common.blocks.verdicts import NAME_HINT, text_input
 from handlers.common.ids import ValidateId
 
@@ -53,28 +53,24 @@ def _option(value: str, text: str) -> dict[str, Any]:
 
 
 def format_view(metadata: str) -> dict[str, Any]:
-    return checked_view(
-        {
-            "type": "modal",
-            "callback_id": ValidateId.FORMAT_MODAL,
-            "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": "Validate a certificate"},
-            "submit": {"type": "plain_text", "text": "Next"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "format",
-                    "label": {"type": "plain_text", "text": "What do you have?"},
-                    "element": {
-                        "type": "radio_buttons",
-                        "action_id": CHOICE_ACTION,
-                        "initial_option": _option("pem", FORMAT_LABELS["pem"]),
-                        "options": [_option(k, v) for k, v in FORMAT_LABELS.items()],
-                    },
-                }
-            ],
-        }
+    return form_modal(
+        ValidateId.FORMAT_MODAL,
+        metadata,
+        title="Validate a certificate",
+        submit="Next",
+        blocks=[
+            {
+                "type": "input",
+                "block_id": "format",
+                "label": {"type": "plain_text", "text": "What do you have?"},
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": CHOICE_ACTION,
+                    "initial_option": _option("pem", FORMAT_LABELS["pem"]),
+                    "options": [_option(k, v) for k, v in FORMAT_LABELS.items()],
+                },
+            }
+        ],
     )
 
 
@@ -126,16 +122,12 @@ def fields_view(
         }
     )
     blocks.append(context("Passwords are used for this check only: never stored, never logged."))
-    return checked_view(
-        {
-            "type": "modal",
-            "callback_id": ValidateId.FIELDS_MODAL,
-            "private_metadata": metadata,
-            "title": {"type": "plain_text", "text": FORMAT_TITLES[fmt]},
-            "submit": {"type": "plain_text", "text": "Validate"},
-            "close": {"type": "plain_text", "text": "Cancel"},
-            "blocks": blocks,
-        }
+    return form_modal(
+        ValidateId.FIELDS_MODAL,
+        metadata,
+        title=FORMAT_TITLES[fmt],
+        submit="Validate",
+        blocks=blocks,
     )
 
 

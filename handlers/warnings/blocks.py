@@ -134,7 +134,3 @@ def renewed_blocks(notice: RenewedNotice) -> Blocks:
 def renewal_offer_blocks(notice: RenewedNotice) -> Blocks:
     """The one-step offer: put the renewal on every environment of the old certificate."""
     return checked_message(renew_prompt_blocks(notice.renewed_by, list(notice.targets)))
-
-
-def silenced_note(text: str) -> Blocks:
-    return checked_message([context(text)])

@@ -130,6 +130,23 @@ def checked_view(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def form_modal(
+    callback_id: str, metadata: str, *, title: str, submit: str, blocks: Blocks
+) -> dict[str, Any]:
+    """A form: its callback id, the flow's state in `private_metadata`, submit and Cancel."""
+    return checked_view(
+        {
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": metadata,
+            "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": submit},
+            "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": blocks,
+        }
+    )
+
+
 def fallback_text(blocks: Blocks) -> str:
     """The plain `text` sent beside blocks (notifications and screen readers use it)."""
     for block in blocks:
