@@ -41,7 +41,7 @@ from handlers.common.payloads import (
     dm_of,
     field_errors,
     input_values,
-    metadata_of,
+    json_object,
     selected_value,
     ticked,
 )
@@ -234,7 +234,7 @@ def run(
     except ServiceError as error:
         return refusal(error, choice, metadata, deps)
     done = assignment_done_blocks(result.to_dict(), actor.user_id)
-    channel = str(metadata_of({"private_metadata": metadata}).get("channel") or "")
+    channel = str(json_object(metadata).get("channel") or "")
 
     def announce() -> None:
         # A real message (the DM when the channel refuses, e.g. a private channel the bot

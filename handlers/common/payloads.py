@@ -30,7 +30,8 @@ PASSWORD = "password"
 MAX_FIELD_ERROR = 2000  # Slack's limit for an error under a field
 
 
-def _json_object(text: object) -> dict[str, Any]:
+def json_object(text: object) -> dict[str, Any]:
+    """The JSON object in `text` ({} when it is empty, malformed or not an object)."""
     try:
         value = json.loads(str(text or "{}"))
     except ValueError:
@@ -41,14 +42,14 @@ def _json_object(text: object) -> dict[str, Any]:
 def button_value(body: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON object a clicked button carries ({} when there is none or it is not one)."""
     try:
-        return _json_object(body["actions"][0].get("value"))
+        return json_object(body["actions"][0].get("value"))
     except (KeyError, IndexError, TypeError, AttributeError):
         return {}
 
 
 def metadata_of(view: Mapping[str, Any]) -> dict[str, Any]:
     """A view's `private_metadata`, as the JSON object the bot put there."""
-    return _json_object(view.get("private_metadata"))
+    return json_object(view.get("private_metadata"))
 
 
 def _state(view: Mapping[str, Any]) -> dict[str, Any]:
