@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.common.blocks.base import Blocks, clip, context, escape, form_modal
+from handlers.common.blocks.base import Blocks, clip, context, escape, form_modal, input_block
 from handlers.common.blocks.verdicts import text_input
 from handlers.common.ids import AssignId
 
@@ -48,15 +48,7 @@ def _select(
     for option in options:
         if option["value"] == chosen:
             element["initial_option"] = option
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": {"type": "plain_text", "text": label},
-        "element": element,
-    }
-    if dispatch:
-        block["dispatch_action"] = True
-    return block
+    return input_block(block_id, label, element, dispatch=dispatch)
 
 
 def certificate_option(cert: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,18 +101,17 @@ def assign_view(
             choice.environment,
         ),
         text_input("hostname", "Hostname", initial=choice.hostname, hint=clip(hint, 2000)),
-        {
-            "type": "input",
-            "block_id": CNAME,
-            "optional": True,
-            "label": {"type": "plain_text", "text": "DNS"},
-            "element": {
+        input_block(
+            CNAME,
+            "DNS",
+            {
                 "type": "checkboxes",
                 "action_id": CHOICE_ACTION,
                 "options": [_option(CNAME, CNAME_TEXT)],
                 **({"initial_options": [_option(CNAME, CNAME_TEXT)]} if choice.cname else {}),
             },
-        },
+            optional=True,
+        ),
         context(
             "The CNAME points the hostname at the environment's default host (not an A "
             "record, not the load balancer). On LifeTime this opens the support ticket "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.common.blocks.base import Blocks, context, escape, form_modal, section
+from handlers.common.blocks.base import Blocks, context, escape, form_modal, input_block, section
 from handlers.common.blocks.verdicts import NAME_HINT, text_input
 from handlers.common.ids import ValidateId
 
@@ -59,32 +59,23 @@ def format_view(metadata: str) -> dict[str, Any]:
         title="Validate a certificate",
         submit="Next",
         blocks=[
-            {
-                "type": "input",
-                "block_id": "format",
-                "label": {"type": "plain_text", "text": "What do you have?"},
-                "element": {
+            input_block(
+                "format",
+                "What do you have?",
+                {
                     "type": "radio_buttons",
                     "action_id": CHOICE_ACTION,
                     "initial_option": _option("pem", FORMAT_LABELS["pem"]),
                     "options": [_option(k, v) for k, v in FORMAT_LABELS.items()],
                 },
-            }
+            )
         ],
     )
 
 
 def _file_input(slot: Slot) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": slot.block_id,
-        "label": {"type": "plain_text", "text": slot.label},
-        "element": {"type": "file_input", "action_id": FILE_ACTION, "max_files": slot.max_files},
-        "optional": slot.optional,
-    }
-    if slot.hint:
-        block["hint"] = {"type": "plain_text", "text": slot.hint}
-    return block
+    element = {"type": "file_input", "action_id": FILE_ACTION, "max_files": slot.max_files}
+    return input_block(slot.block_id, slot.label, element, optional=slot.optional, hint=slot.hint)
 
 
 def fields_view(
@@ -109,17 +100,16 @@ def fields_view(
         label = "PFX password" if fmt == "pfx" else "Key password (if it is encrypted)"
         blocks.append(text_input("password", label, optional=True))
     blocks.append(
-        {
-            "type": "input",
-            "block_id": MANUAL,
-            "optional": True,
-            "label": {"type": "plain_text", "text": "If it fails"},
-            "element": {
+        input_block(
+            MANUAL,
+            "If it fails",
+            {
                 "type": "checkboxes",
                 "action_id": CHOICE_ACTION,
                 "options": [_option(MANUAL, "Submit it for manual validation by an admin anyway")],
             },
-        }
+            optional=True,
+        )
     )
     blocks.append(context("Passwords are used for this check only: never stored, never logged."))
     return form_modal(

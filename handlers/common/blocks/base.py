@@ -130,6 +130,31 @@ def checked_view(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def input_block(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool | None = None,
+    hint: str | None = None,
+    dispatch: bool = False,
+) -> dict[str, Any]:
+    """A form's input: its block id (what view state and field errors are keyed by)."""
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+    if optional is not None:
+        block["optional"] = optional
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": clip(hint, 2000)}
+    if dispatch:
+        block["dispatch_action"] = True
+    return block
+
+
 def form_modal(
     callback_id: str, metadata: str, *, title: str, submit: str, blocks: Blocks
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from handlers.common.blocks.base import (
     context,
     escape,
     fields,
+    input_block,
     section,
 )
 from handlers.common.ids import AssignId
@@ -125,16 +126,7 @@ def text_input(
         element["initial_value"] = clip(initial, 3000)
     if multiline:
         element["multiline"] = True
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": {"type": "plain_text", "text": label},
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = {"type": "plain_text", "text": clip(hint, 2000)}
-    return block
+    return input_block(block_id, label, element, optional=optional, hint=hint)
 
 
 def message_view(title: str, blocks: Blocks) -> dict[str, Any]:
