@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from slack_bolt import BoltContext
 from slack_sdk import WebClient
@@ -23,6 +24,8 @@ from handlers.common.dedupe import RecentIds
 from handlers.common.forms import Forms
 from handlers.common.home_viewers import HomeViewers
 from handlers.common.modal_open import ModalOpener, Opener, Opening, modal_client
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +46,15 @@ class Deps:
     # home/ when it registers; until then (an app without a Home) they do nothing.
     show_home: Callable[[WebClient, Actor], None] = lambda client, actor: None
     publish_home: Callable[[WebClient, Actor], None] = lambda client, actor: None
+    # A feature's own state for the life of the app (the uploads being collected), made
+    # by its register and found by its type: common/ needs no import of the feature.
+    feature_state: dict[type, object] = field(default_factory=dict)
+
+    def state(self, kind: type[T]) -> T:
+        """The state of type `kind` a feature registered."""
+        found = self.feature_state[kind]
+        assert isinstance(found, kind), kind
+        return found
 
     def open_modal(self, client: WebClient, opener: Opener) -> Opening:
         """Run `opener` under the modal deadline (`handlers.common.modal_open`).

@@ -7,14 +7,16 @@ from slack_bolt import App
 
 from handlers.common.deps import Deps
 from handlers.common.ids import UploadId
-from handlers.uploads import dm, save
-from handlers.uploads.intake import Intake
+from handlers.uploads import dm, intake, save
 
 
-def register(app: App, deps: Deps) -> Intake:
+def register(app: App, deps: Deps) -> None:
     """Listen for uploads and the upload flow's buttons and modals. For a request the first
     matching listener wins: the DM's catch-all `message` listener comes last."""
-    intake = Intake(deps, window=deps.settings.upload_window_seconds)
+    # The submissions being collected, per app (found by the listeners through `deps`).
+    deps.feature_state[intake.Intake] = intake.Intake(
+        deps, window=deps.settings.upload_window_seconds
+    )
     app.event({"type": "message", "subtype": "file_share"})(intake.on_file_share)
     app.event("message", matchers=[intake.looks_like_password])(intake.on_password_text)
     app.action(UploadId.PASSWORD)(intake.open_password)
@@ -23,4 +25,3 @@ def register(app: App, deps: Deps) -> Intake:
     app.action(UploadId.MANUAL)(save.open_save)
     app.view(UploadId.SAVE_MODAL)(save.submit_save)
     app.event("message")(dm.on_message)
-    return intake

@@ -45,7 +45,7 @@ from handlers.common.background import still_checking_text
 from handlers.common.blocks.base import fallback_text
 from handlers.common.blocks.verdicts import failure_blocks
 from handlers.common.dedupe import RecentIds, first_delivery
-from handlers.common.deps import Deps
+from handlers.common.deps import Deps, deps_of
 from handlers.common.errors import error_blocks
 from handlers.common.files import MAX_FILES, FileSource
 from handlers.common.payloads import button_value, dm_of, input_values, metadata_of
@@ -325,3 +325,30 @@ class Intake:
         self.deps.work.start(
             user, lambda: self._answer_batch(again, client, passwords), "checking an upload"
         )
+
+
+# --- the listeners: module-level, the Intake found in the app's Deps ---------------------
+def intake_of(context: BoltContext) -> Intake:
+    return deps_of(context).state(Intake)
+
+
+def on_file_share(event: dict[str, Any], client: WebClient, say: Say, context: BoltContext) -> None:
+    intake_of(context).on_file_share(event, client, say)
+
+
+def looks_like_password(event: dict[str, Any], context: BoltContext) -> bool:
+    return intake_of(context).looks_like_password(event)
+
+
+def on_password_text(event: dict[str, Any], say: Say, context: BoltContext) -> None:
+    intake_of(context).on_password_text(event, say)
+
+
+def open_password(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    intake_of(context).open_password(ack, body, client)
+
+
+def submit_password(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    intake_of(context).submit_password(ack, body, client, context)
