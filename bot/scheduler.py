@@ -62,7 +62,7 @@ def build_jobs(
     tls_config: tls_check.TlsCheckConfig | None = None,
     pacer: expiry.ChannelPacer | None = None,
 ) -> Jobs:
-    from handlers.warnings import SlackPublisher, SlackTlsPublisher, warning_client
+    from handlers.warnings.publisher import SlackPublisher, SlackTlsPublisher, warning_client
 
     client = warning_client(settings, client)
     return Jobs(

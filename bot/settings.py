@@ -88,10 +88,6 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'certops.db').as_posix()}"
 
-    @property
-    def has_slack_tokens(self) -> bool:
-        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
-
     def problems(self) -> list[str]:
         """Every setting that is present but malformed, as one sentence each."""
         found = list(self.raw_errors)

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from handlers.events import SUBSCRIBED_EVENTS
+from handlers.uploads.dm import SUBSCRIBED_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.json"

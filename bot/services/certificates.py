@@ -267,3 +267,10 @@ def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
     promote_due(ctx)
     with ctx.session() as session:
         return certificate_view(session, queries.certificate(session, name), ctx.now())
+
+
+def assignable_certificates(ctx: ServiceContext) -> list[CertificateView]:
+    """The certificates that may be assigned (validated or approved): what the assign
+    form offers."""
+    wanted = {status.value for status in ASSIGNABLE}
+    return [view for view in list_certificates(ctx) if view.status in wanted]

@@ -15,7 +15,7 @@ The rules, in the order the scan applies them:
   the post; a post that fails deletes the claim so the next run retries; a claim that is
   taken already (another replica, an earlier run) is skipped.
 One message per certificate and channel is updated in place as thresholds pass; expired
-gets a new, loud message. The Slack side is a `Publisher` (handlers/warnings.py), so
+gets a new, loud message. The Slack side is a `Publisher` (handlers/warnings/publisher.py), so
 this module holds the rules and no Slack.
 """
 

@@ -169,6 +169,14 @@ def open_ticket(
         )
 
 
+def ticket_id(text: str) -> int:
+    """A ticket id as typed (`7` or `#7`)."""
+    raw = text.lstrip("#")
+    if not raw.isdigit():
+        raise ServiceError("invalid_input", f"the ticket id is a number, not {text!r}")
+    return int(raw)
+
+
 def _parse_state(state: str) -> TicketState:
     try:
         return TicketState(state.strip().lower())
