@@ -18,8 +18,8 @@ PIPELINE_ALLOWED = {"cryptography", "certifi", "asn1crypto", "pyzipper", "dns", 
 PIPELINE_BOT_ALLOWED = ("bot.pipeline",)
 SLACK = {"slack_bolt", "slack_sdk"}
 DATABASE = {"sqlmodel", "sqlalchemy", "alembic", "psycopg"}
-# Handlers call services only: never the pipeline, the CLI or the composition root.
-HANDLERS_FORBIDDEN = ("bot.pipeline", "bot.cli", "bot.app", "bot.context")
+# Handlers call services only: never the pipeline, the record, the CLI or the composition root.
+HANDLERS_FORBIDDEN = ("bot.pipeline", "storage", "bot.cli", "bot.app", "bot.context")
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
