@@ -386,16 +386,18 @@ class RecordCollector(Collector):
         `certops_database_up 0`) when the database could not be read in time."""
         started = time.perf_counter()
         try:
-            families = self._reads.call(self._read, REFRESH_READ_SECONDS)
+            families, rows, now = self._reads.call(self._read, REFRESH_READ_SECONDS)
+            # Rendering is CPU work, not a wait on the database: outside the bound.
+            text = _per_certificate(rows, now) if rows is not None else b""
         except Exception as error:  # the scrape must answer; say why in the log only
             log.warning("metrics: cannot read the database: %s", type(error).__name__)
             self._families, self._text = None, b""
-            return False
-        finally:
             self._first.set()
-        self._families, self._text = families
+            return False
+        self._families, self._text = families, text
         self._refreshed_at = time.time()
         self._refresh_took = time.perf_counter() - started
+        self._first.set()  # after the figures are in place: the first scrape waits on it
         return True
 
     # --- the read -----------------------------------------------------------------------
@@ -404,7 +406,9 @@ class RecordCollector(Collector):
         when not served): `Metrics.render` appends them to the registry's answer."""
         return self._text
 
-    def _read(self) -> tuple[list[Metric], bytes]:
+    def _read(self) -> tuple[list[Metric], list[Any] | None, dt.datetime]:
+        """The families made from the record, and the per-certificate rows (None: not
+        served) with the time they were read at."""
         from storage import queries
 
         now = self.clock()
@@ -438,7 +442,7 @@ class RecordCollector(Collector):
         families: list[Metric] = [by_status, posted, mode]
         if self.series != "per_certificate":
             families += _aggregated(summary)
-        return families, _per_certificate(rows, now) if per_certificate else b""
+        return families, rows if per_certificate else None, now
 
 
 def _refresh_loop(
