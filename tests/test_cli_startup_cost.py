@@ -110,3 +110,26 @@ def test_revision_reads_the_migrated_record(database_url: str) -> None:
 def test_every_renderer_names_a_result_type_that_exists(name: str) -> None:
     module, _, cls = name.rpartition(".")
     assert isinstance(getattr(importlib.import_module(module), cls), type)
+
+
+def test_validate_without_fetching_loads_no_fetcher_or_pkcs7(tmp_path: Path) -> None:
+    """The AIA fetcher's urllib/http and the PKCS#7 reader (which pulls in `email`) load
+    only when used: a PEM set checked without --fetch-missing needs neither."""
+    from tests.pki import CA
+
+    root = CA.root("Validate Root")
+    leaf = root.leaf(sans=["app.example.com"])
+    (tmp_path / "app.pem").write_bytes(leaf.pem + root.issued.pem)
+    (tmp_path / "root.pem").write_bytes(root.issued.pem)
+    code, modules, out = imported(
+        "sqlite://", tmp_path, "validate", "--trust-store", "root.pem", "app.pem"
+    )
+    assert code == 0, out
+    lazy = {
+        "urllib.request",
+        "http.client",
+        "email.policy",
+        "cryptography.hazmat.primitives.serialization.pkcs7",
+    }
+    assert not lazy & modules
+    assert not {m for m in modules if m.split(".")[0] in (*NEVER, "sqlalchemy", "sqlmodel")}
