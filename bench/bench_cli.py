@@ -9,8 +9,9 @@ targets: `cert list` of 5 certificates <= 0.35 s, `cert submit` of a PEM set <= 
 chain, and a bare `python -c pass` (the interpreter's own start-up). Medians and worst of
 `--runs` rounds, the commands interleaved so that a burst of load hits them all.
 
-`--source DIR` runs the commands from another checkout of certops (e.g. a `git archive` of
-an older commit) with this interpreter, to compare before and after in one run.
+`--source DIR` (repeatable) runs the commands from other checkouts of certops too (e.g. a
+`git archive` of an older commit) with this interpreter, interleaved in the same run, to
+compare before and after under the same load.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ class Runner:
     def certops(self, *argv: str) -> list[str]:
         return [sys.executable, "-c", CERTOPS, *argv]
 
-    def timed(self, command: list[str]) -> float:
+    def timed(self, command: list[str], cwd: Path | None = None) -> float:
         started = time.perf_counter()
         proc = subprocess.run(
-            command, cwd=self.source, env=self.env, capture_output=True, check=False
+            command, cwd=cwd or self.source, env=self.env, capture_output=True, check=False
         )
         took = time.perf_counter() - started
         if proc.returncode != 0:
@@ -71,17 +72,18 @@ class Runner:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--source", type=Path, default=ROOT)
+    parser.add_argument("--source", type=Path, action="append", default=[])
     args = parser.parse_args()
+    sources = [ROOT, *(source.resolve() for source in args.source)]
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        pki(folder, 5 + args.runs)
-        runner = Runner(folder, args.source.resolve())
+        pki(folder, 5 + args.runs * len(sources))
         f = str(folder)
         trust = ["--trust-store", f"{f}/root.pem"]
+        first = Runner(folder, ROOT)
         for i in range(5):  # the record: 5 certificates (the first run migrates it)
-            runner.timed(
-                runner.certops(
+            first.timed(
+                first.certops(
                     "cert",
                     "submit",
                     *trust,
@@ -91,25 +93,12 @@ def main() -> int:
                     f"{f}/key{i}.pem",
                 )
             )
-        submitted = iter(range(5, 5 + args.runs))
-
-        def submit() -> list[str]:
-            i = next(submitted)
-            return runner.certops(
-                "cert", "submit", *trust, "--name", f"c{i}", f"{f}/chain{i}.pem", f"{f}/key{i}.pem"
-            )
-
+        numbers = iter(range(5, 5 + args.runs * len(sources)))
         rows: list[tuple[str, object]] = [
             ("python -c pass (interpreter start-up)", [sys.executable, "-c", "pass"]),
-            ("certops cert list (5 certificates)", runner.certops("cert", "list")),
-            ("  peer: sqlite3 CLI, the same query", ["sqlite3", f"{f}/certops.db", LIST_SQL]),
-            ("certops cert submit (PEM set)", submit),
+            ("peer: sqlite3 CLI, the listing's query", ["sqlite3", f"{f}/certops.db", LIST_SQL]),
             (
-                "certops validate (PEM set)",
-                runner.certops("validate", *trust, f"{f}/chain0.pem", f"{f}/key0.pem"),
-            ),
-            (
-                "  peer: openssl verify, the same chain",
+                "peer: openssl verify, the same chain",
                 [
                     "openssl",
                     "verify",
@@ -121,19 +110,51 @@ def main() -> int:
                 ],
             ),
         ]
-        rows = [(label, c) for label, c in rows if callable(c) or shutil.which(str(c[0]))]  # type: ignore[index]
+        rows = [(label, c) for label, c in rows if shutil.which(str(c[0]))]  # type: ignore[index]
+        for source in sources:
+            runner = Runner(folder, source)
+            tag = "" if source == ROOT else f" [{source.name}]"
+
+            def submit(runner: Runner = runner) -> list[str]:
+                i = next(numbers)
+                return runner.certops(
+                    "cert",
+                    "submit",
+                    *trust,
+                    "--name",
+                    f"c{i}",
+                    f"{f}/chain{i}.pem",
+                    f"{f}/key{i}.pem",
+                )
+
+            rows += [
+                (f"certops cert list (5 certificates){tag}", runner.certops("cert", "list")),
+                (f"certops cert submit (PEM set){tag}", submit),
+                (
+                    f"certops validate (PEM set){tag}",
+                    runner.certops("validate", *trust, f"{f}/chain0.pem", f"{f}/key0.pem"),
+                ),
+            ]
         times: dict[str, list[float]] = {label: [] for label, _ in rows}
         for _ in range(args.runs):
             for label, command in rows:
                 argv = command() if callable(command) else command
-                times[label].append(runner.timed(argv))  # type: ignore[arg-type]
-    print(f"source: {args.source}   ({args.runs} runs each, interleaved; wall time)")
+                times[label].append(first.timed(argv, cwd=_cwd(label, sources)))  # type: ignore[arg-type]
+    print(f"sources: {', '.join(map(str, sources))}   ({args.runs} runs each, interleaved)")
     for label, values in times.items():
         print(
-            f"{label:<42} median {statistics.median(values) * 1000:7.0f} ms"
+            f"{label:<48} median {statistics.median(values) * 1000:7.0f} ms"
             f"   worst {max(values) * 1000:7.0f} ms"
         )
     return 0
+
+
+def _cwd(label: str, sources: list[Path]) -> Path:
+    """The checkout a row's command runs from (its tag names it; untagged: this one)."""
+    for source in sources[1:]:
+        if label.endswith(f"[{source.name}]"):
+            return source
+    return ROOT
 
 
 if __name__ == "__main__":
