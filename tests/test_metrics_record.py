@@ -191,3 +191,17 @@ def test_the_settings_name_the_modes_the_collector_knows() -> None:
     assert "CERTOPS_METRICS_REFRESH" in problems and "CERTOPS_METRICS_SERIES" in problems
     with pytest.raises(ValueError):
         metrics_module.RecordCollector(Database("sqlite://"), series="everything")
+
+
+def test_two_replicas_on_one_record_show_the_same_figures(database: Database) -> None:
+    fill(database, [-1, 4, 12, 50, 200], served=2)
+    one, two = Metrics(database), Metrics(database, refresh_seconds=5)
+    first, second = scrape(one), scrape(two)
+    for name in ("certops_certificates", "certops_certificates_by_days_left"):
+        assert sorted((tuple(sorted(s.labels.items())), s.value) for s in first[name]) == sorted(
+            (tuple(sorted(s.labels.items())), s.value) for s in second[name]
+        )
+    assert first["certops_cert_not_after"] == second["certops_cert_not_after"]
+    for metrics in (one, two):
+        assert metrics.record is not None
+        metrics.record.stop()
