@@ -60,7 +60,11 @@ def create_app(
     deps = deps or Deps(settings=settings, services=create_service_context(settings, database))
     # Operating (issue 8): the app's own metrics registry, its listener runs timed and
     # counted (so a shutdown can wait for them), its shutdown coordinator.
-    metrics = metrics or Metrics(deps.services.database)
+    metrics = metrics or Metrics(
+        deps.services.database,
+        refresh_seconds=settings.metrics_refresh_seconds,
+        series=settings.metrics_series,
+    )
     metrics.watch_work(deps.work)
     executor = MeteredExecutor(
         listener_executor or ContextExecutor(max_workers=LISTENER_THREADS), metrics

@@ -64,6 +64,10 @@ class Settings:
     log_level: str = "INFO"
     metrics_port: int | None = None
     shutdown_seconds: float = 20.0
+    # Issue 16: how often the record's gauges are read (CERTOPS_METRICS_REFRESH, seconds)
+    # and which expiry series are served (CERTOPS_METRICS_SERIES, see bot/metrics.py).
+    metrics_refresh_seconds: float = 60.0
+    metrics_series: str = "auto"
     raw_errors: tuple[str, ...] = ()
     # Files sent in a DM within this many seconds of each other form one submission.
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -124,6 +128,21 @@ def _operating(environ: Mapping[str, str], errors: list[str]) -> tuple[int | Non
             errors.append("CERTOPS_SHUTDOWN_SECONDS must be a number of seconds from 0 to 3600")
             seconds = DEFAULT_SHUTDOWN_SECONDS
     return port, seconds
+
+
+METRICS_SERIES = ("auto", "both", "per_certificate", "aggregated")
+
+
+def _metrics_record(environ: Mapping[str, str], errors: list[str]) -> tuple[float, str]:
+    """CERTOPS_METRICS_REFRESH (5 to 3600 s) and CERTOPS_METRICS_SERIES; bad values are
+    added to `errors`. The modes are repeated in bot/metrics.py (tested equal) so that
+    the settings import no Prometheus."""
+    refresh = _number(environ, "CERTOPS_METRICS_REFRESH", 60.0, 5.0, 3600.0, errors)
+    series = (environ.get("CERTOPS_METRICS_SERIES") or "auto").strip().lower()
+    if series not in METRICS_SERIES:
+        errors.append(f"CERTOPS_METRICS_SERIES must be one of {', '.join(METRICS_SERIES)}")
+        series = "auto"
+    return refresh, series
 
 
 def _number(
@@ -225,6 +244,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
+    metrics_refresh, metrics_series = _metrics_record(environ, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -248,6 +268,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         log_level=(environ.get("CERTOPS_LOG_LEVEL") or "INFO").strip().upper(),
         metrics_port=metrics_port,
         shutdown_seconds=shutdown_seconds,
+        metrics_refresh_seconds=metrics_refresh,
+        metrics_series=metrics_series,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
         work_threads=threads,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, text, update
+from sqlalchemy import and_, case, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -727,3 +727,77 @@ def limit_statements(session: Session, timeout_ms: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL statement_timeout = {max(int(timeout_ms), 1)}"))
+
+
+# --- the record's gauges (bot/metrics.py refreshes them on a timer) ---------------------
+def _expiring_with_environment(*columns: Any) -> Any:
+    """Current certificates with an expiry, each joined to every environment it serves
+    (or none): the rows both the per-certificate and the aggregated series are made of."""
+    return (
+        sa_select(*columns)
+        .select_from(Certificate)
+        .join(
+            Assignment,
+            and_(
+                col(Assignment.certificate_id) == col(Certificate.id),
+                col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)),
+            ),
+            isouter=True,
+        )
+        .join(Environment, col(Environment.id) == col(Assignment.environment_id), isouter=True)
+        .where(col(Certificate.not_after).is_not(None))
+    )
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Certificates by status, counted by the database."""
+    rows = session.execute(
+        sa_select(col(Certificate.status), func.count()).group_by(col(Certificate.status))
+    ).all()
+    return {str(getattr(status, "value", status)): int(count) for status, count in rows}
+
+
+def expiry_summary(
+    session: Session,
+    statuses: Iterable[str],
+    bounds: Sequence[tuple[str, datetime]],
+    beyond: str = "over",
+) -> list[tuple[str, str, int, datetime]]:
+    """(environment, bucket, count, soonest not_after) in one GROUP BY: the bucket is the
+    label of the first bound the expiry is at or before, else `beyond`. The bounds are
+    bound parameters, so the same SQL runs on SQLite and PostgreSQL."""
+    expiry = col(Certificate.not_after)
+    bucket = case(*[(expiry <= moment, label) for label, moment in bounds], else_=beyond)
+    environment = func.coalesce(col(Environment.name), "")
+    query = (
+        _expiring_with_environment(environment, bucket, func.count(), func.min(expiry))
+        .where(col(Certificate.status).in_(list(statuses)))
+        .group_by(environment, bucket)
+    )
+    return [(str(e), str(b), int(n), soonest) for e, b, n, soonest in session.execute(query)]
+
+
+def expiry_series_rows(session: Session, statuses: Iterable[str]) -> list[Any]:
+    """One row per current certificate and environment served, with only the columns the
+    per-certificate labels need (no PEM, no report)."""
+    query = _expiring_with_environment(
+        col(Certificate.name),
+        col(Certificate.status),
+        col(Certificate.subject),
+        col(Certificate.issuer),
+        col(Certificate.serial),
+        col(Certificate.not_after),
+        col(Environment.name),
+        col(Assignment.hostname),
+    ).where(col(Certificate.status).in_(list(statuses)))
+    return list(session.execute(query).all())
+
+
+def posted_warning_counts(session: Session) -> list[tuple[str, int]]:
+    """Warnings posted, by threshold: all replicas together."""
+    rows = session.execute(
+        sa_select(col(Notification.threshold), func.count())
+        .where(col(Notification.posted_at).is_not(None))
+        .group_by(col(Notification.threshold))
+    ).all()
+    return [(str(threshold), int(count)) for threshold, count in rows]

@@ -388,7 +388,7 @@ def test_cert_submit_reads_a_file_through_the_bounded_reader(tmp_path: Path) -> 
     ("argv", "service"),
     [
         (["env", "list"], "bot.services.environments.list_environments"),
-        (["cert", "list"], "bot.services.certificates.list_certificates"),
+        (["cert", "list"], "bot.services.views.list_certificates"),
         (["assign", "c", "e", "h.example.com"], "bot.services.assignments.assign_certificate"),
         (["ticket", "list"], "bot.services.tickets.list_tickets"),
         (["audit"], "bot.services.audit.recent"),

@@ -251,17 +251,28 @@ def load_settings() -> Settings:
 
 
 def open_database(settings: Settings) -> Database:
-    """The configured database, upgraded to the current schema first and answering."""
-    from storage import migrate
+    """The configured database, upgraded to the current schema first and answering.
+
+    One query of `alembic_version` first: at the head revision (the usual case) Alembic
+    is not even imported; otherwise `storage.migrate` upgrades as before.
+    """
     from storage.db import Database
     from storage.errors import StorageError
+    from storage.schema_version import HEAD_REVISION
 
     url = settings.effective_database_url
     try:
-        migrate.upgrade(url)
         database = Database(url)
-        database.check()
     except StorageError as error:
+        raise StartupError(str(error)) from None
+    try:
+        if database.revision() != HEAD_REVISION:
+            from storage import migrate
+
+            migrate.upgrade(url)
+            database.check()
+    except StorageError as error:
+        database.dispose()
         raise StartupError(str(error)) from None
     return database
 

@@ -26,7 +26,7 @@ from bot.services.errors import ServiceError
 from bot.services.names import check_certificate_name
 from bot.services.promotion import promote_due
 from bot.services.supersession import RenewalTarget, renewal_targets, supersede_unused
-from bot.services.views import CertificateView, certificate_view
+from bot.services.views import CertificateView, certificate_view, list_certificates
 from storage import queries
 from storage.models import Certificate, CertificateStatus, SubmittedFormat
 
@@ -246,21 +246,6 @@ def reject_certificate(ctx: ServiceContext, actor: Actor, name: str, reason: str
     if not reason or not reason.strip():
         raise ServiceError("invalid_input", "a rejection needs a reason for the submitter")
     return _review(ctx, actor, name, CertificateStatus.REJECTED, reason.strip())
-
-
-def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[CertificateView]:
-    wanted = None
-    if status:
-        try:
-            wanted = CertificateStatus(status)
-        except ValueError:
-            choices = ", ".join(s.value for s in CertificateStatus)
-            raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
-    with ctx.session() as session:
-        return [
-            certificate_view(session, row, ctx.now(), full=False)
-            for row in queries.certificates_by_name(session, wanted)
-        ]
 
 
 def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
