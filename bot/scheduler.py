@@ -61,10 +61,13 @@ def build_jobs(
     *,
     tls_config: tls_check.TlsCheckConfig | None = None,
     pacer: expiry.ChannelPacer | None = None,
+    stopping: threading.Event | None = None,
 ) -> Jobs:
+    """`stopping`: once set, a wait for Slack's rate limit ends at once (the post fails
+    and its claim goes back), so a stop keeps to its grace period."""
     from handlers.warnings.publisher import SlackPublisher, SlackTlsPublisher, warning_client
 
-    client = warning_client(settings, client)
+    client = warning_client(settings, client, stopping)
     return Jobs(
         services=services,
         publisher=SlackPublisher(client),
@@ -96,13 +99,17 @@ class Scheduler:
         interval: float,
         first_delay: float = 5.0,
         on_stop: Callable[[], Any] | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
+        """`stopping`: an event that stops the ticks when set, by `stop()` or by whoever
+        else shares it (`certops run` passes its SIGTERM event: no tick starts after it)."""
         self.jobs = list(jobs)
         self._on_stop = on_stop
         self.interval = interval
         self.first_delay = first_delay
         self.ticks = 0
-        self._stop = threading.Event()
+        self._stop = stopping or threading.Event()
+        self._stopped = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> Scheduler:
@@ -113,7 +120,11 @@ class Scheduler:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop ticking; then run `on_stop` (give back claims), also when the tick in
-        progress has not finished within `timeout`: it claims nothing more once told."""
+        progress has not finished within `timeout`: it claims nothing more once told.
+        Only the first call waits: a stop is bounded by the first caller's `timeout`."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop.set()
         on_stop, self._on_stop = self._on_stop, None
         if on_stop is not None:
@@ -134,13 +145,23 @@ class Scheduler:
 
 
 def start_scheduler(
-    settings: Settings, services: ServiceContext, client: WebClient, **options: Any
+    settings: Settings,
+    services: ServiceContext,
+    client: WebClient,
+    stopping: threading.Event | None = None,
+    **options: Any,
 ) -> Scheduler:
-    """The scheduler of `certops run` (Socket Mode, HTTP and console)."""
-    jobs = build_jobs(settings, services, client, **options)
+    """The scheduler of `certops run` (Socket Mode, HTTP and console); `stopping` stops
+    its ticks and cuts its rate-limit waits short when set."""
+    stopping = stopping or threading.Event()
+    jobs = build_jobs(settings, services, client, stopping=stopping, **options)
     interval = settings.notify_interval_seconds
     # The first scan a few seconds after start (the app is up by then), or sooner when
     # the interval is shorter.
     return Scheduler(
-        jobs.as_list(), interval, first_delay=min(5.0, interval), on_stop=jobs.release_claims
+        jobs.as_list(),
+        interval,
+        first_delay=min(5.0, interval),
+        on_stop=jobs.release_claims,
+        stopping=stopping,
     ).start()

@@ -70,3 +70,20 @@ def test_the_scheduler_gives_claims_back_when_it_stops() -> None:
     scheduler.stop(timeout=5)
     scheduler.stop(timeout=5)
     assert given_back == ["x"]  # once, however often stop is called
+
+
+def test_only_the_first_stop_waits_for_the_tick() -> None:
+    """The shutdown callback and `certops run`'s `finally` both stop the scheduler: the
+    second call must not wait again (it made a 3 s grace period last 20 s)."""
+    import threading
+    import time
+
+    release = threading.Event()
+    scheduler = Scheduler([("stuck", release.wait)], 60.0, first_delay=0.0).start()
+    time.sleep(0.1)  # the tick is under way, stuck
+    scheduler.stop(timeout=0.2)
+    started = time.monotonic()
+    scheduler.stop(timeout=30)
+    waited = time.monotonic() - started
+    release.set()
+    assert waited < 5, waited
