@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -98,6 +99,9 @@ def _finish_while_draining(server: HttpServer, shutdown: Shutdown, deadline: flo
     try:
         return shutdown.finish(deadline)
     finally:
+        # CERTOPS_DRAIN_SECONDS: a load balancer that polls /readyz sees the 503 first.
+        started = deadline - shutdown.grace_seconds
+        time.sleep(max(0.0, started + shutdown.drain_seconds - time.monotonic()))
         answered.set()
         loop.join()
 

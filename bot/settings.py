@@ -64,6 +64,9 @@ class Settings:
     log_level: str = "INFO"
     metrics_port: int | None = None
     shutdown_seconds: float = 20.0
+    # CERTOPS_DRAIN_SECONDS: HTTP mode keeps answering /readyz 503 at least this long after
+    # SIGTERM (within the grace period), for load balancers that poll readiness.
+    drain_seconds: float = 0.0
     raw_errors: tuple[str, ...] = ()
     # Files sent in a DM within this many seconds of each other form one submission.
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -225,6 +228,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
+    drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -248,6 +252,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         log_level=(environ.get("CERTOPS_LOG_LEVEL") or "INFO").strip().upper(),
         metrics_port=metrics_port,
         shutdown_seconds=shutdown_seconds,
+        drain_seconds=drain_seconds,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
         work_threads=threads,

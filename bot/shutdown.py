@@ -55,9 +55,14 @@ class Shutdown:
     """The stop request of one app, what it waits for, and the callbacks it then runs."""
 
     def __init__(
-        self, grace_seconds: float = DEFAULT_GRACE_SECONDS, work: InFlight | None = None
+        self,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        work: InFlight | None = None,
+        drain_seconds: float = 0.0,
     ) -> None:
         self.grace_seconds = grace_seconds
+        # The least time HTTP mode keeps answering (/readyz 503) after the stop begins.
+        self.drain_seconds = min(drain_seconds, grace_seconds)
         self.work = work
         self.requested = threading.Event()
         self._callbacks: list[_Callback] = []
