@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +103,8 @@ class Scheduler:
         stopping: threading.Event | None = None,
     ) -> None:
         """`stopping`: an event that stops the ticks when set, by `stop()` or by whoever
-        else shares it (`certops run` passes its SIGTERM event: no tick starts after it)."""
+        else shares it (`certops run` passes its SIGTERM event: no tick starts after it,
+        and `on_stop` runs at once, so the tick in progress claims no more warnings)."""
         self.jobs = list(jobs)
         self._on_stop = on_stop
         self.interval = interval
@@ -110,11 +112,18 @@ class Scheduler:
         self.ticks = 0
         self._stop = stopping or threading.Event()
         self._stopped = False
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
 
     def start(self) -> Scheduler:
         self._thread = threading.Thread(target=self._loop, name="certops-scheduler", daemon=True)
         self._thread.start()
+        if self._on_stop is not None:
+            self._watcher = threading.Thread(
+                target=self._stop_when_told, name="certops-scheduler-stop", daemon=True
+            )
+            self._watcher.start()
         log.info("scheduler started: every %.0f s", self.interval)
         return self
 
@@ -125,15 +134,25 @@ class Scheduler:
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + timeout
         self._stop.set()
-        on_stop, self._on_stop = self._on_stop, None
+        self._run_on_stop()
+        for thread in (self._watcher, self._thread):  # the watcher may be giving back
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _stop_when_told(self) -> None:
+        self._stop.wait()
+        self._run_on_stop()
+
+    def _run_on_stop(self) -> None:
+        with self._lock:
+            on_stop, self._on_stop = self._on_stop, None
         if on_stop is not None:
             try:
                 on_stop()
             except Exception as error:
                 log.warning("scheduler stop: %s: %s", type(error).__name__, error)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _loop(self) -> None:
         if self._stop.wait(self.first_delay):

@@ -87,3 +87,19 @@ def test_only_the_first_stop_waits_for_the_tick() -> None:
     waited = time.monotonic() - started
     release.set()
     assert waited < 5, waited
+
+
+def test_a_shared_stop_event_gives_the_claims_back_at_once() -> None:
+    """`certops run` shares its SIGTERM event: the claims go back when it is set, before
+    the shutdown callbacks, so a tick still running claims no more warnings."""
+    import threading
+
+    stopping = threading.Event()
+    given_back = threading.Event()
+    scheduler = Scheduler(
+        [], 60.0, first_delay=60.0, on_stop=given_back.set, stopping=stopping
+    ).start()
+    assert not given_back.is_set()
+    stopping.set()  # SIGTERM
+    assert given_back.wait(10)
+    scheduler.stop(timeout=5)  # the callback later: nothing more to do
