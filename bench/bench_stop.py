@@ -8,6 +8,10 @@ one due warning; the Slack stand-in answers its post with 429 + Retry-After; SIG
 that answer has been sent. Prints the time from SIGTERM to exit, the exit code, and
 whether the claim was given back and posted by the next `certops notify --once`.
 Before the fix: 20.6 s with Retry-After 12 and a 3 s grace, and the warning was lost.
+
+Then (PostgreSQL only) a `/metrics` scrape under way on a frozen database (its record read
+waits up to 2 s) when SIGTERM comes: the time to exit against the grace period, and what
+the scrape got (cut at the grace: the connection closes without an answer).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +36,7 @@ from bot.console.slack_api import FakeSlackApi  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Notification  # noqa: E402
+from tests.pg_proxy import FreezableProxy  # noqa: E402
 from tests.test_notify_cli import TOKEN, environment, seed  # noqa: E402
 from tests.test_slack_run import EXE, free_port, wait_listening  # noqa: E402
 
@@ -109,6 +116,54 @@ def one_stop(url: str, grace: float, retry_after: int, folder: Path) -> str:
     )
 
 
+def scrape_on_frozen_database(url: str, grace: float, folder: Path) -> str:
+    with FreezableProxy.for_url(url).start() as proxy, FakeSlackApi(bot_token=TOKEN) as api:
+        env = environment(proxy.url_through(url), api)
+        env.update(
+            {
+                "SLACK_SIGNING_SECRET": "bench-stop-secret",
+                "CERTOPS_SHUTDOWN_SECONDS": str(grace),
+                "CERTOPS_NOTIFY_INTERVAL": "3600",
+            }
+        )
+        port = free_port()
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        got: list[str] = []
+
+        def scrape() -> None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+                    got.append(f"answer {r.status}")
+            except Exception as error:
+                got.append(type(error).__name__)
+
+        try:
+            wait_listening(port, process)
+            proxy.freeze()
+            scraper = threading.Thread(target=scrape)
+            scraper.start()
+            time.sleep(0.3)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+            elapsed = time.monotonic() - started
+            scraper.join(30)
+        finally:
+            proxy.thaw()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return f"grace {grace:>5.1f} s  stop {elapsed:6.2f} s  exit {code}  the scrape got {got}"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--retry-after", type=int, default=12)
@@ -125,6 +180,10 @@ def main() -> int:
         print(f"SIGTERM during a 429 wait ({'SQLite' if args.sqlite else 'PostgreSQL'}):")
         for grace in graces:
             print("  " + one_stop(url, grace, args.retry_after, Path(folder)))
+        if not args.sqlite:
+            print("SIGTERM during a /metrics scrape on a frozen PostgreSQL (read bound 2 s):")
+            for grace in (0.5, 1.0, 5.0):
+                print("  " + scrape_on_frozen_database(url, grace, Path(folder)))
     return 0
 
 
