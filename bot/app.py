@@ -91,7 +91,8 @@ def create_app(
     instrument(app, metrics)
     # Slow work after the ack runs on the work pool (and its timers), not on `executor`:
     # a shutdown waits for both, each piece of work counted once, where it is.
-    shutdown = attach(app, Shutdown(settings.shutdown_seconds, AllWork((executor, deps.work))))
+    work = AllWork((executor, deps.work))
+    shutdown = attach(app, Shutdown(settings.shutdown_seconds, work, settings.drain_seconds))
     shutdown.on_shutdown(lambda: deps.work.shutdown(wait=False), name="work pool")
     isolated = deps.isolated
     if isolated is not None:

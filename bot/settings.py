@@ -68,6 +68,9 @@ class Settings:
     # and which expiry series are served (CERTOPS_METRICS_SERIES, see bot/metrics.py).
     metrics_refresh_seconds: float = 60.0
     metrics_series: str = "auto"
+    # CERTOPS_DRAIN_SECONDS: HTTP mode keeps answering /readyz 503 at least this long after
+    # SIGTERM (within the grace period), for load balancers that poll readiness.
+    drain_seconds: float = 0.0
     raw_errors: tuple[str, ...] = ()
     # Files sent in a DM within this many seconds of each other form one submission.
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -245,6 +248,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
     metrics_refresh, metrics_series = _metrics_record(environ, errors)
+    drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -270,6 +274,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         shutdown_seconds=shutdown_seconds,
         metrics_refresh_seconds=metrics_refresh,
         metrics_series=metrics_series,
+        drain_seconds=drain_seconds,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
         work_threads=threads,

@@ -33,6 +33,7 @@ from storage.models import (
     Notification,
     SlackDelivery,
     SupportTicket,
+    TicketState,
     TlsCheck,
     TlsCheckState,
     WarningSilence,
@@ -290,6 +291,28 @@ def open_tickets_of_certificate(session: Session, certificate_id: int) -> Sequen
         .where(SupportTicket.certificate_id == certificate_id)
         .where(col(SupportTicket.state).in_(list(OPEN_TICKET_STATES)))
     ).all()
+
+
+def draft_tickets(
+    session: Session, certificate_id: int, environment_id: int | None = None
+) -> Sequence[SupportTicket]:
+    """The certificate's `draft` tickets (on one environment if given), oldest first."""
+    query = (
+        select(SupportTicket)
+        .where(SupportTicket.certificate_id == certificate_id)
+        .where(SupportTicket.state == TicketState.DRAFT)
+    )
+    if environment_id is not None:
+        query = query.where(SupportTicket.environment_id == environment_id)
+    return session.exec(query.order_by(col(SupportTicket.id))).all()
+
+
+def lock_environment(session: Session, environment_id: int) -> None:
+    """Lock the environment's row for this transaction (PostgreSQL; SQLite writes one at a
+    time anyway), so that two processes opening a ticket on it take turns."""
+    session.exec(
+        select(Environment.id).where(Environment.id == environment_id).with_for_update()
+    ).first()
 
 
 def open_tickets_of_environment(session: Session, environment_id: int) -> Sequence[SupportTicket]:

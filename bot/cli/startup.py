@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from bot.cli.files import InputFileError, read_input_file
 
 if TYPE_CHECKING:
+    import threading
+
     from cryptography import x509
     from slack_sdk import WebClient
 
@@ -283,8 +285,13 @@ def service_context(settings: Settings, database: Database) -> ServiceContext:
     return create_service_context(settings, database)
 
 
-def start_scheduler(settings: Settings, database: Database, client: WebClient) -> Scheduler:
+def start_scheduler(
+    settings: Settings,
+    database: Database,
+    client: WebClient,
+    stopping: threading.Event | None = None,
+) -> Scheduler:
     """The expiry and TLS-check scheduler, as `certops run` and the console start it."""
     from bot.scheduler import start_scheduler as start
 
-    return start(settings, service_context(settings, database), client)
+    return start(settings, service_context(settings, database), client, stopping)

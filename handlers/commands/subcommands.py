@@ -124,7 +124,7 @@ def ticket_open(command: Command, actor: Actor, deps: Deps) -> Reply:
     )
     headline = f":memo: {escape(result.message)}"
     blocks = records.ticket_blocks(result.ticket.to_dict(), headline, result.support_text)
-    return Reply(blocks, changed=True)
+    return Reply(blocks, changed=not result.existing)  # the draft already open: no change
 
 
 def ticket_update(command: Command, actor: Actor, deps: Deps) -> Reply:

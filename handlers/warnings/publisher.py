@@ -2,12 +2,14 @@
 TLS check's.
 
 `SlackPublisher` turns the scan's DueWarning into `chat.postMessage` / `chat.update`
-calls (its client retries Slack's 429 answers after their `Retry-After`, with slack-sdk's
-RateLimitErrorRetryHandler); any failure becomes `PublishFailed`, so the scan releases
+calls (its client retries Slack's 429 answers after their `Retry-After`, a wait that a
+stop cuts short: rate_limit.py); any failure becomes `PublishFailed`, so the scan releases
 its claim.
 """
 
 from __future__ import annotations
+
+import threading
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,30 +28,33 @@ from handlers.warnings.blocks import (
     warning_blocks,
     warning_text,
 )
+from handlers.warnings.rate_limit import StoppableRateLimitHandler
 
 RATE_LIMIT_RETRIES = 3
 
 
-def warning_client(settings: Settings, client: WebClient | None = None) -> WebClient:
-    """A Web API client of the scheduler's own; it waits out 429 answers (Retry-After).
+def warning_client(
+    settings: Settings,
+    client: WebClient | None = None,
+    stopping: threading.Event | None = None,
+) -> WebClient:
+    """A Web API client of the scheduler's own; it waits out 429 answers (Retry-After),
+    unless `stopping` is set (the process is stopping: see rate_limit.py).
 
     Retry handlers belong to a client object, and Bolt copies the app's into every
     listener's client: appended to the app's shared client, the rate-limit handler made
     every listener call sleep out a 429, a `views.open` before an ack included. So the
     scheduler gets a new client with `client`'s token, URL and observers.
     """
+    rate_limit = StoppableRateLimitHandler(stopping or threading.Event(), RATE_LIMIT_RETRIES)
     if client is None:
         return GuardedWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url,
-            retry_handlers=[
-                *default_retry_handlers(),
-                RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            ],
+            retry_handlers=[*default_retry_handlers(), rate_limit],
         )
-    handlers = list(client.retry_handlers)
-    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in handlers):
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+    handlers.append(rate_limit)
     return GuardedWebClient(
         token=client.token,
         base_url=client.base_url,
