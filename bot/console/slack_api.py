@@ -136,6 +136,9 @@ class FakeSlackApi:
         # `lose_next` ones, are posted and then the connection is closed unanswered.
         self.lose_every = 0
         self.lose_next = 0
+        # Seconds to hold back the answer to a method after it took effect (a process
+        # killed while it waits has had its message posted).
+        self.hold_answers: dict[str, float] = {}
         self._posts = itertools.count(1)
         self.lost = 0
         # Slow file hosting (issue 11): a file id's download waits for its gate to be set,
@@ -490,6 +493,7 @@ class FakeSlackApi:
                 time.sleep(api.delays.get(method, 0.0))
                 status, data = api.answer(method, params)
                 api._record(method, params, url.path)
+                time.sleep(api.hold_answers.get(method, 0.0))
                 if data.get("ok") and api._lose(method):
                     self.close_connection = True  # posted, and the answer is lost
                     return
