@@ -88,7 +88,11 @@ def metadata(warning: DueWarning) -> dict[str, Any] | None:
     """The message metadata that finds this warning again after a lost answer."""
     if warning.claim_id is None:
         return None
-    payload = {"claim": warning.claim_id, "threshold": warning.threshold}
+    payload = {
+        "claim": warning.claim_id,
+        "certificate": warning.certificate_id,
+        "threshold": warning.threshold,
+    }
     return {"event_type": EVENT_TYPE, "event_payload": payload}
 
 
