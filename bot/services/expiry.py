@@ -134,6 +134,7 @@ class RenewedNotice:
     channel: str
     message_ts: tuple[str, ...]
     targets: tuple[dict[str, Any], ...]  # where the renewal can go in one step (offer)
+    claim_id: int | None = None  # set once claimed: the offer's metadata carries it
 
 
 class Publisher(Protocol):
@@ -775,6 +776,7 @@ def _deliver_renewed(
     pacer.wait(notice.channel)
     if not config.held.begin_post(ctx, claim_id):
         return False  # the process is stopping: the claim was given back
+    notice = dataclasses.replace(notice, claim_id=claim_id)
     try:
         ts = publisher.mark_renewed(notice) or (notice.message_ts[-1] if notice.message_ts else "")
     except Exception as error:

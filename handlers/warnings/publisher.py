@@ -84,14 +84,15 @@ def _failed(error: Exception) -> PublishFailed:
     return PublishFailed(type(error).__name__, unknown=True)
 
 
-def metadata(warning: DueWarning) -> dict[str, Any] | None:
-    """The message metadata that finds this warning again after a lost answer."""
+def metadata(warning: DueWarning | RenewedNotice) -> dict[str, Any] | None:
+    """The message metadata that finds this warning (or renewal offer) again after a lost
+    answer, or after its process died before recording it."""
     if warning.claim_id is None:
         return None
     payload = {
         "claim": warning.claim_id,
         "certificate": warning.certificate_id,
-        "threshold": warning.threshold,
+        "threshold": warning.threshold if isinstance(warning, DueWarning) else "renewed",
     }
     return {"event_type": EVENT_TYPE, "event_payload": payload}
 
@@ -222,6 +223,7 @@ class SlackPublisher:
                 thread_ts=notice.message_ts[-1] if notice.message_ts else None,
                 text=renewal_offer_text(notice),
                 blocks=renewal_offer_blocks(notice),
+                metadata=metadata(notice),
             )
         except SlackApiError as error:
             if _failed(error).not_found:
