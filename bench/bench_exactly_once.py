@@ -7,8 +7,10 @@ On a scratch PostgreSQL database, `--certs` certificates are due a warning, spre
 `--channels` channels. The Slack stand-in on loopback posts every `--lose-every`-th
 `chat.postMessage` and closes the connection without answering (a lost answer). First one
 `certops notify --once` replica is killed (SIGKILL) right after Slack accepted its first
-post, before it could record it. Then waves of 3 replicas run at once (after the claim
-lease, so they settle the killed replica's claim) until a wave has nothing due.
+post, before it could record it. Then `--run-replicas` `certops run --http` replicas
+(scanning every second) and waves of `--replicas` `notify --once` replicas run at once
+(after the claim lease, so they settle the killed replica's claim) until a wave has
+nothing due; the `run` replicas are then stopped (SIGTERM).
 
 Prints: due, posted once, duplicates, misses; lost answers, claims reconciled; whether
 the record matches Slack (`certops_warnings_posted_total` against the messages); the most
@@ -19,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,6 +42,7 @@ from bot.metrics import Metrics  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
 from tests.test_notify_cli import TOKEN, environment, seed  # noqa: E402
+from tests.test_slack_run import EXE, free_port, wait_listening  # noqa: E402
 
 NOTIFY = [sys.executable, "-m", "bot", "notify", "--once", "--no-tls", "--json"]
 LEASE = 1.0  # CERTOPS_WARNING_LEASE_SECONDS of the replicas: short, to settle in the run
@@ -86,6 +89,45 @@ def kill_after_first_post(api: FakeSlackApi, env: dict[str, str], cwd: Path) -> 
         api.hold_answers.clear()
 
 
+def start_runs(
+    env: dict[str, str], cwd: Path, count: int
+) -> list[tuple[subprocess.Popen[str], int]]:
+    """Started, not waited for: they race the first `notify --once` wave."""
+    runs = []
+    for index in range(count):
+        port = free_port()
+        run_env = {
+            **env,
+            "SLACK_SIGNING_SECRET": "bench-exactly-once-secret",
+            "CERTOPS_DATA_DIR": str(cwd / f"run-data-{index}"),
+            "CERTOPS_NOTIFY_INTERVAL": "1",
+            "CERTOPS_SHUTDOWN_SECONDS": "5",
+        }
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env=run_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        runs.append((process, port))
+    return runs
+
+
+def stop_runs(runs: list[tuple[subprocess.Popen[str], int]]) -> None:
+    for process, port in runs:
+        wait_listening(port, process)  # it was up the whole run, not still starting
+        process.send_signal(signal.SIGTERM)
+    for process, _ in runs:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def wave(env: dict[str, str], cwd: Path, replicas: int) -> list[dict[str, int]]:
     runs = [
         subprocess.Popen(
@@ -109,6 +151,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=4)
     parser.add_argument("--lose-every", type=int, default=5)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--run-replicas", type=int, default=1)
     parser.add_argument("--postgres", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
     with scratch_postgres(args.postgres) as url:
@@ -117,31 +160,36 @@ def main() -> None:
         migrate.upgrade(url)
         seed(url, args.certs)
         share_channels(url, args.channels)
-        cwd = Path(os.getcwd())
-        with FakeSlackApi(bot_token=TOKEN) as api:
+        with tempfile.TemporaryDirectory() as folder, FakeSlackApi(bot_token=TOKEN) as api:
+            cwd = Path(folder)
             env = environment(url, api)
             env["CERTOPS_WARNING_LEASE_SECONDS"] = str(LEASE)
             started = time.monotonic()
             kill_after_first_post(api, env, cwd)
             api.lose_every = args.lose_every
             time.sleep(LEASE + 0.2)
-            reconciled = waves = 0
-            while True:
-                reports = wave(env, cwd, args.replicas)
-                waves += 1
-                reconciled += sum(r.get("reconciled", 0) for r in reports)
-                if not any(r.get("due", 1) for r in reports) or waves >= 5:
-                    break
-                time.sleep(LEASE + 0.2)
+            runs = start_runs(env, cwd, args.run_replicas)
+            waves = by_notify = 0
+            try:
+                while True:
+                    reports = wave(env, cwd, args.replicas)
+                    waves += 1
+                    by_notify += sum(r.get("posted", 0) for r in reports)
+                    done = waves >= 2 and not any(r.get("due", 1) for r in reports)
+                    if done or waves >= 6:
+                        break
+                    time.sleep(LEASE + 0.2)
+            finally:
+                stop_runs(runs)
             elapsed = time.monotonic() - started
-            report(api, url, args, reconciled, waves, elapsed)
+            print(f"posted by the notify --once replicas: {by_notify}")
+            report(api, url, args, waves, elapsed)
 
 
 def report(
     api: FakeSlackApi,
     url: str,
     args: argparse.Namespace,
-    reconciled: int,
     waves: int,
     elapsed: float,
 ) -> None:
@@ -157,6 +205,9 @@ def report(
     database = Database(url)
     try:
         with database.session() as session:
+            reconciled = session.execute(
+                text("SELECT count(*) FROM audit_event WHERE action = 'notification.reconciled'")
+            ).scalar_one()
             recorded = {
                 str(claim): str(ts)
                 for claim, ts in session.execute(
@@ -168,7 +219,8 @@ def report(
     duplicates = sum(n - 1 for n in per_cert.values())
     matches = recorded == in_slack
     print(
-        f"replicas {args.replicas} per wave, {waves} wave(s) after one killed replica; "
+        f"{args.run_replicas} `run --http` replica(s) and {waves} wave(s) of {args.replicas} "
+        "`notify --once` replicas after one killed replica; "
         f"{args.certs} certificates in {args.channels} channels; "
         f"every {args.lose_every}th answer lost"
     )
