@@ -27,6 +27,8 @@ from sqlmodel import col, select
 from bot.cli import notify
 from bot.console.slack_api import FakeSlackApi
 from bot.metrics import Metrics
+from bot.services.context import ServiceContext
+from bot.services.expiry import SharedPacer
 from handlers.warnings.publisher import EVENT_TYPE
 from storage.db import Database
 from storage.models import ChannelPace, Notification
@@ -262,3 +264,28 @@ def test_a_429_holds_the_channel_for_every_replica(
     assert pace.channel == "C0CHAN000"
     # what another replica's next slot in this channel is: after Retry-After and one slot
     assert pace.next_at >= before + 2 + 1
+
+
+def test_the_shared_pace_wait_ends_when_the_process_stops(sqlite_url: str) -> None:
+    """A channel held for a minute (a 429): the wait is cut short once stopping() is true,
+    and a second pacer (another replica) sees the same hold."""
+    database = Database(sqlite_url)
+    now = [1_000.0]
+    slept: list[float] = []
+    stop = [False]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        stop[0] = len(slept) >= 3
+
+    try:
+        ctx = ServiceContext(database=database)
+        first = SharedPacer(ctx, stopping=lambda: stop[0], clock=lambda: now[0], sleep=sleep)
+        first.hold("C0HELD", 60.0)
+        other = SharedPacer(ctx, stopping=lambda: True, clock=lambda: now[0])
+        assert other.wait("C0HELD") == 61.0  # another replica waits out Retry-After too
+        assert first.wait("C0HELD") == 62.0
+        assert slept == [0.25, 0.25, 0.25]  # then stopping() said stop
+    finally:
+        database.dispose()
