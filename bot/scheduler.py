@@ -69,13 +69,20 @@ def build_jobs(
     from handlers.warnings.publisher import SlackPublisher, SlackTlsPublisher, warning_client
 
     client = warning_client(settings, client, stopping)
+    config = expiry.config_from_settings(settings)
+
+    def closing() -> bool:
+        return config.held.closing or (stopping is not None and stopping.is_set())
+
+    # One post per second per channel across replicas, and a 429 holds every replica back.
+    pacer = pacer or expiry.SharedPacer(services, stopping=closing)
     return Jobs(
         services=services,
-        publisher=SlackPublisher(client),
-        config=expiry.config_from_settings(settings),
+        publisher=SlackPublisher(client, on_rate_limited=pacer.hold),
+        config=config,
         tls_publisher=SlackTlsPublisher(client),
         tls_config=tls_config or tls_check.TlsCheckConfig(default_channel=settings.default_channel),
-        pacer=pacer or expiry.ChannelPacer(),
+        pacer=pacer,
     )
 
 

@@ -58,6 +58,9 @@ class Settings:
     warning_shares: tuple[float, ...] = ()
     # How often the bot's scheduler scans for due warnings and TLS checks (seconds).
     notify_interval_seconds: float = 60.0
+    # CERTOPS_WARNING_LEASE_SECONDS: a warning claimed and not recorded as posted after this
+    # long was left by a process that died; a scan then looks for it in Slack (issue 13).
+    warning_lease_seconds: float = 300.0
     log_format: str = "text"
     # Operating (issue 8): CERTOPS_LOG_LEVEL, CERTOPS_METRICS_PORT (Socket Mode's own port
     # for /healthz, /readyz, /metrics), CERTOPS_SHUTDOWN_SECONDS (grace period on SIGTERM).
@@ -239,6 +242,16 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_NOTIFY_INTERVAL must be a number of seconds above 0")
             interval = 60.0
+    lease = 300.0
+    raw_lease = environ.get("CERTOPS_WARNING_LEASE_SECONDS")
+    if raw_lease:
+        try:
+            lease = float(raw_lease)
+            if lease <= 0:
+                raise ValueError("not positive")
+        except ValueError:
+            errors.append("CERTOPS_WARNING_LEASE_SECONDS must be a number of seconds above 0")
+            lease = 300.0
     window = DEFAULT_UPLOAD_WINDOW_SECONDS
     raw_window = environ.get("CERTOPS_UPLOAD_WINDOW_SECONDS")
     if raw_window:
@@ -268,6 +281,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         warning_thresholds_days=thresholds,
         warning_shares=shares,
         notify_interval_seconds=interval,
+        warning_lease_seconds=lease,
         log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
         log_level=(environ.get("CERTOPS_LOG_LEVEL") or "INFO").strip().upper(),
         metrics_port=metrics_port,

@@ -29,6 +29,7 @@ from storage.models import (
     AuditEvent,
     Certificate,
     CertificateStatus,
+    ChannelPace,
     Environment,
     Notification,
     SlackDelivery,
@@ -626,6 +627,91 @@ def same_name_successors(session: Session, horizon: datetime) -> list[Any]:
 def release_notification(session: Session, notification_id: int) -> None:
     """Give up a claim whose post failed, so that the next run claims and posts again."""
     session.execute(delete(Notification).where(col(Notification.id) == notification_id))
+
+
+def unposted_claims(session: Session, claimed_before: datetime) -> Sequence[Notification]:
+    """Claims never marked posted and older than `claimed_before`: left by a process that
+    died between its claim and its record (the post may or may not be in Slack)."""
+    return session.exec(
+        select(Notification)
+        .where(
+            col(Notification.posted_at).is_(None),
+            col(Notification.claimed_at) < claimed_before,
+        )
+        .order_by(col(Notification.claimed_at), col(Notification.id))
+    ).all()
+
+
+def take_over_claim(
+    session: Session, notification_id: int, seen_at: datetime, claimed_by: str, at: datetime
+) -> bool:
+    """Make an abandoned claim ours, unless another replica took it over (or it was posted,
+    or renewed) since `seen_at` was read: one UPDATE, so only one replica wins."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.claimed_at) == seen_at,
+            col(Notification.posted_at).is_(None),
+        )
+        .values(claimed_by=claimed_by, claimed_at=at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def renew_claim(session: Session, notification_id: int, claimed_by: str, at: datetime) -> bool:
+    """Restart a claim's lease just before its post is sent (the pace wait may be long);
+    False when the claim is no longer `claimed_by`'s (taken over after its lease)."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.claimed_by) == claimed_by,
+            col(Notification.posted_at).is_(None),
+        )
+        .values(claimed_at=at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def take_channel_slot(session: Session, channel: str, now: float, interval: float) -> float:
+    """The time (epoch seconds) this post may go to `channel`, taken for good: the slot
+    after the last one taken by any replica, or now. One UPDATE moves `next_at` on, so two
+    replicas never get the same slot (the row lock on PostgreSQL, the write lock on SQLite)."""
+    _ensure_pace_row(session, channel)
+    session.execute(
+        update(ChannelPace)
+        .where(col(ChannelPace.channel) == channel)
+        .values(
+            next_at=case((col(ChannelPace.next_at) > now, col(ChannelPace.next_at)), else_=now)
+            + interval
+        )
+    )
+    taken = session.execute(
+        sa_select(col(ChannelPace.next_at)).where(col(ChannelPace.channel) == channel)
+    ).scalar_one()
+    return float(taken) - interval
+
+
+def hold_channel(session: Session, channel: str, until: float) -> None:
+    """No replica posts to `channel` before `until` (Slack's 429 `Retry-After`)."""
+    _ensure_pace_row(session, channel)
+    session.execute(
+        update(ChannelPace)
+        .where(col(ChannelPace.channel) == channel, col(ChannelPace.next_at) < until)
+        .values(next_at=until)
+    )
+
+
+def _ensure_pace_row(session: Session, channel: str) -> None:
+    if session.get(ChannelPace, channel) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(ChannelPace(channel=channel, next_at=0.0))
+            session.flush()
+    except IntegrityError:
+        pass  # another replica made it first: the UPDATE that follows waits for its commit
 
 
 def posted_notifications(session: Session) -> Sequence[Notification]:
