@@ -19,12 +19,12 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.app import create_app
-from bot.console.inflight import TrackingExecutor
+from bot.app import create_app, listener_runs
 from bot.console.loopback import LoopbackServer
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from bot.settings import Settings
+from handlers.common.request_context import ContextExecutor
 from storage import migrate
 
 SECRET = "bench-signing-secret"
@@ -51,13 +51,14 @@ def main() -> int:
             slack_signing_secret=SECRET,
             slack_api_url=api.api_url,
         )
-        executor = TrackingExecutor(max_workers=16)
+        executor = ContextExecutor(max_workers=16)
         app = create_app(settings, listener_executor=executor)
+        runs = listener_runs(app)
         with LoopbackServer(app, threads=16) as server:
             sender = SlackSender(server.url, SECRET)
             # Warm up: the first request pays auth.test and the database connection.
             sender.command("list", user_id="UWARM", response_url=api.response_url())
-            executor.wait_idle()
+            runs.wait_idle(30)
             acks: list[float] = []
             started = time.perf_counter()
             for _ in range(args.rounds):
@@ -75,7 +76,7 @@ def main() -> int:
                     print(f"non-200 answers: {bad}", file=sys.stderr)
                     return 1
                 acks += [r.elapsed for r in results]
-                executor.wait_idle()
+                runs.wait_idle(30)
             total = time.perf_counter() - started
             answered = len(api.calls("response_url"))
         executor.shutdown()

@@ -4,7 +4,7 @@ PostgreSQL.
     .venv/bin/python bench/bench_deliveries.py [--claims 2000] [--rows 100000] [--postgres URL]
 
 Per backend: fill `slack_delivery` with --rows old deliveries (older than a day), then time
-`handlers.dedupe.first_delivery` for --claims new event ids (the claim the middleware
+`handlers.common.dedupe.first_delivery` for --claims new event ids (the claim the middleware
 makes before Slack's ack, pruning off: p50/p99), the same ids again from a second process's
 memory (a retry reaching another replica: the database says no), and one prune of the
 old rows. The claim runs before the ack, inside Slack's 3 seconds: aim for a few ms.
@@ -32,7 +32,7 @@ from sqlalchemy import insert  # noqa: E402
 from bot.services import deliveries  # noqa: E402
 from bot.services.clock import ManualClock  # noqa: E402
 from bot.services.context import ServiceContext  # noqa: E402
-from handlers.dedupe import RecentIds, first_delivery  # noqa: E402
+from handlers.common.dedupe import RecentIds, first_delivery  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import SlackDelivery  # noqa: E402

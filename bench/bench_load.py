@@ -55,8 +55,8 @@ from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
-from handlers.blocks import uploads as ui
-from handlers.deps import Deps
+from handlers.common.blocks import verdicts as ui
+from handlers.common.deps import Deps
 from storage import migrate
 from storage.db import Database
 from tests.support.pki import CA, Issued, name, rsa_key

@@ -17,8 +17,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from handlers.blocks.base import escape, safe_payload, section
-from handlers.markup_gate import guarded
+from handlers.common.blocks.base import escape, safe_payload, section
+from handlers.common.markup_gate import guarded
 
 HOSTILE = "<!channel> soon <@UEVIL0001>"
 

@@ -32,15 +32,16 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
-from bot.app import create_app
-from bot.console.inflight import TrackingExecutor
+from bot.app import create_app, listener_runs
 from bot.console.loopback import LoopbackServer
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
-from bot.slack_files import Downloader
-from handlers.deps import Deps
+from bot.shutdown import InFlight
+from handlers.common.deps import Deps
+from handlers.common.request_context import ContextExecutor
+from handlers.common.slack_files import Downloader
 from storage import migrate
 from storage.db import Database
 from tests.support.pki import CA, rsa_key
@@ -91,10 +92,11 @@ def main() -> int:
             upload_window_seconds=0.0,
         )
         services = ServiceContext(database=Database(url), extra_roots=(root.cert,))
-        executor = TrackingExecutor(max_workers=16)
+        executor = ContextExecutor(max_workers=16)
         app = create_app(
             settings, deps=Deps(settings=settings, services=services), listener_executor=executor
         )
+        runs = listener_runs(app)
         with LoopbackServer(app, threads=8) as server:
             sender = SlackSender(server.url, SECRET)
             print(f"{args.rounds} rounds each, 2 cores; window 0 s (the real one adds its length)")
@@ -105,7 +107,7 @@ def main() -> int:
                 ),
                 ("DM upload, PFX -> 'Enter the password'", [("shop.pfx", pfx)]),
             ):
-                times = [upload(api, sender, executor, files) for _ in range(args.rounds + 1)]
+                times = [upload(api, sender, runs, files) for _ in range(args.rounds + 1)]
                 print(line(label, times[1:]))  # the first pays auth.test and connections
             small = api.add_file("small.pem", chain)
             big = api.add_file("big.bin", b"\0" * (10 * 1024 * 1024))
@@ -118,8 +120,7 @@ def main() -> int:
                     times.append(time.perf_counter() - started)
                 print(line(label, times))
             times = [
-                modal_ack(api, sender, executor, chain, leaf.key_pem(), i)
-                for i in range(args.rounds)
+                modal_ack(api, sender, runs, chain, leaf.key_pem(), i) for i in range(args.rounds)
             ]
             print(line("validate modal: ack of a PEM submission", times))
     return 0
@@ -128,7 +129,7 @@ def main() -> int:
 def upload(
     api: FakeSlackApi,
     sender: SlackSender,
-    executor: TrackingExecutor,
+    runs: InFlight,
     files: list[tuple[str, bytes]],
 ) -> float:
     infos = [api.add_file(name, data) for name, data in files]
@@ -147,14 +148,14 @@ def upload(
     sender.event(event)
     api.wait_for("chat.update", since=since, timeout=30)
     elapsed = time.perf_counter() - started
-    executor.wait_idle()
+    runs.wait_idle(60)
     return elapsed
 
 
 def modal_ack(
     api: FakeSlackApi,
     sender: SlackSender,
-    executor: TrackingExecutor,
+    runs: InFlight,
     chain: bytes,
     key: bytes,
     index: int,
@@ -190,7 +191,7 @@ def modal_ack(
     sent = sender.interaction(payload)
     elapsed = time.perf_counter() - started
     assert "Saved" in sent.body, sent.body[:300]
-    executor.wait_idle()
+    runs.wait_idle(60)
     return elapsed
 
 

@@ -107,6 +107,8 @@ def with_health(slack: WsgiApp, health: HealthApp) -> WsgiApp:
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "") in PATHS:
             return health(environ, start_response)
+        if health.draining():  # stopping: no new work; Slack retries an event elsewhere
+            return _answer(start_response, "503 Service Unavailable", b"shutting down\n")
         return slack(environ, start_response)
 
     return app

@@ -85,13 +85,14 @@ class HttpServer:
             self._round()
         return not self.busy()
 
-    def close(self) -> None:
-        """Stop the worker threads and close every socket."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the worker threads (waiting at most `timeout` for a request still being
+        answered, a /metrics scrape on a slow database say) and close every socket."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self.stop_accepting()
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, timeout))
         wasyncore.close_all(self._server._map)
 
     # --- in a thread of its own (Socket Mode's metrics port, tests) ----------------------

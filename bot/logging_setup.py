@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from bot.settings import Settings
-from handlers.request_context import RequestIdFilter
+from handlers.common.request_context import RequestIdFilter
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 REDACTED = "[redacted]"

@@ -5,7 +5,8 @@ so tests, the console and several apps in one process never see each other's cou
 
 Two kinds of numbers:
 
-- Read from the database at scrape time by a custom collector (`RecordCollector`):
+- Read from the database on a timer (every CERTOPS_METRICS_REFRESH seconds) by a custom
+  collector (`RecordCollector`) and served from memory at each scrape:
   certificates by status, each certificate's expiry (labelled by certificate and
   environment, named and labelled after the x509-certificate-exporter's
   `x509_cert_not_after` / `x509_cert_expires_in_seconds` / `x509_cert_expired`), and
@@ -53,6 +54,24 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A scrape answers within Prometheus' default 10 s timeout even when the database hangs.
 RECORD_READ_SECONDS = 2.0
 RECORD_READS_IN_FLIGHT = 2
+DEFAULT_REFRESH_SECONDS = 60.0
+# A refresh runs off the scrape path, so it may take longer than a scrape; past this it
+# counts as failed (`certops_database_up 0`) and the next one starts on time.
+REFRESH_READ_SECONDS = 30.0
+SERIES_MODES = ("auto", "both", "per_certificate", "aggregated")
+# `auto` serves both kinds of series up to this many expiry series (certificate x
+# environment), only the aggregated ones above (docs/operating.md gives the costs).
+AUTO_PER_CERTIFICATE_LIMIT = 10_000
+# Days-left buckets of `certops_certificates_by_days_left`: (label, days at most).
+DAYS_LEFT_BUCKETS = (
+    ("expired", 0),
+    ("0-7d", 7),
+    ("7-14d", 14),
+    ("14-30d", 30),
+    ("30-60d", 60),
+    ("60-90d", 90),
+)
+OVER_BUCKET = "over-90d"
 # Slack answers within 3 s or retries; handlers (DNS, validation) may take longer.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 HANDLER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -78,7 +97,13 @@ _kind: contextvars.ContextVar[str] = contextvars.ContextVar("certops_request_kin
 class Metrics:
     """The registry of one app and the instruments the process counts with."""
 
-    def __init__(self, database: Database | None = None) -> None:
+    def __init__(
+        self,
+        database: Database | None = None,
+        *,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        series: str = "auto",
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.database = database
         self.validations = Counter(
@@ -123,8 +148,11 @@ class Metrics:
             "Work waiting in the work pool for a free worker.",
             registry=self.registry,
         )
+        # The record's gauges (None without a database): refreshed on a timer.
+        self.record: RecordCollector | None = None
         if database is not None:
-            self.registry.register(RecordCollector(database))
+            self.record = RecordCollector(database, refresh_seconds=refresh_seconds, series=series)
+            self.registry.register(self.record)
 
     def watch_work(self, pool: Any) -> None:
         """Read the work pool's counts at each scrape (bot/work_pool.WorkPool)."""
@@ -132,8 +160,10 @@ class Metrics:
         self.work_queued.set_function(lambda: float(pool.queued))
 
     def render(self) -> bytes:
-        """The Prometheus text format of everything in this registry."""
-        return generate_latest(self.registry)
+        """The Prometheus text format of everything in this registry, and the record's
+        per-certificate series as rendered at its last refresh."""
+        text = generate_latest(self.registry)
+        return text + self.record.rendered() if self.record is not None else text
 
     @contextmanager
     def bound(self) -> Iterator[Metrics]:
@@ -252,7 +282,9 @@ def request_scope(metrics: Metrics, kind: str) -> Iterator[None]:
         _current.reset(tokens[0])
 
 
-# --- read from the record at scrape time -----------------------------------------------
+# --- read from the record on a timer, served from memory at each scrape ----------------
+
+
 def _common_name(rfc4514: str | None) -> str:
     """The CN of an RFC 4514 name string as stored (`CN=shop.example.com,O=...`)."""
     if not rfc4514:
@@ -268,99 +300,233 @@ def _common_name(rfc4514: str | None) -> str:
 
 
 class RecordCollector(Collector):
-    """Gauges computed from the database at each scrape; a database that cannot be read
-    (or does not answer within `RECORD_READ_SECONDS`: it hangs) gives
-    `certops_database_up 0` and no record series, never a failed scrape."""
+    """The record's gauges, computed from the database on a timer and served from memory.
 
-    def __init__(self, database: Database, clock: Callable[[], dt.datetime] | None = None) -> None:
+    A scrape never reads the database: at 100,000 certificates the read and the label
+    work took 9 s, close to Prometheus' 10 s scrape timeout, and a scrape during a
+    SIGTERM held the stop. A daemon thread refreshes every `refresh_seconds` with a few
+    set-based queries (GROUP BY in the database); `certops_record_refreshed_timestamp_seconds`
+    says how old the figures are. Every replica reads the same record, so every replica
+    shows the same figures (within one refresh period). A database that cannot be read
+    (or does not answer within `REFRESH_READ_SECONDS`) gives `certops_database_up 0`
+    and no record series, never a failed scrape; the first scrape waits for the first
+    refresh at most `RECORD_READ_SECONDS`.
+
+    `series`: `per_certificate` (x509-certificate-exporter-compatible, one series per
+    certificate and environment), `aggregated` (counts by environment and days-left
+    bucket, soonest expiry per environment), `both`, or `auto` (both up to
+    `AUTO_PER_CERTIFICATE_LIMIT` expiry series, aggregated only above).
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Callable[[], dt.datetime] | None = None,
+        *,
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        series: str = "auto",
+    ) -> None:
+        if series not in SERIES_MODES:
+            raise ValueError(f"series must be one of {', '.join(SERIES_MODES)}")
         self.database = database
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.refresh_seconds = refresh_seconds
+        self.series = series
         self._reads = Bounded("certops-metrics-read", RECORD_READS_IN_FLIGHT)
+        self._families: list[Metric] | None = None  # None: the last refresh failed
+        # The per-certificate series, rendered once per refresh: formatting 300,000
+        # samples took prometheus_client 4-6 s per scrape at 100,000 certificates.
+        self._text = b""
+        self._refreshed_at = 0.0  # Unix time of the last successful refresh
+        self._refresh_took = 0.0
+        self._first = threading.Event()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def describe(self) -> Iterable[Metric]:
         return []
 
     def collect(self) -> Iterable[Metric]:
+        self.start()
+        self._first.wait(RECORD_READ_SECONDS)
+        families = self._families  # one read: a refresh swaps the whole list
         up = GaugeMetricFamily("certops_database_up", "1 when the database could be read.")
+        up.add_metric([], 0 if families is None else 1)
+        refreshed = GaugeMetricFamily(
+            "certops_record_refreshed_timestamp_seconds",
+            "When the record's figures were last read from the database (Unix time).",
+        )
+        refreshed.add_metric([], self._refreshed_at)
+        took = GaugeMetricFamily(
+            "certops_record_refresh_seconds", "How long the last refresh of the record took."
+        )
+        took.add_metric([], self._refresh_took)
+        return [up, refreshed, took, *(families or [])]
+
+    # --- the timer ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the refresh timer (once; the first scrape does it if nobody did)."""
+        with self._start_lock:
+            if self._timer is not None:
+                return
+            self._timer = threading.Thread(
+                target=_refresh_loop,
+                args=(weakref.ref(self), self._stop, self.refresh_seconds),
+                name="certops-metrics-refresh",
+                daemon=True,
+            )
+            self._timer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def refresh(self) -> bool:
+        """Read the record now and serve the result from the next scrape on; False (and
+        `certops_database_up 0`) when the database could not be read in time."""
+        started = time.perf_counter()
         try:
-            families = self._reads.call(self._families, RECORD_READ_SECONDS)
-        except Exception as error:  # a scrape must answer; say why in the log only
+            families, rows, now = self._reads.call(self._read, REFRESH_READ_SECONDS)
+            # Rendering is CPU work, not a wait on the database: outside the bound.
+            text = _per_certificate(rows, now) if rows is not None else b""
+        except Exception as error:  # the scrape must answer; say why in the log only
             log.warning("metrics: cannot read the database: %s", type(error).__name__)
-            up.add_metric([], 0)
-            return [up]
-        up.add_metric([], 1)
-        return [up, *families]
+            self._families, self._text = None, b""
+            self._first.set()
+            return False
+        self._families, self._text = families, text
+        self._refreshed_at = time.time()
+        self._refresh_took = time.perf_counter() - started
+        self._first.set()  # after the figures are in place: the first scrape waits on it
+        return True
 
-    def _families(self) -> list[Metric]:
-        from sqlalchemy import select as sa_select
-        from sqlmodel import and_, col, func, select
+    # --- the read -----------------------------------------------------------------------
+    def rendered(self) -> bytes:
+        """The per-certificate series of the last refresh, in the text format (empty
+        when not served): `Metrics.render` appends them to the registry's answer."""
+        return self._text
 
-        from storage.models import Assignment, Certificate, Environment, Notification
+    def _read(self) -> tuple[list[Metric], list[Any] | None, dt.datetime]:
+        """The families made from the record, and the per-certificate rows (None: not
+        served) with the time they were read at."""
+        from storage import queries
 
         now = self.clock()
+        bounds = [(label, now + dt.timedelta(days=days)) for label, days in DAYS_LEFT_BUCKETS]
+        with self.database.session() as session:
+            counts = queries.status_counts(session)
+            summary = queries.expiry_summary(session, EXPIRY_STATUSES, bounds, OVER_BUCKET)
+            total = sum(count for _, _, count, _ in summary)
+            per_certificate = self.series in ("both", "per_certificate") or (
+                self.series == "auto" and total <= AUTO_PER_CERTIFICATE_LIMIT
+            )
+            rows = queries.expiry_series_rows(session, EXPIRY_STATUSES) if per_certificate else []
+            warnings = queries.posted_warning_counts(session)
         by_status = GaugeMetricFamily(
             "certops_certificates", "Certificates in the record by status.", labels=["status"]
         )
-        not_after = GaugeMetricFamily(
-            "certops_cert_not_after",
-            "Expiry of each current certificate (Unix time), per environment it serves.",
-            labels=CERT_LABELS,
-        )
-        expires_in = GaugeMetricFamily(
-            "certops_cert_expires_in_seconds",
-            "Seconds until each current certificate expires (negative once expired).",
-            labels=CERT_LABELS,
-        )
-        expired = GaugeMetricFamily(
-            "certops_cert_expired", "1 when the certificate has expired.", labels=CERT_LABELS
-        )
+        for status in STATUSES:
+            by_status.add_metric([status], float(counts.get(status, 0)))
         posted = CounterMetricFamily(
             "certops_warnings_posted",
             "Expiry warnings posted in channels (from the record: all replicas together).",
             labels=["threshold"],
         )
-        with self.database.session() as session:
-            counts = dict(
-                session.exec(
-                    select(Certificate.status, func.count()).group_by(Certificate.status)
-                ).all()
-            )
-            rows = session.execute(
-                sa_select(  # only the columns the labels need: no PEM, no report
-                    col(Certificate.name),
-                    col(Certificate.status),
-                    col(Certificate.subject),
-                    col(Certificate.issuer),
-                    col(Certificate.serial),
-                    col(Certificate.not_after),
-                    col(Environment.name),
-                    col(Assignment.hostname),
-                )
-                .join(
-                    Assignment,
-                    and_(
-                        Assignment.certificate_id == Certificate.id,
-                        Assignment.state.in_(("updating", "active")),  # type: ignore[attr-defined]
-                    ),
-                    isouter=True,
-                )
-                .join(
-                    Environment,
-                    col(Environment.id) == col(Assignment.environment_id),
-                    isouter=True,
-                )
-                .where(Certificate.status.in_(EXPIRY_STATUSES))  # type: ignore[attr-defined]
-                .where(Certificate.not_after.is_not(None))  # type: ignore[union-attr]
-            ).all()
-            warnings = session.exec(
-                select(Notification.threshold, func.count())
-                .where(Notification.posted_at.is_not(None))  # type: ignore[union-attr]
-                .group_by(Notification.threshold)
-            ).all()
-        for status in STATUSES:
-            by_status.add_metric([status], float(counts.get(status, 0)))
-        names: dict[str | None, str] = {}  # subject and issuer CNs repeat: parse each once
-        for name, status, subject, issuer, serial, expiry, environment, hostname in rows:
+        for threshold, count in warnings:
+            posted.add_metric([threshold], float(count))
+        mode = GaugeMetricFamily(
+            "certops_record_per_certificate_series",
+            "1 when the per-certificate expiry series are served (CERTOPS_METRICS_SERIES).",
+        )
+        mode.add_metric([], 1.0 if per_certificate else 0.0)
+        families: list[Metric] = [by_status, posted, mode]
+        if self.series != "per_certificate":
+            families += _aggregated(summary)
+        return families, rows if per_certificate else None, now
+
+
+def _refresh_loop(
+    ref: weakref.ReferenceType[RecordCollector], stop: threading.Event, seconds: float
+) -> None:
+    """Refresh until stopped or until the collector is gone (holds no strong reference
+    while it waits, so a dropped app's collector can be collected)."""
+    while not stop.is_set():
+        collector = ref()
+        if collector is None:
+            return
+        collector.refresh()
+        del collector
+        stop.wait(seconds)
+
+
+def _aggregated(summary: list[tuple[str, str, int, dt.datetime]]) -> list[Metric]:
+    """Counts by environment and days-left bucket, and the soonest expiry per environment
+    (environment "" for the certificates that serve none)."""
+    by_bucket = GaugeMetricFamily(
+        "certops_certificates_by_days_left",
+        "Current certificates per environment served, by days left before expiry.",
+        labels=["environment", "days_left"],
+    )
+    soonest: dict[str, dt.datetime] = {}
+    for environment, bucket, count, first in summary:
+        by_bucket.add_metric([environment, bucket], float(count))
+        if first is not None and (environment not in soonest or first < soonest[environment]):
+            soonest[environment] = first
+    soonest_family = GaugeMetricFamily(
+        "certops_environment_soonest_expiry",
+        "The soonest expiry (Unix time) among the current certificates of each environment.",
+        labels=["environment"],
+    )
+    for environment, first in sorted(soonest.items()):
+        soonest_family.add_metric([environment], first.timestamp())
+    return [by_bucket, soonest_family]
+
+
+class _Fixed(Collector):
+    """Families already made, for `generate_latest` (which only calls `collect`)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def _text(families: list[Metric], header: bool) -> bytes:
+    """The text format of `families`; without the `# HELP`/`# TYPE` lines for the
+    chunks after a family's first."""
+    text = generate_latest(_Fixed(families))
+    return text if header else text.split(b"\n", 2)[2]
+
+
+PER_CERTIFICATE_FAMILIES = (
+    (
+        "certops_cert_not_after",
+        "Expiry of each current certificate (Unix time), per environment it serves.",
+    ),
+    (
+        "certops_cert_expires_in_seconds",
+        "Seconds until each current certificate expires (negative once expired), as of the last refresh.",
+    ),
+    ("certops_cert_expired", "1 when the certificate has expired."),
+)
+RENDER_CHUNK = 5_000
+
+
+def _per_certificate(rows: list[Any], now: dt.datetime) -> bytes:
+    """One series per certificate and environment, x509-certificate-exporter style, in
+    the text format. Made `RENDER_CHUNK` rows at a time so that the samples of 100,000
+    certificates never all exist as objects at once (they took 500 MiB)."""
+    parts: list[list[bytes]] = [[] for _ in PER_CERTIFICATE_FAMILIES]
+    names: dict[str | None, str] = {}  # subject and issuer CNs repeat: parse each once
+    for start in range(0, max(len(rows), 1), RENDER_CHUNK):
+        families = [
+            GaugeMetricFamily(n, h, labels=CERT_LABELS) for n, h in PER_CERTIFICATE_FAMILIES
+        ]
+        not_after, expires_in, expired = families
+        for name, status, subject, issuer, serial, expiry, environment, hostname in rows[
+            start : start + RENDER_CHUNK
+        ]:
             for rfc4514 in (subject, issuer):
                 if rfc4514 not in names:
                     names[rfc4514] = _common_name(rfc4514)
@@ -368,7 +534,7 @@ class RecordCollector(Collector):
                 name,
                 environment or "",
                 hostname or "",
-                str(status),
+                str(getattr(status, "value", status)),
                 names[subject],
                 names[issuer],
                 serial or "",
@@ -377,6 +543,6 @@ class RecordCollector(Collector):
             not_after.add_metric(labels, expiry.timestamp())
             expires_in.add_metric(labels, left)
             expired.add_metric(labels, 1.0 if left <= 0 else 0.0)
-        for threshold, count in warnings:
-            posted.add_metric([str(threshold)], float(count))
-        return [by_status, not_after, expires_in, expired, posted]
+        for family, found in zip(families, parts, strict=True):
+            found.append(_text([family], header=start == 0))
+    return b"".join(b"".join(found) for found in parts)

@@ -26,7 +26,7 @@ from slack_sdk.http_retry.response import HttpResponse as RetryHttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.metrics import Metrics, attach, request_scope
-from handlers.request_context import request_id_of, request_id_var
+from handlers.common.request_context import request_id_of, request_id_var
 
 
 def _method_of(url: str) -> str:

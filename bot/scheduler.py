@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,17 +62,27 @@ def build_jobs(
     *,
     tls_config: tls_check.TlsCheckConfig | None = None,
     pacer: expiry.ChannelPacer | None = None,
+    stopping: threading.Event | None = None,
 ) -> Jobs:
-    from handlers.warnings import SlackPublisher, SlackTlsPublisher, warning_client
+    """`stopping`: once set, a wait for Slack's rate limit ends at once (the post fails
+    and its claim goes back), so a stop keeps to its grace period."""
+    from handlers.warnings.publisher import SlackPublisher, SlackTlsPublisher, warning_client
 
-    client = warning_client(settings, client)
+    client = warning_client(settings, client, stopping)
+    config = expiry.config_from_settings(settings)
+
+    def closing() -> bool:
+        return config.held.closing or (stopping is not None and stopping.is_set())
+
+    # One post per second per channel across replicas, and a 429 holds every replica back.
+    pacer = pacer or expiry.SharedPacer(services, stopping=closing)
     return Jobs(
         services=services,
-        publisher=SlackPublisher(client),
-        config=expiry.config_from_settings(settings),
+        publisher=SlackPublisher(client, on_rate_limited=pacer.hold),
+        config=config,
         tls_publisher=SlackTlsPublisher(client),
         tls_config=tls_config or tls_check.TlsCheckConfig(default_channel=settings.default_channel),
-        pacer=pacer or expiry.ChannelPacer(),
+        pacer=pacer,
     )
 
 
@@ -96,33 +107,59 @@ class Scheduler:
         interval: float,
         first_delay: float = 5.0,
         on_stop: Callable[[], Any] | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
+        """`stopping`: an event that stops the ticks when set, by `stop()` or by whoever
+        else shares it (`certops run` passes its SIGTERM event: no tick starts after it,
+        and `on_stop` runs at once, so the tick in progress claims no more warnings)."""
         self.jobs = list(jobs)
         self._on_stop = on_stop
         self.interval = interval
         self.first_delay = first_delay
         self.ticks = 0
-        self._stop = threading.Event()
+        self._stop = stopping or threading.Event()
+        self._stopped = False
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
 
     def start(self) -> Scheduler:
         self._thread = threading.Thread(target=self._loop, name="certops-scheduler", daemon=True)
         self._thread.start()
+        if self._on_stop is not None:
+            self._watcher = threading.Thread(
+                target=self._stop_when_told, name="certops-scheduler-stop", daemon=True
+            )
+            self._watcher.start()
         log.info("scheduler started: every %.0f s", self.interval)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop ticking; then run `on_stop` (give back claims), also when the tick in
-        progress has not finished within `timeout`: it claims nothing more once told."""
+        progress has not finished within `timeout`: it claims nothing more once told.
+        Only the first call waits: a stop is bounded by the first caller's `timeout`."""
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + timeout
         self._stop.set()
-        on_stop, self._on_stop = self._on_stop, None
+        self._run_on_stop()
+        for thread in (self._watcher, self._thread):  # the watcher may be giving back
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _stop_when_told(self) -> None:
+        self._stop.wait()
+        self._run_on_stop()
+
+    def _run_on_stop(self) -> None:
+        with self._lock:
+            on_stop, self._on_stop = self._on_stop, None
         if on_stop is not None:
             try:
                 on_stop()
             except Exception as error:
                 log.warning("scheduler stop: %s: %s", type(error).__name__, error)
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _loop(self) -> None:
         if self._stop.wait(self.first_delay):
@@ -134,13 +171,23 @@ class Scheduler:
 
 
 def start_scheduler(
-    settings: Settings, services: ServiceContext, client: WebClient, **options: Any
+    settings: Settings,
+    services: ServiceContext,
+    client: WebClient,
+    stopping: threading.Event | None = None,
+    **options: Any,
 ) -> Scheduler:
-    """The scheduler of `certops run` (Socket Mode, HTTP and console)."""
-    jobs = build_jobs(settings, services, client, **options)
+    """The scheduler of `certops run` (Socket Mode, HTTP and console); `stopping` stops
+    its ticks and cuts its rate-limit waits short when set."""
+    stopping = stopping or threading.Event()
+    jobs = build_jobs(settings, services, client, stopping=stopping, **options)
     interval = settings.notify_interval_seconds
     # The first scan a few seconds after start (the app is up by then), or sooner when
     # the interval is shorter.
     return Scheduler(
-        jobs.as_list(), interval, first_delay=min(5.0, interval), on_stop=jobs.release_claims
+        jobs.as_list(),
+        interval,
+        first_delay=min(5.0, interval),
+        on_stop=jobs.release_claims,
+        stopping=stopping,
     ).start()

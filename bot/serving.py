@@ -5,9 +5,10 @@ Socket Mode: the WebSocket to Slack, and the same three paths on CERTOPS_METRICS
 when it is set.
 
 On SIGTERM (or SIGINT) both do the same, within CERTOPS_SHUTDOWN_SECONDS: stop taking
-new work (close the listening socket / the Socket Mode connection; `/readyz` says
-"shutting down" while it is still reachable), finish the requests and listener runs in
-flight, run the shutdown callbacks (claims given back), close, and return 0.
+new work (HTTP: the socket stays open, `/readyz` and new Slack requests get 503 "shutting
+down"; Socket Mode: the connection closes, `/readyz` on the metrics port says the same),
+finish the requests and listener runs in flight, run the shutdown callbacks (scheduler
+stopped, claims given back), close, and return 0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -58,7 +61,12 @@ def _dispose(app: App) -> None:
 
 
 def serve_http(app: App, host: str, port: int, *, threads: int = 16) -> int:
-    """Serve Slack and the health paths on `host:port` until SIGTERM; 0 after a clean stop."""
+    """Serve Slack and the health paths on `host:port` until SIGTERM; 0 after a clean stop.
+
+    The stop keeps the socket open while the work in flight finishes: `/readyz` answers
+    503 "shutting down" (a load balancer's cue to drain) and new Slack requests get 503
+    (Slack retries events later, on a replica that is up). Then the socket closes and the
+    requests still open get what is left of the grace period."""
     shutdown = shutdown_for(app)
     server = _listen(with_health(slack_wsgi(app), health_app(app, shutdown)), host, port, threads)
     shutdown.install_signal_handlers()
@@ -69,14 +77,33 @@ def serve_http(app: App, host: str, port: int, *, threads: int = 16) -> int:
     )
     server.serve(until=shutdown.requested)
     deadline = shutdown.deadline()
-    log.info("stopping (%s): no new connections, finishing the work in flight", shutdown.reason)
+    log.info(
+        "stopping (%s): /readyz 503, new requests refused, finishing the work", shutdown.reason
+    )
+    finished = _finish_while_draining(server, shutdown, deadline)
     server.stop_accepting()
     if not server.drain(deadline):
         log.warning("HTTP requests still open after %.0f s: closing them", shutdown.grace_seconds)
-    finished = shutdown.finish(deadline)
-    server.close()
+    server.close(timeout=shutdown.remaining())
     _dispose(app)
     return _stopped(shutdown, finished)
+
+
+def _finish_while_draining(server: HttpServer, shutdown: Shutdown, deadline: float) -> bool:
+    """Run the stop's waits and callbacks while another thread keeps answering."""
+    answered = threading.Event()
+    loop = threading.Thread(
+        target=server.serve, args=(answered,), name="certops-http-drain", daemon=True
+    )
+    loop.start()
+    try:
+        return shutdown.finish(deadline)
+    finally:
+        # CERTOPS_DRAIN_SECONDS: a load balancer that polls /readyz sees the 503 first.
+        started = deadline - shutdown.grace_seconds
+        time.sleep(max(0.0, started + shutdown.drain_seconds - time.monotonic()))
+        answered.set()
+        loop.join()
 
 
 def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.0.0") -> int:
@@ -120,7 +147,7 @@ def serve_socket_mode(app: App, settings: Settings, *, metrics_host: str = "0.0.
     handler.close()
     finished = shutdown.finish(deadline)
     if side is not None:
-        side.close()
+        side.close(timeout=shutdown.remaining())
     _dispose(app)
     if client.failure is not None:
         _stopped(shutdown, finished)

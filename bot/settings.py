@@ -58,12 +58,22 @@ class Settings:
     warning_shares: tuple[float, ...] = ()
     # How often the bot's scheduler scans for due warnings and TLS checks (seconds).
     notify_interval_seconds: float = 60.0
+    # CERTOPS_WARNING_LEASE_SECONDS: a warning claimed and not recorded as posted after this
+    # long was left by a process that died; a scan then looks for it in Slack (issue 13).
+    warning_lease_seconds: float = 300.0
     log_format: str = "text"
     # Operating (issue 8): CERTOPS_LOG_LEVEL, CERTOPS_METRICS_PORT (Socket Mode's own port
     # for /healthz, /readyz, /metrics), CERTOPS_SHUTDOWN_SECONDS (grace period on SIGTERM).
     log_level: str = "INFO"
     metrics_port: int | None = None
     shutdown_seconds: float = 20.0
+    # Issue 16: how often the record's gauges are read (CERTOPS_METRICS_REFRESH, seconds)
+    # and which expiry series are served (CERTOPS_METRICS_SERIES, see bot/metrics.py).
+    metrics_refresh_seconds: float = 60.0
+    metrics_series: str = "auto"
+    # CERTOPS_DRAIN_SECONDS: HTTP mode keeps answering /readyz 503 at least this long after
+    # SIGTERM (within the grace period), for load balancers that poll readiness.
+    drain_seconds: float = 0.0
     raw_errors: tuple[str, ...] = ()
     # Files sent in a DM within this many seconds of each other form one submission.
     upload_window_seconds: float = DEFAULT_UPLOAD_WINDOW_SECONDS
@@ -87,10 +97,6 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'certops.db').as_posix()}"
-
-    @property
-    def has_slack_tokens(self) -> bool:
-        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
 
     def problems(self) -> list[str]:
         """Every setting that is present but malformed, as one sentence each."""
@@ -128,6 +134,21 @@ def _operating(environ: Mapping[str, str], errors: list[str]) -> tuple[int | Non
             errors.append("CERTOPS_SHUTDOWN_SECONDS must be a number of seconds from 0 to 3600")
             seconds = DEFAULT_SHUTDOWN_SECONDS
     return port, seconds
+
+
+METRICS_SERIES = ("auto", "both", "per_certificate", "aggregated")
+
+
+def _metrics_record(environ: Mapping[str, str], errors: list[str]) -> tuple[float, str]:
+    """CERTOPS_METRICS_REFRESH (5 to 3600 s) and CERTOPS_METRICS_SERIES; bad values are
+    added to `errors`. The modes are repeated in bot/metrics.py (tested equal) so that
+    the settings import no Prometheus."""
+    refresh = _number(environ, "CERTOPS_METRICS_REFRESH", 60.0, 5.0, 3600.0, errors)
+    series = (environ.get("CERTOPS_METRICS_SERIES") or "auto").strip().lower()
+    if series not in METRICS_SERIES:
+        errors.append(f"CERTOPS_METRICS_SERIES must be one of {', '.join(METRICS_SERIES)}")
+        series = "auto"
+    return refresh, series
 
 
 def _number(
@@ -221,6 +242,16 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_NOTIFY_INTERVAL must be a number of seconds above 0")
             interval = 60.0
+    lease = 300.0
+    raw_lease = environ.get("CERTOPS_WARNING_LEASE_SECONDS")
+    if raw_lease:
+        try:
+            lease = float(raw_lease)
+            if lease <= 0:
+                raise ValueError("not positive")
+        except ValueError:
+            errors.append("CERTOPS_WARNING_LEASE_SECONDS must be a number of seconds above 0")
+            lease = 300.0
     window = DEFAULT_UPLOAD_WINDOW_SECONDS
     raw_window = environ.get("CERTOPS_UPLOAD_WINDOW_SECONDS")
     if raw_window:
@@ -229,6 +260,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         except ValueError:
             errors.append("CERTOPS_UPLOAD_WINDOW_SECONDS must be a number of seconds")
     metrics_port, shutdown_seconds = _operating(environ, errors)
+    metrics_refresh, metrics_series = _metrics_record(environ, errors)
+    drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -248,10 +281,14 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         warning_thresholds_days=thresholds,
         warning_shares=shares,
         notify_interval_seconds=interval,
+        warning_lease_seconds=lease,
         log_format=(environ.get("CERTOPS_LOG_FORMAT") or "text").lower(),
         log_level=(environ.get("CERTOPS_LOG_LEVEL") or "INFO").strip().upper(),
         metrics_port=metrics_port,
         shutdown_seconds=shutdown_seconds,
+        metrics_refresh_seconds=metrics_refresh,
+        metrics_series=metrics_series,
+        drain_seconds=drain_seconds,
         raw_errors=tuple(errors),
         upload_window_seconds=window,
         work_threads=threads,

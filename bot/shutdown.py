@@ -55,14 +55,20 @@ class Shutdown:
     """The stop request of one app, what it waits for, and the callbacks it then runs."""
 
     def __init__(
-        self, grace_seconds: float = DEFAULT_GRACE_SECONDS, work: InFlight | None = None
+        self,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        work: InFlight | None = None,
+        drain_seconds: float = 0.0,
     ) -> None:
         self.grace_seconds = grace_seconds
+        # The least time HTTP mode keeps answering (/readyz 503) after the stop begins.
+        self.drain_seconds = min(drain_seconds, grace_seconds)
         self.work = work
         self.requested = threading.Event()
         self._callbacks: list[_Callback] = []
         self._lock = threading.Lock()
         self._ran = False
+        self._deadline: float | None = None
         self.reason = ""
 
     # --- registering -------------------------------------------------------------------
@@ -102,8 +108,19 @@ class Shutdown:
 
     # --- finishing ---------------------------------------------------------------------
     def deadline(self) -> float:
-        """A `time.monotonic()` deadline `grace_seconds` from now."""
-        return time.monotonic() + self.grace_seconds
+        """The `time.monotonic()` deadline of the stop: `grace_seconds` after the first
+        call (the stop's start); later calls return the same, so every step of the stop
+        shares one grace period instead of each getting its own."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.grace_seconds
+        return self._deadline
+
+    def remaining(self) -> float:
+        """Seconds left of the grace period (all of it when the stop has not begun):
+        what a shutdown callback may wait."""
+        if self._deadline is None:
+            return self.grace_seconds
+        return max(0.0, self._deadline - time.monotonic())
 
     def wait_for_work(self, deadline: float) -> bool:
         """Wait for the listener runs in flight; False if some were still running."""

@@ -1,7 +1,7 @@
 """Socket Mode: certops' own connection keeper on `websocket-client`, under Bolt's listeners.
 
 Why not one of slack_sdk's clients as it is (bench/bench_socket_mode.py measures all
-three against tests/socket_mode_server.py; the figures are in the README):
+three against tests/support/socket_mode_server.py; the figures are in docs/performance.md):
 
 - the built-in client reads nothing on the new connection for 3 s after a refresh (an
   envelope then is acked at ~3.1 s, so Slack shows a timeout or delivers it again); on a

@@ -36,9 +36,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from bot.memory import give_back
+from bot.shutdown import InFlight
 
 log = logging.getLogger("certops.work")
 T = TypeVar("T")
@@ -52,15 +53,6 @@ DEFAULT_PER_PERSON = 3
 # rounds being checked, brought the command-ack p99 from about 900 ms to 300-480 ms
 # (bench/bench_load.py, 2 busy cores); downloads and DNS still run side by side.
 CPU_SLOTS = 1
-
-
-class InFlight(Protocol):
-    """Work started and not finished (what shutdown waits for)."""
-
-    @property
-    def pending(self) -> int: ...
-
-    def wait_idle(self, timeout: float) -> bool: ...
 
 
 @dataclass

@@ -199,6 +199,21 @@ class Notification(SQLModel, table=True):
     posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ChannelPace(SQLModel, table=True):
+    """When the next post may go to one channel, shared by every replica.
+
+    Slack asks for about one message per second per channel. Each post takes the next
+    slot with one UPDATE (`next_at` moves on by the interval), so replicas space their
+    posts across processes; a 429 with `Retry-After` pushes `next_at` past it, so every
+    replica waits. `next_at` is seconds since the epoch (a float: portable arithmetic).
+    """
+
+    __tablename__ = "channel_pace"
+
+    channel: str = Field(primary_key=True)
+    next_at: float = 0.0
+
+
 class SilenceKind(StrEnum):
     SNOOZE = "snooze"
     ACKNOWLEDGE = "acknowledge"
@@ -291,4 +306,5 @@ TABLES = (
     WarningSilence,
     TlsCheck,
     SlackDelivery,
+    ChannelPace,
 )

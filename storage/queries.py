@@ -14,7 +14,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, text, update
+from sqlalchemy import and_, case, delete, func, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -29,10 +29,12 @@ from storage.models import (
     AuditEvent,
     Certificate,
     CertificateStatus,
+    ChannelPace,
     Environment,
     Notification,
     SlackDelivery,
     SupportTicket,
+    TicketState,
     TlsCheck,
     TlsCheckState,
     WarningSilence,
@@ -290,6 +292,28 @@ def open_tickets_of_certificate(session: Session, certificate_id: int) -> Sequen
         .where(SupportTicket.certificate_id == certificate_id)
         .where(col(SupportTicket.state).in_(list(OPEN_TICKET_STATES)))
     ).all()
+
+
+def draft_tickets(
+    session: Session, certificate_id: int, environment_id: int | None = None
+) -> Sequence[SupportTicket]:
+    """The certificate's `draft` tickets (on one environment if given), oldest first."""
+    query = (
+        select(SupportTicket)
+        .where(SupportTicket.certificate_id == certificate_id)
+        .where(SupportTicket.state == TicketState.DRAFT)
+    )
+    if environment_id is not None:
+        query = query.where(SupportTicket.environment_id == environment_id)
+    return session.exec(query.order_by(col(SupportTicket.id))).all()
+
+
+def lock_environment(session: Session, environment_id: int) -> None:
+    """Lock the environment's row for this transaction (PostgreSQL; SQLite writes one at a
+    time anyway), so that two processes opening a ticket on it take turns."""
+    session.exec(
+        select(Environment.id).where(Environment.id == environment_id).with_for_update()
+    ).first()
 
 
 def open_tickets_of_environment(session: Session, environment_id: int) -> Sequence[SupportTicket]:
@@ -605,6 +629,91 @@ def release_notification(session: Session, notification_id: int) -> None:
     session.execute(delete(Notification).where(col(Notification.id) == notification_id))
 
 
+def unposted_claims(session: Session, claimed_before: datetime) -> Sequence[Notification]:
+    """Claims never marked posted and older than `claimed_before`: left by a process that
+    died between its claim and its record (the post may or may not be in Slack)."""
+    return session.exec(
+        select(Notification)
+        .where(
+            col(Notification.posted_at).is_(None),
+            col(Notification.claimed_at) < claimed_before,
+        )
+        .order_by(col(Notification.claimed_at), col(Notification.id))
+    ).all()
+
+
+def take_over_claim(
+    session: Session, notification_id: int, seen_at: datetime, claimed_by: str, at: datetime
+) -> bool:
+    """Make an abandoned claim ours, unless another replica took it over (or it was posted,
+    or renewed) since `seen_at` was read: one UPDATE, so only one replica wins."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.claimed_at) == seen_at,
+            col(Notification.posted_at).is_(None),
+        )
+        .values(claimed_by=claimed_by, claimed_at=at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def renew_claim(session: Session, notification_id: int, claimed_by: str, at: datetime) -> bool:
+    """Restart a claim's lease just before its post is sent (the pace wait may be long);
+    False when the claim is no longer `claimed_by`'s (taken over after its lease)."""
+    result = session.execute(
+        update(Notification)
+        .where(
+            col(Notification.id) == notification_id,
+            col(Notification.claimed_by) == claimed_by,
+            col(Notification.posted_at).is_(None),
+        )
+        .values(claimed_at=at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def take_channel_slot(session: Session, channel: str, now: float, interval: float) -> float:
+    """The time (epoch seconds) this post may go to `channel`, taken for good: the slot
+    after the last one taken by any replica, or now. One UPDATE moves `next_at` on, so two
+    replicas never get the same slot (the row lock on PostgreSQL, the write lock on SQLite)."""
+    _ensure_pace_row(session, channel)
+    session.execute(
+        update(ChannelPace)
+        .where(col(ChannelPace.channel) == channel)
+        .values(
+            next_at=case((col(ChannelPace.next_at) > now, col(ChannelPace.next_at)), else_=now)
+            + interval
+        )
+    )
+    taken = session.execute(
+        sa_select(col(ChannelPace.next_at)).where(col(ChannelPace.channel) == channel)
+    ).scalar_one()
+    return float(taken) - interval
+
+
+def hold_channel(session: Session, channel: str, until: float) -> None:
+    """No replica posts to `channel` before `until` (Slack's 429 `Retry-After`)."""
+    _ensure_pace_row(session, channel)
+    session.execute(
+        update(ChannelPace)
+        .where(col(ChannelPace.channel) == channel, col(ChannelPace.next_at) < until)
+        .values(next_at=until)
+    )
+
+
+def _ensure_pace_row(session: Session, channel: str) -> None:
+    if session.get(ChannelPace, channel) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(ChannelPace(channel=channel, next_at=0.0))
+            session.flush()
+    except IntegrityError:
+        pass  # another replica made it first: the UPDATE that follows waits for its commit
+
+
 def posted_notifications(session: Session) -> Sequence[Notification]:
     """Every claim that was posted (has a message), oldest first."""
     return session.exec(
@@ -727,3 +836,77 @@ def limit_statements(session: Session, timeout_ms: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SET LOCAL statement_timeout = {max(int(timeout_ms), 1)}"))
+
+
+# --- the record's gauges (bot/metrics.py refreshes them on a timer) ---------------------
+def _expiring_with_environment(*columns: Any) -> Any:
+    """Current certificates with an expiry, each joined to every environment it serves
+    (or none): the rows both the per-certificate and the aggregated series are made of."""
+    return (
+        sa_select(*columns)
+        .select_from(Certificate)
+        .join(
+            Assignment,
+            and_(
+                col(Assignment.certificate_id) == col(Certificate.id),
+                col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)),
+            ),
+            isouter=True,
+        )
+        .join(Environment, col(Environment.id) == col(Assignment.environment_id), isouter=True)
+        .where(col(Certificate.not_after).is_not(None))
+    )
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Certificates by status, counted by the database."""
+    rows = session.execute(
+        sa_select(col(Certificate.status), func.count()).group_by(col(Certificate.status))
+    ).all()
+    return {str(getattr(status, "value", status)): int(count) for status, count in rows}
+
+
+def expiry_summary(
+    session: Session,
+    statuses: Iterable[str],
+    bounds: Sequence[tuple[str, datetime]],
+    beyond: str = "over",
+) -> list[tuple[str, str, int, datetime]]:
+    """(environment, bucket, count, soonest not_after) in one GROUP BY: the bucket is the
+    label of the first bound the expiry is at or before, else `beyond`. The bounds are
+    bound parameters, so the same SQL runs on SQLite and PostgreSQL."""
+    expiry = col(Certificate.not_after)
+    bucket = case(*[(expiry <= moment, label) for label, moment in bounds], else_=beyond)
+    environment = func.coalesce(col(Environment.name), "")
+    query = (
+        _expiring_with_environment(environment, bucket, func.count(), func.min(expiry))
+        .where(col(Certificate.status).in_(list(statuses)))
+        .group_by(environment, bucket)
+    )
+    return [(str(e), str(b), int(n), soonest) for e, b, n, soonest in session.execute(query)]
+
+
+def expiry_series_rows(session: Session, statuses: Iterable[str]) -> list[Any]:
+    """One row per current certificate and environment served, with only the columns the
+    per-certificate labels need (no PEM, no report)."""
+    query = _expiring_with_environment(
+        col(Certificate.name),
+        col(Certificate.status),
+        col(Certificate.subject),
+        col(Certificate.issuer),
+        col(Certificate.serial),
+        col(Certificate.not_after),
+        col(Environment.name),
+        col(Assignment.hostname),
+    ).where(col(Certificate.status).in_(list(statuses)))
+    return list(session.execute(query).all())
+
+
+def posted_warning_counts(session: Session) -> list[tuple[str, int]]:
+    """Warnings posted, by threshold: all replicas together."""
+    rows = session.execute(
+        sa_select(col(Notification.threshold), func.count())
+        .where(col(Notification.posted_at).is_not(None))
+        .group_by(col(Notification.threshold))
+    ).all()
+    return [(str(threshold), int(count)) for threshold, count in rows]

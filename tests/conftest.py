@@ -43,7 +43,12 @@ pytest.register_assert_rewrite("tests.support")
 
 # `openssl_pki` (the openssl command line's PKI, made once per session); the services and
 # record-CLI tests' PKI, clock, context and DNS servers; the notifier's Web API stand-in.
-pytest_plugins = ["tests.support.openssl_pki", "tests.support.services", "tests.support.notify"]
+pytest_plugins = [
+    "tests.support.openssl_pki",
+    "tests.support.services",
+    "tests.support.notify",
+    "tests.support.record_cli",
+]
 
 # In CI the property-based tests replay a fixed sequence of examples, so a run is
 # repeatable; on a developer's machine they explore new examples every run.

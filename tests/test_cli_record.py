@@ -13,51 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from tests.support.dns_server import DnsServer
-from tests.support.services import DEV_HOST, KEY_PASSWORD, LT_HOST, PFX_PASSWORD, QA_HOST, Pki
+from tests.support.record_cli import Run
+from tests.support.services import DEV_HOST, KEY_PASSWORD, LT_HOST, QA_HOST
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Run:
-    """Runs `certops ...` in-process against one database; returns (code, stdout, stderr)."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.capsys = capsys
-
-    def __call__(self, *argv: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(argv))
-        out, err = self.capsys.readouterr()
-        assert "Traceback" not in out + err
-        return code, out, err
-
-    def json(self, *argv: str) -> tuple[int, dict]:
-        code, out, _ = self(*argv, "--json")
-        return code, json.loads(out)
-
-
-@pytest.fixture
-def files(tmp_path: Path, pki: Pki) -> dict[str, str]:
-    """The uploads as files: PEM with an encrypted key, a PFX, password files, the root."""
-    from tests.support.services import pem_upload, pfx_upload
-
-    paths: dict[str, str] = {}
-    for name, data in {
-        "app.pem": pem_upload(pki.app, pki.inter)[0].data,
-        "app.key": pem_upload(pki.app, pki.inter)[1].data,
-        "renewal.pfx": pfx_upload(pki.renewal, pki.inter)[0].data,
-        "wild.pem": pem_upload(pki.wildcard, pki.inter)[0].data,
-        "wild.key": pem_upload(pki.wildcard, pki.inter)[1].data,
-        "key.pass": KEY_PASSWORD + b"\n",
-        "pfx.pass": PFX_PASSWORD + b"\n",
-        "root.pem": pki.root.issued.pem,
-    }.items():
-        path = tmp_path / name
-        path.write_bytes(data)
-        paths[name] = str(path)
-    return paths
 
 
 @pytest.fixture
@@ -384,7 +344,7 @@ def test_cert_submit_reads_a_file_through_the_bounded_reader(tmp_path: Path) -> 
     ("argv", "service"),
     [
         (["env", "list"], "bot.services.environments.list_environments"),
-        (["cert", "list"], "bot.services.certificates.list_certificates"),
+        (["cert", "list"], "bot.services.views.list_certificates"),
         (["assign", "c", "e", "h.example.com"], "bot.services.assignments.assign_certificate"),
         (["ticket", "list"], "bot.services.tickets.list_tickets"),
         (["audit"], "bot.services.audit.recent"),

@@ -20,7 +20,7 @@ from bot.services import deliveries
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.errors import DatabaseDown
-from handlers.dedupe import RecentIds, first_delivery
+from handlers.common.dedupe import RecentIds, first_delivery
 from storage.db import Database
 from storage.models import SlackDelivery
 from tests.support.slack_fixtures import PkiSet, make_pki

@@ -27,11 +27,8 @@ from bot.services.context import ServiceContext
 from bot.settings import Settings
 from storage.db import Database
 from tests.support.dns_server import DnsServer
+from tests.support.doctor import ADMIN, CHANNEL, SECRET, TOKEN
 
-TOKEN = "xoxb-doctor-test"
-SECRET = "0123456789abcdef0123456789abcdef"
-ADMIN = "UADMIN001"
-CHANNEL = "C0CERTS01"
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
 
@@ -189,8 +186,16 @@ def test_a_refused_token_and_missing_scopes(
     found = by_name(run_doctor(good_settings(api, sqlite_url), options(dns)))
     scopes = found["slack scopes"][0]
     assert scopes.status is Status.FAIL
-    assert "chat:write.public, files:read, groups:read" in scopes.what
+    assert "channels:history, chat:write.public, files:read, groups:history, groups:read" in (
+        scopes.what
+    )
     assert "reinstall" in scopes.fix
+
+    # the history scopes the expiry warnings need to find a post whose answer was lost
+    api.scopes = tuple(s for s in DEFAULT_SCOPES if not s.endswith(":history") or s == "im:history")
+    scopes = by_name(run_doctor(good_settings(api, sqlite_url), options(dns)))["slack scopes"][0]
+    assert scopes.status is Status.FAIL
+    assert scopes.what.endswith("declares: channels:history, groups:history")
 
     api.scopes = (*DEFAULT_SCOPES, "users:read.email")
     found = by_name(run_doctor(good_settings(api, sqlite_url), options(dns)))
@@ -300,7 +305,7 @@ def test_the_command_prints_each_item_and_exits_by_the_worst(
     with redirect_stdout(out):
         assert certops(args) == 0
     text = out.getvalue()
-    assert "[ok  ] slack scopes: the token has every scope manifest.yml declares (9)" in text
+    assert "[ok  ] slack scopes: the token has every scope manifest.yml declares (11)" in text
     assert "[WARN] mode:" in text and "0 failed" in text
 
     monkeypatch.setenv("CERTOPS_ADMINS", "")

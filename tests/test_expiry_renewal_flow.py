@@ -15,7 +15,8 @@ from bot.services.actors import Actor
 from bot.services.clock import ManualClock
 from bot.services.expiry import ChannelPacer, ExpiryConfig
 from bot.services.expiry_thresholds import from_settings
-from handlers.warnings import SlackPublisher, warning_client
+from handlers.common.ids import AssignId
+from handlers.warnings.publisher import SlackPublisher, warning_client
 from tests.support.dns_server import DnsServer
 from tests.support.slack_fixtures import ENV_HOST, PkiSet, make_pki, submit
 from tests.support.slack_harness import ADMIN, SlackHarness, slack_harness
@@ -74,7 +75,7 @@ def test_warning_renewal_offer_and_one_step_renewal(slack: SlackHarness, pki: Pk
     offer = slack.api.calls("chat.postMessage")[-1]
     assert offer.params["thread_ts"] == update.params["ts"]
 
-    done = slack.click_button_in(offer, "renew_confirm", ADMIN)
+    done = slack.click_button_in(offer, AssignId.RENEW_CONFIRM, ADMIN)
     assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
     env = environments.show_environment(ctx, "dev")
     assert env.current is not None and env.current.certificate == "shop-2027"

@@ -17,20 +17,9 @@ from bot.console.render import message_text
 from bot.services import expiry
 from bot.services.clock import ManualClock
 from bot.services.expiry import ChannelPacer
-from handlers import warnings
-from handlers.blocks.validate_modal import VIEW_FORMAT
-from handlers.warnings import (
-    RENEW_MODAL_CALLBACK,
-    SlackPublisher,
-    renewal_name,
-    warning_client,
-)
-from handlers.warnings_blocks import (
-    ACTION_ACKNOWLEDGE,
-    ACTION_RENEW,
-    ACTION_SNOOZE_1,
-    ACTION_SNOOZE_7,
-)
+from handlers.common.ids import ValidateId, WarningId
+from handlers.warnings.listeners import renewal_name
+from handlers.warnings.publisher import SlackPublisher, warning_client
 from storage import queries
 from storage.models import AuditEvent, WarningSilence
 from tests.support.expiry import START, add_cert, add_env, assign
@@ -76,7 +65,12 @@ def test_warning_message_then_update_in_place(h: SlackHarness) -> None:
     buttons = [
         e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]
     ]
-    assert buttons == [ACTION_RENEW, ACTION_SNOOZE_1, ACTION_SNOOZE_7, ACTION_ACKNOWLEDGE]
+    assert buttons == [
+        WarningId.RENEW,
+        WarningId.SNOOZE_1,
+        WarningId.SNOOZE_7,
+        WarningId.ACKNOWLEDGE,
+    ]
     clock(h).advance(days=7)  # 13 days left: 14d, in place
     scan(h)
     (update,) = h.api.calls("chat.update")
@@ -117,11 +111,11 @@ def test_snooze_and_acknowledge_buttons_record_who_and_when(h: SlackHarness) -> 
     message = type(message)(
         message.method, {**message.params, "ts": "1700000000.000001"}, message.index
     )
-    exchange = click(h, message, ACTION_SNOOZE_7, user=USER)
+    exchange = click(h, message, WarningId.SNOOZE_7, user=USER)
     (note,) = exchange.of("chat.postMessage")
     assert note.params["thread_ts"] == "1700000000.000001"
     assert f"Snoozed by <@{USER}>" in note.params["text"]
-    click(h, message, ACTION_ACKNOWLEDGE, user=ADMIN)
+    click(h, message, WarningId.ACKNOWLEDGE, user=ADMIN)
     with h.deps.services.session() as session:
         from sqlmodel import col, select
 
@@ -137,13 +131,36 @@ def test_snooze_and_acknowledge_buttons_record_who_and_when(h: SlackHarness) -> 
     assert scan(h).reminded == 0
 
 
+def test_a_silence_whose_thread_reply_slack_refuses_is_no_error(h: SlackHarness) -> None:
+    """Defect 3: the snooze is recorded before the reply in the thread; a refused reply
+    must not read 'something went wrong ... Nothing was changed'. The person hears it
+    through the response URL instead."""
+    add_cert(h.deps.services, "shop", days=10)
+    scan(h)
+    (message,) = posted(h)
+    message = type(message)(
+        message.method, {**message.params, "ts": "1700000000.000001"}, message.index
+    )
+    h.api.fail_next("chat.postMessage", error="not_in_channel")
+    exchange = click(h, message, WarningId.SNOOZE_1, user=USER)
+    assert "went wrong" not in exchange.all_text
+    assert "Nothing was changed" not in exchange.all_text
+    (told,) = exchange.of("response_url")
+    assert f"Snoozed by <@{USER}>" in told.params["text"]
+    with h.deps.services.session() as session:
+        from sqlmodel import select
+
+        (row,) = session.exec(select(WarningSilence)).all()
+        assert (row.kind.value, row.actor) == ("snooze", USER)
+
+
 def test_renew_opens_the_validate_modal_prefilled(h: SlackHarness) -> None:
     add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
     scan(h)
     (message,) = posted(h)
-    (opened,) = click(h, message, ACTION_RENEW).of("views.open")
+    (opened,) = click(h, message, WarningId.RENEW).of("views.open")
     view = opened.view
-    assert view["callback_id"] == VIEW_FORMAT
+    assert view["callback_id"] == ValidateId.FORMAT_MODAL
     meta = json.loads(view["private_metadata"])
     assert meta["renews"] == "shop-2026" and meta["domain"] == "shop.example.com"
     assert meta["name"] == renewal_name("shop-2026", START.date())
@@ -172,38 +189,6 @@ def test_renew_opens_the_validate_modal_prefilled(h: SlackHarness) -> None:
     fields = json.dumps(step.ack_json)
     assert "shop.example.com" in fields and renewal_name("shop-2026", START.date()) in fields
     assert "Renewing *shop-2026*" in fields
-
-
-def test_renew_falls_back_to_a_small_form(h: SlackHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(warnings, "_prefilling_validate_modal", lambda: None)
-    add_cert(h.deps.services, "shop-2026", days=10, sans=("shop.example.com",))
-    scan(h)
-    (message,) = posted(h)
-    (opened,) = click(h, message, ACTION_RENEW).of("views.open")
-    view = opened.view
-    assert view["callback_id"] == RENEW_MODAL_CALLBACK
-    text = json.dumps(view)
-    assert renewal_name("shop-2026", START.date()) in text
-    assert "shop.example.com" in text and "shop-2026" in view["private_metadata"]
-    payload = {
-        "type": "view_submission",
-        "user": {"id": USER},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": RENEW_MODAL_CALLBACK,
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {
-                    "domain": {"value": {"type": "plain_text_input", "value": "shop.example.com"}},
-                    "name": {"value": {"type": "plain_text_input", "value": "shop-2027"}},
-                }
-            },
-        },
-    }
-    answer = interact(h, payload)
-    (dm,) = answer.of("chat.postMessage")
-    assert "--renews shop-2026" in dm.params["text"] and "--name shop-2027" in dm.params["text"]
 
 
 def test_renewal_updates_the_warning_and_offers_the_one_step_renewal(h: SlackHarness) -> None:

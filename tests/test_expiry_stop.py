@@ -74,3 +74,36 @@ def test_the_scheduler_gives_claims_back_when_it_stops() -> None:
     scheduler.stop(timeout=5)
     scheduler.stop(timeout=5)
     assert given_back == ["x"]  # once, however often stop is called
+
+
+def test_only_the_first_stop_waits_for_the_tick() -> None:
+    """The shutdown callback and `certops run`'s `finally` both stop the scheduler: the
+    second call must not wait again (it made a 3 s grace period last 20 s)."""
+    import threading
+    import time
+
+    release = threading.Event()
+    scheduler = Scheduler([("stuck", release.wait)], 60.0, first_delay=0.0).start()
+    time.sleep(0.1)  # the tick is under way, stuck
+    scheduler.stop(timeout=0.2)
+    started = time.monotonic()
+    scheduler.stop(timeout=30)
+    waited = time.monotonic() - started
+    release.set()
+    assert waited < 5, waited
+
+
+def test_a_shared_stop_event_gives_the_claims_back_at_once() -> None:
+    """`certops run` shares its SIGTERM event: the claims go back when it is set, before
+    the shutdown callbacks, so a tick still running claims no more warnings."""
+    import threading
+
+    stopping = threading.Event()
+    given_back = threading.Event()
+    scheduler = Scheduler(
+        [], 60.0, first_delay=60.0, on_stop=given_back.set, stopping=stopping
+    ).start()
+    assert not given_back.is_set()
+    stopping.set()  # SIGTERM
+    assert given_back.wait(10)
+    scheduler.stop(timeout=5)  # the callback later: nothing more to do

@@ -26,7 +26,8 @@ from bot.metrics import Metrics
 from bot.services import deliveries
 from bot.services.context import ServiceContext
 from bot.services.errors import DatabaseDown
-from handlers.blocks import assign_modal as assign_ui
+from handlers.assign import blocks as assign_ui
+from handlers.common.ids import AssignId
 from storage.db import Database
 from tests.support.pg_proxy import FreezableProxy
 from tests.support.slack_fixtures import PkiSet, add_env, make_pki, submit
@@ -127,7 +128,7 @@ def test_an_assign_form_submitted_while_the_database_hangs_is_acked_in_time(
         add_env(h.deps.services)
         view = opened_view(h.command("assign", ADMIN))
         values = {
-            "certificate": select_value(assign_ui.ACTION_PICK, "shop"),
+            "certificate": select_value(AssignId.PICK, "shop"),
             "environment": select_value(assign_ui.CHOICE_ACTION, "dev"),
             "hostname": text_value("shop.example.com"),
             assign_ui.CNAME: boxes_value(),  # unticked: answered without DNS

@@ -25,7 +25,7 @@ from bot.pipeline.findings import CATALOG
 from bot.pipeline.material import InputFile, Material, Passwords
 from bot.pipeline.readers import rc2, read_inputs
 from bot.pipeline.readers.kdf_cost import MAX_KDF_ITERATIONS, ScryptParams
-from handlers.blocks import uploads as ui
+from handlers.common.ids import UploadId
 from tests.support.costly_files import (
     HUGE,
     hide_costly_key_in_certificate_block,
@@ -264,7 +264,7 @@ def test_a_dm_upload_is_refused_without_asking_for_a_password(
     ex = send_files(slack, pfx)
     text = last_update(ex)
     assert "kdf_cost_too_high" in text and "2,147,483,647" in text
-    assert ui.ACTION_PASSWORD not in json.dumps(ex.of("chat.update")[0].blocks)
+    assert UploadId.PASSWORD not in json.dumps(ex.of("chat.update")[0].blocks)
     assert time.perf_counter() - started < 30
 
 
@@ -277,8 +277,8 @@ def test_the_password_modal_answers_at_once(
     pfx = slack.api.add_file("site.pfx", files["key-bag.pfx"])
     key = slack.api.add_file("other.key", openssl_pki.read("leaf.enc-pkcs8.pem"))
     ex = send_files(slack, pfx, key)
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     value = openssl_pki.password.decode() if password == "right" else "not-the-password"
     started = time.perf_counter()
     done = submit_view(slack, modal, {"password": text_value(value)})

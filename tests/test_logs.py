@@ -22,8 +22,8 @@ from bot.logging_setup import RedactionFilter, configure, redact_text
 from bot.pipeline.material import InputFile, Passwords
 from bot.services import redaction
 from bot.settings import Settings
-from handlers.blocks import uploads as ui
-from handlers.request_context import request_id_var
+from handlers.common.ids import AssignId, UploadId
+from handlers.common.request_context import request_id_var
 from tests.support.dns_server import DnsServer
 from tests.support.pki import key_pem
 from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
@@ -294,16 +294,16 @@ def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
     cert = slack.api.add_file("fullchain.pem", uploads.cert_pem)
     key = slack.api.add_file("privkey.pem", uploads.key_pem, "text/plain")
     checked = send_files(slack, cert, key, user=ADMIN)
-    save = button_in(checked.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"], ADMIN))
+    save = button_in(checked.of("chat.update")[0].blocks, UploadId.SAVE)
+    modal = opened_view(click(slack, UploadId.SAVE, save["value"], ADMIN))
     submit_view(slack, modal, {"name": text_value("shop")}, user=ADMIN)
     pfx = slack.api.add_file("shop.pfx", uploads.pfx)
     locked = send_files(slack, pfx, user=ADMIN)
-    button = button_in(locked.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    pw_modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"], ADMIN))
+    button = button_in(locked.of("chat.update")[0].blocks, UploadId.PASSWORD)
+    pw_modal = opened_view(click(slack, UploadId.PASSWORD, button["value"], ADMIN))
     unlocked = submit_view(slack, pw_modal, {"password": text_value(PFX_PASSWORD)}, user=ADMIN)
-    save = button_in(unlocked.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"], ADMIN))
+    save = button_in(unlocked.of("chat.update")[0].blocks, UploadId.SAVE)
+    save_modal = opened_view(click(slack, UploadId.SAVE, save["value"], ADMIN))
     submit_view(
         slack,
         save_modal,
@@ -313,11 +313,11 @@ def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
     chain = slack.api.add_file("chain.pem", uploads.cert_pem)
     locked_key = slack.api.add_file("key.pem", key_pem(pki.shop.key, KEY_PASSWORD.encode()))
     asked = send_files(slack, chain, locked_key, user=ADMIN)
-    button = button_in(asked.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    key_modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"], ADMIN))
+    button = button_in(asked.of("chat.update")[0].blocks, UploadId.PASSWORD)
+    key_modal = opened_view(click(slack, UploadId.PASSWORD, button["value"], ADMIN))
     opened = submit_view(slack, key_modal, {"password": text_value(KEY_PASSWORD)}, user=ADMIN)
-    save = button_in(opened.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"], ADMIN))
+    save = button_in(opened.of("chat.update")[0].blocks, UploadId.SAVE)
+    save_modal = opened_view(click(slack, UploadId.SAVE, save["value"], ADMIN))
     saved = submit_view(
         slack,
         save_modal,
@@ -335,7 +335,7 @@ def slack_flows(slack: SlackHarness, pki: PkiSet, uploads: UploadSet) -> None:
     assert "#1" in slack.command("ticket open wild lt.example.com", ADMIN).texts()[0]
     submit(ctx, pki, "shop-2027", pki.shop_renewal, renews="shop")
     offer = slack.command("renew shop-2027", ADMIN)
-    renewed = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
+    renewed = slack.click_button_in(offer.responses[0], AssignId.RENEW_CONFIRM, ADMIN)
     assert "renewed *shop* with *shop-2027*" in renewed.texts("chat.postMessage")[-1]
 
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from handlers.events import SUBSCRIBED_EVENTS
+from handlers.uploads.dm import SUBSCRIBED_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.json"
@@ -22,6 +22,7 @@ SCOPE_FOR_METHOD: dict[str, str | None] = {
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
     "conversations_open": "im:write",
+    "conversations_history": "channels:history",  # and groups:history (private channels)
     "views_publish": None,
     "views_open": None,
     "views_update": None,

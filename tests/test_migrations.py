@@ -30,6 +30,7 @@ TABLES = {
     "warning_silence",
     "tls_check",
     "slack_delivery",
+    "channel_pace",
 }
 
 

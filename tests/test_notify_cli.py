@@ -6,7 +6,6 @@ warnings, each warning is posted exactly once between them (the database claim).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,26 +14,9 @@ import pytest
 
 from bot.cli import notify
 from bot.console.slack_api import FakeSlackApi
-from tests.support.notify import TOKEN, seed
+from tests.support.notify import environment, in_process, seed
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def environment(url: str, api: FakeSlackApi) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "CERTOPS_", "DATABASE_URL"))
-    }
-    env.update(
-        {
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_API_URL": api.api_url,
-            "DATABASE_URL": url,
-            "CERTOPS_DEFAULT_CHANNEL": "C0DEFAULT",
-        }
-    )
-    return env
 
 
 def test_two_processes_at_once_post_each_warning_once(
@@ -62,19 +44,6 @@ def test_two_processes_at_once_post_each_warning_once(
     assert len(api.calls("chat.postMessage")) == 6
 
 
-def _in_process(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, api: FakeSlackApi | None
-) -> None:
-    monkeypatch.chdir(tmp_path)  # no .env of the developer's
-    for key in list(os.environ):
-        if key.startswith(("SLACK_", "CERTOPS_")) or key == "DATABASE_URL":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("DATABASE_URL", url)
-    if api is not None:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
-        monkeypatch.setenv("SLACK_API_URL", api.api_url)
-
-
 def test_once_posts_and_reports(
     sqlite_url: str,
     api: FakeSlackApi,
@@ -83,7 +52,7 @@ def test_once_posts_and_reports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed(sqlite_url, 2)
-    _in_process(monkeypatch, tmp_path, sqlite_url, api)
+    in_process(monkeypatch, tmp_path, sqlite_url, api)
     assert notify.main(["--once"]) == 0
     out = capsys.readouterr().out
     assert "expiry: due 2, posted 2" in out and "tls:" in out
@@ -100,7 +69,7 @@ def test_failed_post_exits_1_and_the_next_run_posts(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed(sqlite_url, 1)
-    _in_process(monkeypatch, tmp_path, sqlite_url, api)
+    in_process(monkeypatch, tmp_path, sqlite_url, api)
     api.fail_next("chat.postMessage", error="channel_not_found")
     assert notify.main(["--once", "--no-tls"]) == 1
     assert "channel_not_found" in capsys.readouterr().err
@@ -115,7 +84,7 @@ def test_usage_and_thresholds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     seed(sqlite_url, 1)
-    _in_process(monkeypatch, tmp_path, sqlite_url, None)
+    in_process(monkeypatch, tmp_path, sqlite_url, None)
     assert notify.main([]) == 2
     assert notify.main(["--once"]) == 1
     assert "SLACK_BOT_TOKEN" in capsys.readouterr().err

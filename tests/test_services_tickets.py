@@ -148,10 +148,13 @@ def test_ticket_rules(ready: ServiceContext) -> None:
         tickets.open_ticket(ready, ADMIN, "wild", "lt.example.com", environment="dev")
     assert direct.value.code == "not_lifetime"
     first = tickets.open_ticket(ready, ADMIN, "wild", "lt.example.com")
-    with pytest.raises(ServiceError) as twice:
+    twice = tickets.open_ticket(ready, ADMIN, "wild", "lt.example.com")
+    assert twice.existing and twice.ticket.id == first.ticket.id  # the draft, not a second
+    tickets.update_ticket(ready, ADMIN, first.ticket.id, "submitted", case_number="C-1")
+    with pytest.raises(ServiceError) as submitted:  # support has it: no draft beside it
         tickets.open_ticket(ready, ADMIN, "wild", "lt.example.com")
-    assert twice.value.code == "ticket_already_open"
-    assert twice.value.details["ticket"] == first.ticket.id
+    assert submitted.value.code == "ticket_already_open"
+    assert submitted.value.details["ticket"] == first.ticket.id
     with pytest.raises(ServiceError) as pointed:
         assign_certificate(ready, ADMIN, "wild", "lifetime", "lt.example.com", cname_confirmed=True)
     assert pointed.value.code == "lifetime_needs_ticket"

@@ -31,7 +31,7 @@ USER = "USHUTDOWN"
 
 @contextmanager
 def running(
-    tmp_path: Path, api: FakeSlackApi, grace: float
+    tmp_path: Path, api: FakeSlackApi, grace: float, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     environ = {
@@ -45,6 +45,7 @@ def running(
             "CERTOPS_DATA_DIR": str(tmp_path / "data"),
             "CERTOPS_SHUTDOWN_SECONDS": str(grace),
             "CERTOPS_NOTIFY_INTERVAL": "3600",
+            **settings,
         }
     )
     process = subprocess.Popen(
@@ -89,12 +90,18 @@ def test_sigterm_finishes_the_work_in_flight_then_exits_0(tmp_path: Path) -> Non
         wait_in_flight(port, 1)
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 1.5
-        while not refused(port):  # new work is refused at once...
-            assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+        deadline = time.monotonic() + 5
+        while get(port, "/readyz")[0] != 503:  # the socket stays open: a balancer drains
+            assert time.monotonic() < deadline, "/readyz still ready after SIGTERM"
             time.sleep(0.02)
+        assert get(port, "/readyz") == (503, "shutting down\n")
+        refusal = SlackSender(f"http://127.0.0.1:{port}", SECRET).event(
+            {"type": "app_home_opened", "user": "UOTHER", "tab": "home", "channel": "D2"}
+        )
+        assert refusal.status == 503  # new Slack work is refused (Slack retries it)...
         assert process.poll() is None  # ...while the run in flight goes on
         assert process.wait(timeout=20) == 0
+        assert refused(port)  # the socket closes once the work is done
         elapsed = time.monotonic() - started
         (published,) = api.calls("views.publish")  # the work was finished, not dropped
         assert published.params["user_id"] == USER
@@ -155,6 +162,27 @@ def test_an_idle_bot_stops_at_once(tmp_path: Path) -> None:
         assert process.wait(timeout=10) == 0
         assert time.monotonic() - started < 3
         assert refused(port)
+
+
+def test_an_idle_bot_answers_readyz_503_for_the_drain_seconds(tmp_path: Path) -> None:
+    """CERTOPS_DRAIN_SECONDS: with nothing in flight, the socket still stays open that long
+    (a load balancer polling /readyz sees `503 shutting down`), then the bot exits 0."""
+    with (
+        FakeSlackApi(bot_token=TOKEN) as api,
+        running(tmp_path, api, grace=20, CERTOPS_DRAIN_SECONDS="2") as (process, port),
+    ):
+        assert get(port, "/readyz") == (200, "ready\n")
+        process.send_signal(signal.SIGTERM)
+        seen: set[tuple[int, str]] = set()
+        while process.poll() is None:
+            try:
+                seen.add(get(port, "/readyz"))
+            except OSError:
+                break  # closed: the drain is over
+            time.sleep(0.05)
+        assert process.wait(timeout=20) == 0
+    assert (503, "shutting down\n") in seen
+    assert (200, "ready\n") not in seen
 
 
 # --- the callbacks that give claims back ----------------------------------------------
@@ -248,3 +276,13 @@ def test_a_run_that_never_ends_is_left_after_the_grace(grace: float) -> None:
     started = time.monotonic()
     assert shutdown.finish() is False
     assert time.monotonic() - started < grace + 0.5
+
+
+def test_the_drain_setting_is_read_capped_and_checked() -> None:
+    from bot import settings
+
+    read = settings.load({"CERTOPS_DRAIN_SECONDS": "5"}, dotenv=False)
+    assert read.drain_seconds == 5 and settings.load({}, dotenv=False).drain_seconds == 0
+    assert Shutdown(grace_seconds=3, drain_seconds=5).drain_seconds == 3  # within the grace
+    bad = settings.load({"CERTOPS_DRAIN_SECONDS": "-1"}, dotenv=False)
+    assert "CERTOPS_DRAIN_SECONDS must be a number from 0 to 3600" in " ".join(bad.problems())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.console.render import blocks_text, mrkdwn
-from handlers.blocks.base import (
+from handlers.common.blocks.base import (
     MESSAGE_BLOCK_LIMIT,
     InvalidBlocks,
     actions,
@@ -14,10 +14,11 @@ from handlers.blocks.base import (
     checked_view,
     section,
 )
-from handlers.blocks.dns import dns_blocks
-from handlers.blocks.help import help_blocks
-from handlers.blocks.home import HOME_ACTIONS, home_view
-from handlers.blocks.records import certificate_list_blocks, soonest_first
+from handlers.common.blocks.dns import dns_blocks
+from handlers.common.blocks.help import help_blocks
+from handlers.common.blocks.records import certificate_list_blocks, soonest_first
+from handlers.common.ids import HomeId
+from handlers.home.blocks import home_view
 
 
 def cert(
@@ -105,7 +106,7 @@ def test_home_view_has_the_record_and_the_buttons() -> None:
     action_ids = [
         e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert set(action_ids) == set(HOME_ACTIONS)
+    assert set(action_ids) == set(HomeId)
 
 
 def test_home_view_stays_within_100_blocks() -> None:
@@ -154,7 +155,7 @@ def test_console_rendering_of_mrkdwn() -> None:
 def test_upload_findings_never_point_at_terminal_options() -> None:
     """The pipeline's hints serve the CLI too; in Slack none may name a `--flag`."""
     from bot.pipeline.findings import CATALOG
-    from handlers.blocks.uploads import finding_blocks
+    from handlers.common.blocks.verdicts import finding_blocks
 
     findings = [
         {"code": code, "severity": str(info.severity), "message": "m", "hint": info.hint}
@@ -169,7 +170,7 @@ def test_upload_findings_never_point_at_terminal_options() -> None:
 
 
 def test_a_renewal_result_gives_a_new_tickets_next_step_and_support_text() -> None:
-    from handlers.blocks.confirm import renewal_done_blocks
+    from handlers.common.blocks.confirm import renewal_done_blocks
 
     result = {
         "ok": True,

@@ -4,22 +4,25 @@ DNS answered by a real DNS server on loopback."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
+from bot.console.slack_api import Call
 from bot.services import certificates, environments
+from handlers.common.ids import AssignId, UploadId, WarningId, with_legacy
 from tests.support.dns_server import DnsServer
-from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
+from tests.support.slack_fixtures import (
+    ENV_HOST,
+    LT_HOST,
+    RECORDS,
+    PkiSet,
+    add_env,
+    make_pki,
+    submit,
+)
 from tests.support.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
-
-RECORDS = {
-    "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],
-    "www.example.com": [("A", "192.0.2.80", 300)],
-    "lt.example.com": [("CNAME", LT_HOST + ".", 300)],
-    ENV_HOST: [("A", "192.0.2.10", 60)],
-    LT_HOST: [("A", "192.0.2.11", 60)],
-}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +161,7 @@ def test_cancel_changes_nothing(slack: SlackHarness, pki: PkiSet) -> None:
     submit(slack.deps.services, pki, "shop")
     add_env(slack.deps.services)
     prompt = slack.command("assign shop dev shop.example.com", ADMIN)
-    cancelled = slack.click_button_in(prompt.responses[0], "confirm_cancel", ADMIN)
+    cancelled = slack.click_button_in(prompt.responses[0], AssignId.CANCEL, ADMIN)
     assert "nothing was changed" in cancelled.texts()[0]
     assert environments.show_environment(slack.deps.services, "dev").current is None
 
@@ -212,7 +215,7 @@ def test_renew_everywhere_the_old_certificate_serves(slack: SlackHarness, pki: P
     assert "for admins only" in slack.command("renew shop-2027", USER).ack_text
     offer = slack.command("renew shop-2027", ADMIN)
     assert "*dev* · shop.example.com (now shop)" in offer.texts()[0]
-    done = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
+    done = slack.click_button_in(offer.responses[0], AssignId.RENEW_CONFIRM, ADMIN)
     assert done.of("chat.postMessage")[-1].params["channel"] == "C0TEST"
     assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
     env = environments.show_environment(ctx, "dev")
@@ -234,3 +237,53 @@ def test_a_submitter_who_cannot_be_told_does_not_undo_the_answer(
     assert "went wrong" not in ex.all_text
     assert ADMIN in {c.params["user_id"] for c in ex.of("views.publish")}  # the Home still
     assert certificates.show_certificate(slack.deps.services, "manual-one").status == "approved"
+
+
+def _button_as_posted_before(call: Call, new: str, old: str) -> Call:
+    """The message `call` as an earlier version posted it: its button `new` carried `old`."""
+    text = json.dumps(call.blocks).replace(f'"action_id": "{new}"', f'"action_id": "{old}"')
+    assert f'"{old}"' in text
+    return Call(call.method, {**call.params, "blocks": json.loads(text)}, call.index, call.path)
+
+
+def test_buttons_of_messages_posted_before_the_ids_were_renamed_still_work(
+    slack: SlackHarness, pki: PkiSet
+) -> None:
+    """Confirmation prompts and renewal offers last in channels and threads: a click on
+    one posted with the old ids (`confirm_cancel`, `renew_confirm`) still does its job."""
+    ctx = slack.deps.services
+    submit(ctx, pki, "shop")
+    add_env(ctx)
+    prompt = slack.command("assign shop dev shop.example.com", ADMIN)
+    old_prompt = _button_as_posted_before(prompt.responses[0], AssignId.CANCEL, "confirm_cancel")
+    cancelled = slack.click_button_in(old_prompt, "confirm_cancel", ADMIN)
+    assert "nothing was changed" in cancelled.texts()[0]
+    slack.click_button_in(prompt.responses[0], AssignId.CONFIRM, ADMIN)
+    submit(ctx, pki, "shop-2027", pki.shop_renewal, renews="shop")
+    offer = slack.command("renew shop-2027", ADMIN)
+    old_offer = _button_as_posted_before(
+        offer.responses[0], AssignId.RENEW_CONFIRM, "renew_confirm"
+    )
+    done = slack.click_button_in(old_offer, "renew_confirm", ADMIN)
+    assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[-1]
+    env = environments.show_environment(ctx, "dev")
+    assert env.current is not None and env.current.certificate == "shop-2027"
+
+
+def test_the_ids_posted_messages_carry_keep_their_values() -> None:
+    """Expiry warnings and DM verdicts stay clickable for months: their ids never change
+    (a rename must keep the old value in LEGACY, as the confirmations' did)."""
+    assert [str(i) for i in WarningId] == [
+        "certops_warning_renew",
+        "certops_warning_snooze_1",
+        "certops_warning_snooze_7",
+        "certops_warning_ack",
+    ]
+    assert {UploadId.PASSWORD, UploadId.SAVE, UploadId.MANUAL} == {
+        "upload_password",
+        "upload_save",
+        "upload_manual",
+    }
+    assert with_legacy(AssignId.OPEN) == ("assign_open", "upload_assign")
+    assert with_legacy(AssignId.CANCEL) == ("assign_cancel", "confirm_cancel")
+    assert with_legacy(AssignId.RENEW_CONFIRM) == ("assign_renew_confirm", "renew_confirm")

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from bot.console.slack_api import FakeSlackApi
-from bot.slack_files import Downloader, DownloadError, allowed_origins, looks_like_html, origin_of
+from handlers.common.slack_files import (
+    Downloader,
+    DownloadError,
+    allowed_origins,
+    looks_like_html,
+    origin_of,
+)
 from tests.support.slack_upload_fixtures import recording_server
 
 TOKEN = "xoxb-download-test"

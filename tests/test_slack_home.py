@@ -60,7 +60,7 @@ def test_a_viewer_who_cannot_be_published_to_is_forgotten(slack: SlackHarness) -
 
 def test_viewers_are_bounded_and_most_recent_first() -> None:
     from bot.services.actors import Actor
-    from handlers.home_viewers import HomeViewers
+    from handlers.common.home_viewers import HomeViewers
 
     viewers = HomeViewers(limit=2)
     for user in ("U1", "U2", "U3"):

@@ -18,7 +18,7 @@ import yaml
 from slack_bolt import Ack
 
 from bot.services import environments
-from handlers.request_context import RequestIdFilter
+from handlers.common.request_context import RequestIdFilter
 from tests.support.dns_server import DnsServer
 from tests.support.slack_fixtures import ENV_HOST, PkiSet, add_env, make_pki, submit
 from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
+from bot.app import listener_runs
 from bot.console.slack_api import Call
 from bot.metrics import metrics_for
-from bot.slack_files import Downloader, DownloadError
-from handlers.blocks import uploads as ui
+from handlers.common.ids import UploadId
+from handlers.common.slack_files import Downloader, DownloadError
 from tests.support.slack_harness import ADMIN, OTHER, USER, SlackHarness, slack_harness
 from tests.support.slack_upload_fixtures import file_share_event, submit_view, text_value
 
@@ -50,7 +51,7 @@ def answered_in(calls: list[Call]) -> list[str]:
 
 
 def listeners_done(slack: SlackHarness) -> None:
-    assert slack.executor.wait_idle(10), "a listener is still running"
+    assert listener_runs(slack.app).wait_idle(10), "a listener is still running"
 
 
 def test_a_saturated_pool_still_acks_others_and_serves_them_in_turn(sqlite_url: str) -> None:
@@ -116,7 +117,7 @@ def test_the_password_form_is_refused_at_the_cap_too(sqlite_url: str) -> None:
         view = {
             "id": "VPASS1",
             "type": "modal",
-            "callback_id": ui.VIEW_PASSWORD,
+            "callback_id": UploadId.PASSWORD_MODAL,
             "private_metadata": '{"files": ["F1"], "zip": false, "channel": "DUSER0001"}',
         }
         sent = slack.sender.interaction(
@@ -172,7 +173,7 @@ def test_a_modal_whose_work_fails_says_so_with_the_request_id(
     with loaded(sqlite_url) as slack:
         info = slack.api.add_file("cert.pem", JUNK)
         view = {
-            "callback_id": ui.VIEW_SAVE,
+            "callback_id": UploadId.SAVE_MODAL,
             "private_metadata": f'{{"files": ["{info["id"]}"], "channel": "DUSER0001"}}',
         }
         sent = submit_view(slack, view, {"name": text_value("shop")})
@@ -189,7 +190,7 @@ def test_a_save_form_at_the_cap_is_answered_at_once(sqlite_url: str) -> None:
         gate = threading.Event()
         share(slack, USER, "slow.pem", gate)
         view = {
-            "callback_id": ui.VIEW_SAVE,
+            "callback_id": UploadId.SAVE_MODAL,
             "private_metadata": '{"files": ["F1"], "channel": "DUSER0001"}',
         }
         sent = slack.sender.interaction(

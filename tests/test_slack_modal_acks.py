@@ -10,8 +10,8 @@ import pytest
 
 from bot.console.slack_api import Call
 from bot.scheduler import build_jobs
-from handlers.blocks.home import ACTION_ASSIGN, ACTION_VALIDATE
-from handlers.modal_open import OPEN_SECONDS
+from handlers.common.ids import HomeId
+from handlers.common.modal_open import OPEN_SECONDS
 from tests.support.slack_fixtures import PkiSet, add_env, make_pki, submit
 from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
 
@@ -108,7 +108,7 @@ def test_the_record_refusing_is_answered_not_a_form(slack: SlackHarness) -> None
     assert not exchange.of("views.open") and not exchange.responses
 
 
-@pytest.mark.parametrize("action", [ACTION_VALIDATE, ACTION_ASSIGN])
+@pytest.mark.parametrize("action", [HomeId.VALIDATE, HomeId.ASSIGN])
 def test_a_home_button_whose_form_is_refused_says_so_in_the_dm(
     slack: SlackHarness, pki: PkiSet, action: str
 ) -> None:

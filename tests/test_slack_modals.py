@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.services import certificates, environments
-from handlers import validate_modal
-from handlers.blocks import assign_modal as assign_ui
-from handlers.blocks import validate_modal as validate_ui
+from bot.services import certificates, environments, tickets
+from handlers.assign import blocks as assign_ui
+from handlers.common.forms import FormRequest
+from handlers.common.ids import AssignId, ValidateId
+from handlers.validate import blocks as validate_ui
+from handlers.validate import form as validate_form
 from tests.support.dns_server import DnsServer
 from tests.support.slack_fixtures import ENV_HOST, LT_HOST, PkiSet, add_env, make_pki, submit
 from tests.support.slack_harness import ADMIN, USER, SlackHarness, slack_harness
@@ -71,11 +73,11 @@ def slack(database_url: str, pki: PkiSet, dns_server: DnsServer) -> Iterator[Sla
 def fields_step(slack: SlackHarness, fmt: str, user: str = USER) -> dict[str, Any]:
     """Open the modal, choose the format; the second step's view as the ack gave it."""
     first = opened_view(slack.command("validate", user))
-    assert first["callback_id"] == validate_ui.VIEW_FORMAT
+    assert first["callback_id"] == ValidateId.FORMAT_MODAL
     ack = submit_view(slack, first, {"format": choice_value(fmt)}, user).ack_json
     assert ack["response_action"] == "update"
     view: dict[str, Any] = ack["view"]
-    assert view["callback_id"] == validate_ui.VIEW_FIELDS
+    assert view["callback_id"] == ValidateId.FIELDS_MODAL
     return view
 
 
@@ -234,7 +236,7 @@ def assign_values(
     cert: str | None, env: str | None, hostname: str, cname: bool
 ) -> dict[str, dict[str, Any]]:
     return {
-        "certificate": select_value(assign_ui.ACTION_PICK, cert),
+        "certificate": select_value(AssignId.PICK, cert),
         "environment": select_value(assign_ui.CHOICE_ACTION, env),
         "hostname": text_value(hostname),
         assign_ui.CNAME: boxes_value(assign_ui.CNAME) if cname else boxes_value(),
@@ -258,7 +260,7 @@ def pick(slack: SlackHarness, view: dict[str, Any], cert: str) -> Any:
         "actions": [
             {
                 "type": "static_select",
-                "action_id": assign_ui.ACTION_PICK,
+                "action_id": AssignId.PICK,
                 "block_id": "certificate",
                 "selected_option": {"value": cert, "text": {"type": "plain_text", "text": cert}},
             }
@@ -275,7 +277,7 @@ def test_assign_modal_from_open_to_assigned(slack: SlackHarness, pki: PkiSet) ->
     opened = slack.command("assign", ADMIN, channel_id="C0TEAM")
     assert opened.ack_text == "" and opened.sent.status == 200
     view = opened_view(opened)
-    assert view["callback_id"] == assign_ui.VIEW_ASSIGN
+    assert view["callback_id"] == AssignId.MODAL
     options = json.dumps(view["blocks"][0])
     assert '"shop"' in options and "waiting" not in options  # validated or approved only
 
@@ -314,9 +316,7 @@ def test_assign_modal_shows_a_misconfigured_cname_in_the_form(
     view = opened_view(slack.command("assign", ADMIN))
     result = submit_view(slack, view, assign_values("shop", "dev", "www.example.com", True), ADMIN)
     ack = result.ack_json
-    assert (
-        ack["response_action"] == "update" and ack["view"]["callback_id"] == assign_ui.VIEW_ASSIGN
-    )
+    assert ack["response_action"] == "update" and ack["view"]["callback_id"] == AssignId.MODAL
     text = json.dumps(ack["view"]["blocks"])
     assert "a_record_instead_of_cname" in text and "submit again" in text
     assert environments.show_environment(ctx, "dev").current is None
@@ -340,6 +340,48 @@ def test_assign_modal_lifetime_turns_into_a_ticket(slack: SlackHarness, pki: Pki
     assert environments.show_environment(ctx, "lt").current is None
 
 
+def test_a_lifetime_ticket_whose_dm_slack_refuses_is_no_error(
+    slack: SlackHarness, pki: PkiSet
+) -> None:
+    """Defect 3: the draft ticket exists once the form is answered; a DM that Slack then
+    refuses is logged, never 'something went wrong ... Nothing was changed', and the
+    Home is still brought up to date."""
+    ctx = slack.deps.services
+    submit(ctx, pki, "wild", pki.wildcard)
+    add_env(ctx, "lt", LT_HOST, lifetime=True)
+    view = opened_view(slack.command("assign", ADMIN))
+    slack.api.fail_next("conversations.open", error="user_disabled")
+    result = submit_view(slack, view, assign_values("wild", "lt", "lt.example.com", False), ADMIN)
+    assert "Subject: Change the LifeTime hostname" in json.dumps(result.ack_json)
+    assert "went wrong" not in result.all_text
+    assert "Nothing was changed" not in result.all_text
+    assert not result.texts("chat.postMessage")  # the DM was refused: logged only
+    assert result.of("views.publish")
+    (ticket,) = tickets.list_tickets(ctx)
+    assert ticket.state == "draft"
+
+
+def test_a_form_whose_follow_up_fails_after_the_change_is_no_error(
+    slack: SlackHarness, pki: PkiSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 3, for every form: `Outcome.after` runs once the change is made and shown,
+    so whatever it raises is logged and the modal keeps saying what was done."""
+    ctx = slack.deps.services
+    submit(ctx, pki, "wild", pki.wildcard)
+    add_env(ctx, "lt", LT_HOST, lifetime=True)
+    view = opened_view(slack.command("assign", ADMIN))
+
+    def broken(client: object, actor: object) -> None:
+        raise RuntimeError("the Home is broken")
+
+    monkeypatch.setattr(slack.deps, "publish_home", broken)
+    result = submit_view(slack, view, assign_values("wild", "lt", "lt.example.com", False), ADMIN)
+    assert "Subject: Change the LifeTime hostname" in json.dumps(result.ack_json)
+    assert "went wrong" not in result.all_text
+    assert "Subject: Change the LifeTime hostname" in result.texts("chat.postMessage")[0]
+    assert len(tickets.list_tickets(ctx)) == 1
+
+
 def test_assign_modal_is_for_admins_and_needs_records(slack: SlackHarness, pki: PkiSet) -> None:
     empty = slack.command("assign", ADMIN)
     assert "no validated or approved certificate" in empty.ack_text
@@ -347,7 +389,7 @@ def test_assign_modal_is_for_admins_and_needs_records(slack: SlackHarness, pki: 
     assert "No environment is recorded yet" in slack.command("assign", ADMIN).ack_text
     add_env(slack.deps.services)
     home = slack.click("home_assign", ADMIN, in_message=False)
-    assert opened_view(home)["callback_id"] == assign_ui.VIEW_ASSIGN
+    assert opened_view(home)["callback_id"] == AssignId.MODAL
     assert "for admins only" in slack.click("home_assign", USER, in_message=False).all_text
 
 
@@ -359,14 +401,12 @@ def test_validate_modal_prefilled_for_a_renewal(
     since = slack.api.mark()
     client = slack.app.client
     assert (
-        validate_modal.open_modal(
+        validate_form.open_modal(
             client,
-            "1.trigger",
-            USER,
+            FormRequest(
+                "1.trigger", USER, domain="shop.example.com", name="shop-new", renews="shop"
+            ),
             slack.deps,
-            domain="shop.example.com",
-            name="shop-new",
-            renews="shop",
         )
         is None
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.command_parser import ADMIN_ONLY, SYNOPSES, Command, UsageError, parse, usage_text
+from handlers.common.command_parser import (
+    ADMIN_ONLY,
+    SYNOPSES,
+    Command,
+    UsageError,
+    parse,
+    usage_text,
+)
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from cryptography import x509
 from bot import settings as settings_module
 from bot.pipeline.material import InputFile, Passwords
 from bot.services import certificates, redaction
-from handlers import uploads
-from handlers.blocks import uploads as ui
+from handlers.common.ids import AssignId, UploadId
+from handlers.uploads import intake as uploads
 from tests.support.openssl_pki import OpenSSLPKI, session_pki
 from tests.support.slack_fixtures import PkiSet, make_pki
 from tests.support.slack_harness import SlackHarness, slack_harness
@@ -73,15 +73,18 @@ def test_a_pem_set_in_one_message_is_checked_and_can_be_saved(
     text = last_update(ex)
     assert "*Valid*" in text and "shop.example.com, www.example.com" in text
     assert "days left" in text and "delete that message" in text.lower()
-    save = button_in(update.blocks, ui.ACTION_SAVE)
+    save = button_in(update.blocks, UploadId.SAVE)
     assert json.loads(save["value"])["files"] == [cert["id"], key["id"]]
-    assert ui.ACTION_MANUAL not in json.dumps(update.blocks)  # only when invalid
-    assign = button_in(update.blocks, ui.ACTION_ASSIGN)
-    refused = click(slack, ui.ACTION_ASSIGN, assign["value"])  # not an admin
+    assert UploadId.MANUAL not in json.dumps(update.blocks)  # only when invalid
+    assign = button_in(update.blocks, AssignId.OPEN)
+    refused = click(slack, AssignId.OPEN, assign["value"])  # not an admin
     assert "for admins only" in refused.texts("chat.postMessage")[0]
+    # A verdict posted before the rename carries `upload_assign`: its click still answers.
+    earlier = click(slack, "upload_assign", assign["value"])
+    assert "for admins only" in earlier.texts("chat.postMessage")[0]
 
-    modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
-    assert modal["callback_id"] == ui.VIEW_SAVE
+    modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
+    assert modal["callback_id"] == UploadId.SAVE_MODAL
     assert "shop.example.com-20" in json.dumps(modal["blocks"])  # name prefilled
     saved = submit_view(
         slack, modal, {"name": text_value("shop"), "domain": text_value("shop.example.com")}
@@ -138,7 +141,7 @@ def test_a_pfx_with_its_password_given_in_the_modal(
     text = last_update(ex)
     assert "password_required" in text and "Enter the password" in text
     assert "never type a password in a message" in text
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
     assert json.loads(button["value"]) == {
         "files": [pfx["id"]],
         "zip": False,
@@ -149,8 +152,8 @@ def test_a_pfx_with_its_password_given_in_the_modal(
     typed = slack.dm(PFX_PASSWORD)  # the person types it anyway
     assert "That looks like a password" in typed.texts("chat.postMessage")[0]
 
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
-    assert modal["callback_id"] == ui.VIEW_PASSWORD
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
+    assert modal["callback_id"] == UploadId.PASSWORD_MODAL
     assert json.loads(modal["private_metadata"])["files"] == [pfx["id"]]
     empty = submit_view(slack, modal, {"password": text_value("")})
     assert empty.ack_json["response_action"] == "errors"
@@ -160,9 +163,9 @@ def test_a_pfx_with_its_password_given_in_the_modal(
     assert right.sent.body == ""  # the modal closes
     done = last_update(right)
     assert "*Valid*" in done and "shop.example.com" in done
-    save = button_in(right.of("chat.update")[0].blocks, ui.ACTION_SAVE)
+    save = button_in(right.of("chat.update")[0].blocks, UploadId.SAVE)
     assert json.loads(save["value"])["pw"] is True  # the save step asks for it again
-    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    save_modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
     assert '"block_id": "password"' in json.dumps(save_modal["blocks"])
     bad = submit_view(
         slack, save_modal, {"name": text_value("pfx"), "password": text_value("nope")}
@@ -179,15 +182,15 @@ def test_a_pfx_with_its_password_given_in_the_modal(
 def test_a_zip_with_an_aes_password(slack: SlackHarness, files: UploadSet) -> None:
     archive = slack.api.add_file("bundle.zip", files.zip_aes)
     ex = send_files(slack, archive)
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
     assert json.loads(button["value"])["zip"] is True
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     assert '"block_id": "zip_password"' in json.dumps(modal["blocks"])
     right = submit_view(slack, modal, {"zip_password": text_value(ZIP_PASSWORD)})
     text = last_update(right)
     assert "*Valid*" in text and "delete that message" in text.lower()
-    save = button_in(right.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    save = button_in(right.of("chat.update")[0].blocks, UploadId.SAVE)
+    save_modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
     wrong = submit_view(
         slack, save_modal, {"name": text_value("zip"), "zip_password": text_value("nope-nope")}
     )
@@ -201,9 +204,9 @@ def test_an_invalid_set_offers_manual_validation(slack: SlackHarness, files: Upl
     text = last_update(ex)
     assert "*Invalid*" in text and "chain_incomplete" in text
     blocks = ex.of("chat.update")[0].blocks
-    assert ui.ACTION_SAVE not in json.dumps(blocks)
-    manual = button_in(blocks, ui.ACTION_MANUAL)
-    modal = opened_view(click(slack, ui.ACTION_MANUAL, manual["value"]))
+    assert UploadId.SAVE not in json.dumps(blocks)
+    manual = button_in(blocks, UploadId.MANUAL)
+    modal = opened_view(click(slack, UploadId.MANUAL, manual["value"]))
     assert "an admin will review it" in json.dumps(modal["blocks"])
     saved = submit_view(slack, modal, {"name": text_value("leaf-only")})
     assert "waiting for manual validation" in saved.all_text
@@ -218,7 +221,7 @@ def test_garbage_is_reported_and_nothing_is_offered_to_save(slack: SlackHarness)
     assert "*Invalid*" in text and "unrecognized_file" in text
     assert "delete that message" not in text.lower()  # no key, no reminder
     blocks = json.dumps(ex.of("chat.update")[0].blocks)
-    assert ui.ACTION_SAVE not in blocks and ui.ACTION_MANUAL not in blocks
+    assert UploadId.SAVE not in blocks and UploadId.MANUAL not in blocks
     assert "Traceback" not in ex.all_text
 
 
@@ -322,16 +325,16 @@ def flows_with_secrets(
     cert = slack.api.add_file("fullchain.pem", files.cert_pem)
     key = slack.api.add_file("privkey.pem", files.key_pem, "text/plain")
     ex = send_files(slack, cert, key, text="password: Typed-Secret-991")
-    save = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    save = button_in(ex.of("chat.update")[0].blocks, UploadId.SAVE)
+    modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
     submit_view(slack, modal, {"name": text_value("pem-set")})
     pfx = slack.api.add_file("shop.pfx", files.pfx)
     locked = send_files(slack, pfx)
-    button = button_in(locked.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    pw_modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    button = button_in(locked.of("chat.update")[0].blocks, UploadId.PASSWORD)
+    pw_modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     unlocked = submit_view(slack, pw_modal, {"password": text_value(PFX_PASSWORD)})
-    save = button_in(unlocked.of("chat.update")[0].blocks, ui.ACTION_SAVE)
-    save_modal = opened_view(click(slack, ui.ACTION_SAVE, save["value"]))
+    save = button_in(unlocked.of("chat.update")[0].blocks, UploadId.SAVE)
+    save_modal = opened_view(click(slack, UploadId.SAVE, save["value"]))
     submit_view(
         slack, save_modal, {"name": text_value("pfx-set"), "password": text_value(PFX_PASSWORD)}
     )
@@ -343,8 +346,8 @@ def test_openssl_made_pfx_with_a_password_that_has_spaces(
     slack: SlackHarness, openssl: OpenSSLPKI, pfx: str
 ) -> None:
     ex = send_files(slack, slack.api.add_file(pfx, openssl.read(pfx)))
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     password = openssl.password.decode()  # "correct horse 42": spaces are kept
     text = last_update(submit_view(slack, modal, {"password": text_value(password)}))
     assert "*Valid*" in text and "app.example.com, www.example.com" in text
@@ -357,9 +360,9 @@ def test_openssl_pem_files_der_leaf_and_an_encrypted_traditional_key(
     chain = slack.api.add_file("chain.p7b", openssl.read("chain.p7b"))
     key = slack.api.add_file("leaf.key", openssl.read("leaf.enc-trad.pem"))
     ex = send_files(slack, leaf, chain, key)
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
     assert json.loads(button["value"])["files"] == [leaf["id"], chain["id"], key["id"]]
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     password = openssl.password.decode()
     done = submit_view(slack, modal, {"password": text_value(password)})
     text = last_update(done)
@@ -382,9 +385,9 @@ def test_an_open_zip_holding_a_locked_key_asks_for_the_key_password(
     subprocess.run(["zip", "-j", "-q", str(archive), *paths], check=True, timeout=30)
     shared = slack.api.add_file("bundle.zip", archive.read_bytes())
     ex = send_files(slack, shared)
-    button = button_in(ex.of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
+    button = button_in(ex.of("chat.update")[0].blocks, UploadId.PASSWORD)
     assert json.loads(button["value"])["needs"] == ["key"]
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     ids = [block.get("block_id") for block in modal["blocks"] if block["type"] == "input"]
     assert ids == ["password", "zip_password"]
     empty = submit_view(slack, modal, {"password": text_value(""), "zip_password": text_value("")})
@@ -399,10 +402,11 @@ def test_an_unexpected_failure_still_ends_the_working_message(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(uploads, "check_files", broken)
+    monkeypatch.setattr(uploads, "check_upload", broken)
     ex = send_files(slack, slack.api.add_file("cert.pem", files.cert_pem))
     text = last_update(ex)
     assert "something went wrong while checking your files" in text and "Reference" in text
+    assert "Nothing was changed" in text  # checking stores nothing: known true here
     assert "secret internal detail" not in ex.all_text
     monkeypatch.undo()
     again = send_files(slack, slack.api.add_file("cert2.pem", files.cert_pem))
@@ -431,8 +435,8 @@ def test_a_file_deleted_before_the_password_arrives_is_named(
     slack: SlackHarness, files: UploadSet
 ) -> None:
     pfx = slack.api.add_file("shop.pfx", files.pfx)
-    button = button_in(send_files(slack, pfx).of("chat.update")[0].blocks, ui.ACTION_PASSWORD)
-    modal = opened_view(click(slack, ui.ACTION_PASSWORD, button["value"]))
+    button = button_in(send_files(slack, pfx).of("chat.update")[0].blocks, UploadId.PASSWORD)
+    modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
     del slack.api._state.files[pfx["id"]]  # the person deleted the upload meanwhile
     gone = submit_view(slack, modal, {"password": text_value(PFX_PASSWORD)})
     assert f"could not find file {pfx['id']}" in last_update(gone)
@@ -453,7 +457,7 @@ def test_a_name_with_slack_markup_is_refused_on_the_save_field(
     key = slack.api.add_file("privkey.pem", files.key_pem)
     update = send_files(slack, cert, key).of("chat.update")[-1]
     modal = opened_view(
-        click(slack, ui.ACTION_SAVE, button_in(update.blocks, ui.ACTION_SAVE)["value"])
+        click(slack, UploadId.SAVE, button_in(update.blocks, UploadId.SAVE)["value"])
     )
     name = "<!channel> shop"
     refused = submit_view(slack, modal, {"name": text_value(name), "domain": text_value("")})
@@ -486,7 +490,7 @@ def test_a_saved_message_slack_refuses_is_no_error(slack: SlackHarness, files: U
     key = slack.api.add_file("privkey.pem", files.key_pem)
     update = send_files(slack, cert, key).of("chat.update")[-1]
     modal = opened_view(
-        click(slack, ui.ACTION_SAVE, button_in(update.blocks, ui.ACTION_SAVE)["value"])
+        click(slack, UploadId.SAVE, button_in(update.blocks, UploadId.SAVE)["value"])
     )
     slack.api.fail_next("chat.postMessage", error="channel_not_found")
     saved = submit_view(slack, modal, {"name": text_value("kept"), "domain": text_value("")})

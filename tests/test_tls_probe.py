@@ -21,7 +21,7 @@ from bot.services import tls_check
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.tls_check import TlsCheckConfig
-from handlers.warnings import SlackTlsPublisher
+from handlers.warnings.publisher import SlackTlsPublisher
 from storage import queries
 from storage.db import Database
 from storage.models import (

@@ -23,9 +23,10 @@ from bot.services.actors import Actor
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.tls_check import TlsCheckConfig, TlsReport
-from handlers.assignment_post import DM_NOTE
-from handlers.blocks import assign_modal as assign_ui
-from handlers.warnings import SlackTlsPublisher
+from handlers.assign import blocks as assign_ui
+from handlers.assign.post import DM_NOTE
+from handlers.common.ids import AssignId
+from handlers.warnings.publisher import SlackTlsPublisher
 from storage.db import Database
 from storage.models import TlsCheck
 from tests.support.dns_server import DnsServer
@@ -165,7 +166,7 @@ def test_button_in_a_channel_that_refuses_posts_in_the_dm_and_threads_there(
 
 def assign_values() -> dict[str, dict[str, Any]]:
     return {
-        "certificate": select_value(assign_ui.ACTION_PICK, "shop"),
+        "certificate": select_value(AssignId.PICK, "shop"),
         "environment": select_value(assign_ui.CHOICE_ACTION, "dev"),
         "hostname": text_value(HOST),
         assign_ui.CNAME: boxes_value(assign_ui.CNAME),
@@ -204,7 +205,7 @@ def test_renew_now_threads_the_check_of_the_renewed_assignment(
     submit(ctx, pki, "shop-2027", pki.shop_renewal, renews="shop")
     clock_of(slack).advance(minutes=1)
     offer = slack.command("renew shop-2027", ADMIN)
-    done = slack.click_button_in(offer.responses[0], "renew_confirm", ADMIN)
+    done = slack.click_button_in(offer.responses[0], AssignId.RENEW_CONFIRM, ADMIN)
     (posted,) = done.of("chat.postMessage")
     assert "renewed *shop* with *shop-2027*" in done.texts("chat.postMessage")[0]
     assert posted.params["channel"] == "C0TEST"

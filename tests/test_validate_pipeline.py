@@ -505,9 +505,9 @@ def test_every_validate_code_is_produced_here() -> None:
     assert not missing, f"no test produced: {sorted(missing)}"
 
 
-def test_readme_table_lists_every_validate_code() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## `certops validate`", 1)[1].split("\n## ", 1)[0]
+def test_cli_reference_table_lists_every_validate_code() -> None:
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    section = reference.split("## `certops validate`", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     listed = {code for row in rows for code in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
     assert listed >= VALIDATE_CODES, sorted(VALIDATE_CODES - listed)

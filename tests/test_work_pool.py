@@ -117,7 +117,7 @@ def test_the_quota_bounds_each_person_and_forgets_who_is_done() -> None:
 
 
 def test_contextvars_follow_the_work(pool: WorkPool) -> None:
-    from handlers.request_context import request_id_var
+    from handlers.common.request_context import request_id_var
 
     token = request_id_var.set("Ev-test")
     try:

@@ -51,7 +51,10 @@ def parser(prog: str) -> argparse.ArgumentParser:
         "--dns-timeout", type=float, default=3.0, help="seconds to wait for DNS (default 3)"
     )
     p.add_argument(
-        "--manifest", type=Path, default=None, help="manifest.yml to compare scopes with"
+        "--manifest",
+        type=Path,
+        default=None,
+        help="manifest.yml to compare scopes with (default: the copy shipped with certops)",
     )
     return p
 

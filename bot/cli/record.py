@@ -235,9 +235,9 @@ def _refused_findings(outcome: Result) -> list[dict[str, Any]]:
 
 
 def cert_list(call: Call) -> Result:
-    from bot.services import certificates
+    from bot.services import views  # not `certificates`: no validation pipeline to list
 
-    return certificates.list_certificates(call.ctx, call.args.status)
+    return views.list_certificates(call.ctx, call.args.status)
 
 
 def cert_show(call: Call) -> Result:

@@ -7,16 +7,18 @@ JSON form (`--json`) is the services' `to_dict()` and holds everything.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from bot.services.assignments import AssignResult
-from bot.services.audit import AuditEntry
-from bot.services.certificates import ReviewResult, SubmitResult
-from bot.services.errors import ServiceError
-from bot.services.renewals import RenewalResult
-from bot.services.supersession import RenewalTarget
-from bot.services.tickets import TicketResult
-from bot.services.views import AssignmentView, CertificateView, EnvironmentView, TicketView
+if TYPE_CHECKING:  # types only: a command imports the services it runs, no others
+    from bot.services.assignments import AssignResult
+    from bot.services.audit import AuditEntry
+    from bot.services.certificates import ReviewResult, SubmitResult
+    from bot.services.errors import ServiceError
+    from bot.services.renewals import RenewalResult
+    from bot.services.supersession import RenewalTarget
+    from bot.services.tickets import TicketResult
+    from bot.services.views import AssignmentView, CertificateView, EnvironmentView, TicketView
 
 
 def _findings(report: dict[str, Any] | None, indent: str = "  ") -> list[str]:
@@ -201,27 +203,38 @@ def _audit(e: AuditEntry) -> str:
     return f"{e.at}  {e.actor:<10} {e.action:<24} {e.entity_type} {e.entity_id}  {shown}"
 
 
+# The renderer of each result type, by "module.Class": looked up by name so that this
+# module imports none of the services (`cert list` would pay for the validation pipeline
+# and DNS). tests/test_cli_startup_cost.py checks that every name still exists.
+RENDERERS: dict[str, Callable[[Any], str]] = {
+    "bot.services.certificates.SubmitResult": _submit,
+    "bot.services.certificates.ReviewResult": _review,
+    "bot.services.assignments.AssignResult": _assign,
+    "bot.services.tickets.TicketResult": _ticket_result,
+    "bot.services.renewals.RenewalResult": _renewal,
+    "bot.services.views.EnvironmentView": _environment,
+    "bot.services.views.CertificateView": _certificate,
+    "bot.services.views.TicketView": _ticket,
+    "bot.services.views.AssignmentView": _assignment_line,
+    "bot.services.audit.AuditEntry": _audit,
+}
+
+
+def _renderer(result: Any) -> Callable[[Any], str] | None:
+    for kind in type(result).__mro__:
+        found = RENDERERS.get(f"{kind.__module__}.{kind.__qualname__}")
+        if found is not None:
+            return found
+    return None
+
+
 def render(result: Any) -> str:
     """The text for any service result or list of views."""
     if isinstance(result, list):
         if not result:
             return "(none)"
-        if all(isinstance(item, CertificateView) and item.report is None for item in result):
+        if all(_renderer(item) is _certificate and item.report is None for item in result):
             return "\n".join(_certificate_line(item) for item in result)
         return "\n".join(render(item) for item in result)
-    renderers: list[tuple[type, Any]] = [
-        (SubmitResult, _submit),
-        (ReviewResult, _review),
-        (AssignResult, _assign),
-        (TicketResult, _ticket_result),
-        (RenewalResult, _renewal),
-        (EnvironmentView, _environment),
-        (CertificateView, _certificate),
-        (TicketView, _ticket),
-        (AssignmentView, _assignment_line),
-        (AuditEntry, _audit),
-    ]
-    for kind, renderer in renderers:
-        if isinstance(result, kind):
-            return str(renderer(result))
-    return str(result)
+    renderer = _renderer(result)
+    return str(renderer(result)) if renderer is not None else str(result)

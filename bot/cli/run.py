@@ -108,17 +108,19 @@ def start(argv: list[str], prog: str) -> int:
     from bot.app import create_app
 
     app = create_app(settings, database=database)
-    scheduler = startup.start_scheduler(settings, database, app.client)
     from bot.shutdown import shutdown_for
 
-    # On SIGTERM the scheduler stops (its tick in progress finishes) within the grace period.
-    shutdown_for(app).on_shutdown(scheduler.stop, name="scheduler")
+    shutdown = shutdown_for(app)
+    # SIGTERM stops the ticks and cuts a rate-limit wait short at once; the callback then
+    # gives back the claims not yet posting and waits for the tick within the grace left.
+    scheduler = startup.start_scheduler(settings, database, app.client, shutdown.requested)
+    shutdown.on_shutdown(lambda: scheduler.stop(shutdown.remaining()), name="scheduler")
     try:
         if args.http:
             return serve_http(app, args.host, args.port)
         return serve_socket_mode(app, settings, args.host)
     finally:
-        scheduler.stop()
+        scheduler.stop(shutdown.remaining())  # at once when the callback has stopped it
 
 
 def describe_database(settings: Settings) -> str:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from bot.cli.files import InputFileError, read_input_file
 
 if TYPE_CHECKING:
+    import threading
+
     from cryptography import x509
     from slack_sdk import WebClient
 
@@ -251,17 +253,28 @@ def load_settings() -> Settings:
 
 
 def open_database(settings: Settings) -> Database:
-    """The configured database, upgraded to the current schema first and answering."""
-    from storage import migrate
+    """The configured database, upgraded to the current schema first and answering.
+
+    One query of `alembic_version` first: at the head revision (the usual case) Alembic
+    is not even imported; otherwise `storage.migrate` upgrades as before.
+    """
     from storage.db import Database
     from storage.errors import StorageError
+    from storage.schema_version import HEAD_REVISION
 
     url = settings.effective_database_url
     try:
-        migrate.upgrade(url)
         database = Database(url)
-        database.check()
     except StorageError as error:
+        raise StartupError(str(error)) from None
+    try:
+        if database.revision() != HEAD_REVISION:
+            from storage import migrate
+
+            migrate.upgrade(url)
+            database.check()
+    except StorageError as error:
+        database.dispose()
         raise StartupError(str(error)) from None
     return database
 
@@ -272,8 +285,13 @@ def service_context(settings: Settings, database: Database) -> ServiceContext:
     return create_service_context(settings, database)
 
 
-def start_scheduler(settings: Settings, database: Database, client: WebClient) -> Scheduler:
+def start_scheduler(
+    settings: Settings,
+    database: Database,
+    client: WebClient,
+    stopping: threading.Event | None = None,
+) -> Scheduler:
     """The expiry and TLS-check scheduler, as `certops run` and the console start it."""
     from bot.scheduler import start_scheduler as start
 
-    return start(settings, service_context(settings, database), client)
+    return start(settings, service_context(settings, database), client, stopping)

@@ -15,6 +15,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli import startup
 from bot.cli.startup import (
@@ -29,9 +30,11 @@ from bot.cli.startup import (
     trust_store_option,
     with_password_prompts,
 )
-from bot.pipeline.aia import HttpIssuerFetcher
 from bot.pipeline.report import Report, render_text
 from bot.pipeline.validate import ValidateOptions, validate
+
+if TYPE_CHECKING:  # urllib, http and the PKCS#7 reader load only with --fetch-missing
+    from bot.pipeline.aia import HttpIssuerFetcher
 
 EXIT_VALID, EXIT_INVALID = 0, 1
 
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         extra_roots=roots,
         fetch_missing=args.fetch_missing,
-        fetcher=HttpIssuerFetcher(allow_local=True) if args.allow_local_fetch else None,
+        fetcher=_local_fetcher() if args.allow_local_fetch else None,
     )
     report: Report = with_password_prompts(
         lambda given: validate(files, given, options),
@@ -141,3 +144,10 @@ def main(argv: list[str], prog: str = "certops validate", command: str = "valida
     except UsageError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _local_fetcher() -> HttpIssuerFetcher:
+    """The AIA fetcher that may reach local addresses (tests): imported only then."""
+    from bot.pipeline.aia import HttpIssuerFetcher
+
+    return HttpIssuerFetcher(allow_local=True)

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.app import create_app
-from bot.console.inflight import TrackingExecutor
 from bot.console.loopback import LoopbackServer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
 from bot.settings import Settings
-from bot.shutdown import shutdown_for
-from bot.work_pool import InFlight
+from bot.shutdown import InFlight, shutdown_for
+from handlers.common.request_context import ContextExecutor
 from storage.db import Database
 
 DEFAULT_USER = "U0CONSOLE"
@@ -276,7 +275,8 @@ def open_session(
     with ExitStack() as stack:
         api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
         settings = console_settings(settings, api.api_url, user_id, admin)
-        executor = TrackingExecutor()
+        # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
+        executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
         stack.callback(executor.shutdown, wait=True)
         app = create_app(settings, database=database, listener_executor=executor)
         work = shutdown_for(app).work  # the listener runs and the work pool together

@@ -37,6 +37,8 @@ DEFAULT_SCOPES = (
     "files:read",
     "channels:read",
     "groups:read",
+    "channels:history",
+    "groups:history",
 )
 
 
@@ -99,7 +101,7 @@ def _decode_params(content_type: str, body: bytes, query: str) -> dict[str, Any]
             params.update(data)
         return params
     params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8")).items()})
-    for key in ("blocks", "view", "attachments"):
+    for key in ("blocks", "view", "attachments", "metadata"):
         value = params.get(key)
         if isinstance(value, str) and value.startswith(("[", "{")):
             params[key] = json.loads(value)
@@ -128,6 +130,17 @@ class FakeSlackApi:
         # answer for a token without the files:read scope (its HTML sign-in page).
         self._redirects: dict[str, str] = {}
         self.files_scope_missing = False
+        # The messages posted, by channel (newest last), for conversations.history.
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        # Lost answers: every `lose_every`-th chat.postMessage (0: none), and the next
+        # `lose_next` ones, are posted and then the connection is closed unanswered.
+        self.lose_every = 0
+        self.lose_next = 0
+        # Seconds to hold back the answer to a method after it took effect (a process
+        # killed while it waits has had its message posted).
+        self.hold_answers: dict[str, float] = {}
+        self._posts = itertools.count(1)
+        self.lost = 0
         # Slow file hosting (issue 11): a file id's download waits for its gate to be set,
         # or sends its bytes one at a time, this many seconds apart.
         self.file_gates: dict[str, threading.Event] = {}
@@ -286,7 +299,14 @@ class FakeSlackApi:
             message = {"text": params.get("text", ""), "ts": ts, "user": BOT_USER_ID}
             if "blocks" in params:
                 message["blocks"] = params["blocks"]
+            if "metadata" in params and method == "chat.postMessage":
+                message["metadata"] = params["metadata"]
+            if method == "chat.postMessage":
+                with self._lock:
+                    self.messages.setdefault(str(channel), []).append(dict(message))
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "conversations.history":
+            return self._history(params)
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._next_ts()}
         if method in {"views.open", "views.update", "views.publish", "views.push"}:
@@ -308,6 +328,38 @@ class FakeSlackApi:
                 return 200, {"ok": False, "error": "file_not_found"}
             return 200, {"ok": True, "file": dict(stored.info)}
         return 404, {"ok": False, "error": "unknown_method"}
+
+    def _history(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Newest first, since `oldest`, at most `limit`; metadata only when asked for."""
+        if not {"channels:history", "groups:history"} & set(self.scopes or ()):
+            return 200, {"ok": False, "error": "missing_scope", "needed": "channels:history"}
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+        with self._lock:
+            found = [
+                dict(m)
+                for m in reversed(self.messages.get(str(params.get("channel")), []))
+                if float(m["ts"]) >= oldest
+            ]
+        if not with_metadata:
+            for message in found:
+                message.pop("metadata", None)
+        more = len(found) > limit
+        return 200, {"ok": True, "messages": found[:limit], "has_more": more}
+
+    def _lose(self, method: str) -> bool:
+        """Whether to close this post's connection without answering (it was posted)."""
+        if method != "chat.postMessage":
+            return False
+        with self._lock:
+            number = next(self._posts)
+            lose = self.lose_next > 0 or (self.lose_every > 0 and number % self.lose_every == 0)
+            if self.lose_next > 0:
+                self.lose_next -= 1
+            if lose:
+                self.lost += 1
+            return lose
 
     def _conversation_info(self, channel: str) -> tuple[int, dict[str, Any]]:
         scopes = set(self.scopes or ())
@@ -441,6 +493,10 @@ class FakeSlackApi:
                 time.sleep(api.delays.get(method, 0.0))
                 status, data = api.answer(method, params)
                 api._record(method, params, url.path)
+                time.sleep(api.hold_answers.get(method, 0.0))
+                if data.get("ok") and api._lose(method):
+                    self.close_connection = True  # posted, and the answer is lost
+                    return
                 self._json(status, data)
 
         return Handler

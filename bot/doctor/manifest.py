@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The project folder (beside bot/), where manifest.yml lives in a checkout or an image.
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "manifest.yml"
+# Shipped in the package (package data): in a checkout a link to the project's
+# manifest.yml, in an install a copy of it, so every install compares the scopes.
+DEFAULT_PATH = Path(__file__).with_name("manifest.yml")
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class ManifestFacts:
 
 
 def read(path: Path | None = None) -> ManifestFacts | None:
-    """The facts of the manifest at `path` (default: the project's), None if unreadable."""
+    """The facts of the manifest at `path` (default: the packaged one), None if unreadable."""
     import yaml
 
     target = path or DEFAULT_PATH

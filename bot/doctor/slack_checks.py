@@ -95,11 +95,12 @@ def _scope_set(value: str | None) -> set[str] | None:
 def scopes(answer: SlackAnswer, declared: Iterable[str] | None) -> CheckResult:
     """The token's scopes against the manifest's bot scopes."""
     name = "slack scopes"
-    if declared is None:
-        return warn(
+    if declared is None:  # a failure: a missing scope must never pass unnoticed
+        return fail(
             name,
-            "manifest.yml was not found: the scopes were not compared",
-            "run certops doctor from the project folder, or give --manifest PATH",
+            "manifest.yml could not be read: the scopes were not compared",
+            "give --manifest PATH (the app's manifest.yml), or reinstall certops "
+            "(it ships bot/doctor/manifest.yml)",
         )
     if not answer.ok:
         return skip(name, "not checked: Slack did not accept the token")

@@ -25,11 +25,10 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
 from bot.pipeline.trust import certificates_from_pem
@@ -41,6 +40,14 @@ if TYPE_CHECKING:  # urllib.request costs ~10 ms to import: only when a fetch ha
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 1 << 20
 ALLOWED_SCHEMES = ("http", "https")
+
+
+def _pkcs7() -> Any:
+    """cryptography's PKCS#7 module, loaded when an issuer is fetched (it pulls in the
+    `email` package: ~15 ms of every `certops validate` that fetches nothing)."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    return pkcs7
 
 
 class FetchError(Exception):
@@ -90,7 +97,7 @@ def parse_issuer_body(data: bytes) -> list[x509.Certificate]:
         if stripped.startswith(b"-----BEGIN"):
             if b"-----BEGIN PKCS7-----" in stripped:
                 try:
-                    return list(pkcs7.load_pem_pkcs7_certificates(stripped))
+                    return list(_pkcs7().load_pem_pkcs7_certificates(stripped))
                 except ValueError:
                     return []
             return certificates_from_pem(stripped)
@@ -119,7 +126,7 @@ def _der_certificates(body: bytes) -> list[x509.Certificate]:
     except ValueError:
         pass
     try:
-        return list(pkcs7.load_der_pkcs7_certificates(body))
+        return list(_pkcs7().load_der_pkcs7_certificates(body))
     except ValueError:
         return []
 

@@ -21,7 +21,6 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import verification
@@ -67,7 +66,9 @@ def certificates_from_pem(data: bytes) -> list[x509.Certificate]:
 
 @functools.cache
 def certifi_roots() -> tuple[x509.Certificate, ...]:
-    """certifi's roots, parsed once per process."""
+    """certifi's roots, parsed once per process (certifi itself imported then too)."""
+    import certifi
+
     with open(certifi.where(), "rb") as bundle:
         return tuple(certificates_from_pem(bundle.read()))
 

@@ -26,7 +26,7 @@ from bot.services.errors import ServiceError
 from bot.services.names import check_certificate_name
 from bot.services.promotion import promote_due
 from bot.services.supersession import RenewalTarget, renewal_targets, supersede_unused
-from bot.services.views import CertificateView, certificate_view
+from bot.services.views import CertificateView, certificate_view, list_certificates
 from storage import queries
 from storage.models import Certificate, CertificateStatus, SubmittedFormat
 
@@ -248,22 +248,14 @@ def reject_certificate(ctx: ServiceContext, actor: Actor, name: str, reason: str
     return _review(ctx, actor, name, CertificateStatus.REJECTED, reason.strip())
 
 
-def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[CertificateView]:
-    wanted = None
-    if status:
-        try:
-            wanted = CertificateStatus(status)
-        except ValueError:
-            choices = ", ".join(s.value for s in CertificateStatus)
-            raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
-    with ctx.session() as session:
-        return [
-            certificate_view(session, row, ctx.now(), full=False)
-            for row in queries.certificates_by_name(session, wanted)
-        ]
-
-
 def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
     promote_due(ctx)
     with ctx.session() as session:
         return certificate_view(session, queries.certificate(session, name), ctx.now())
+
+
+def assignable_certificates(ctx: ServiceContext) -> list[CertificateView]:
+    """The certificates that may be assigned (validated or approved): what the assign
+    form offers."""
+    wanted = {status.value for status in ASSIGNABLE}
+    return [view for view in list_certificates(ctx) if view.status in wanted]

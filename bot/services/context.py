@@ -11,8 +11,8 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -22,6 +22,9 @@ from bot.services.reminders import UPDATE_MINUTES
 from bot.settings import DEFAULT_LOAD_BALANCER_PATTERNS
 from storage.db import Database
 from storage.errors import DatabaseUnavailable, EnvironmentBusy, NameTaken, RecordMissing
+
+if TYPE_CHECKING:  # a type only: the record commands need no cryptography to start
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 

@@ -88,3 +88,25 @@ def show_environment(ctx: ServiceContext, name: str) -> EnvironmentView:
     promote_due(ctx)
     with ctx.session() as session:
         return environment_view(session, queries.environment(session, name))
+
+
+def environment_for(ctx: ServiceContext, hostname: str, name: str | None) -> EnvironmentView:
+    """The environment named, or the one this hostname serves, or the only one there is
+    (`/cert dns HOSTNAME [ENV]`: the DNS check needs the environment's default host)."""
+    if name:
+        return show_environment(ctx, name)
+    envs = list_environments(ctx)
+    serving = [e for e in envs if (e.hostname or "").lower() == hostname.lower()]
+    if len(serving) == 1:
+        return serving[0]
+    if len(envs) == 1:
+        return envs[0]
+    if not envs:
+        raise ServiceError(
+            "not_found", "no environment is recorded yet: an admin adds one with /cert env add"
+        )
+    names = ", ".join(e.name for e in envs)
+    raise ServiceError(
+        "invalid_input",
+        f"say which environment {hostname} is for: /cert dns {hostname} ENV (one of {names})",
+    )

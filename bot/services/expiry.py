@@ -13,9 +13,16 @@ The rules, in the order the scan applies them:
   keeps it quiet until the next threshold;
 - exactly once: the (certificate, threshold, channel) row is claimed and committed before
   the post; a post that fails deletes the claim so the next run retries; a claim that is
-  taken already (another replica, an earlier run) is skipped.
+  taken already (another replica, an earlier run) is skipped;
+- a post whose outcome is unknown (the connection broke, a timeout, a 5xx) is not a
+  failure: every message carries the claim's id in its Slack metadata, and the channel's
+  recent history is searched for it before posting again (found: recorded as posted);
+- a claim never marked posted and older than the lease (its process died) is taken over
+  at the start of a scan and looked up the same way: found, it is recorded as posted (the
+  record matches Slack); not found, it is given back and posted in this scan;
+- about one post per second per channel across replicas (`SharedPacer`, a row per channel).
 One message per certificate and channel is updated in place as thresholds pass; expired
-gets a new, loud message. The Slack side is a `Publisher` (handlers/warnings.py), so
+gets a new, loud message. The Slack side is a `Publisher` (handlers/warnings/publisher.py), so
 this module holds the rules and no Slack.
 """
 
@@ -66,10 +73,13 @@ EXPIRED_GRACE = dt.timedelta(days=30)
 class PublishFailed(Exception):
     """The post or update did not go through; the claim is released and retried later."""
 
-    def __init__(self, reason: str, *, not_found: bool = False) -> None:
+    def __init__(self, reason: str, *, not_found: bool = False, unknown: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.not_found = not_found
+        # The request may have reached Slack (connection lost, timeout, 5xx): look before
+        # posting again, or the warning may be posted twice.
+        self.unknown = unknown
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class DueWarning:
     channel: str
     placements: tuple[Placement, ...]
     previous_ts: str | None = None  # the message to update in place (or to thread under)
+    claim_id: int | None = None  # set once claimed: the message's metadata carries it
 
     @property
     def is_expired(self) -> bool:
@@ -123,6 +134,7 @@ class RenewedNotice:
     channel: str
     message_ts: tuple[str, ...]
     targets: tuple[dict[str, Any], ...]  # where the renewal can go in one step (offer)
+    claim_id: int | None = None  # set once claimed: the offer's metadata carries it
 
 
 class Publisher(Protocol):
@@ -135,6 +147,20 @@ class Publisher(Protocol):
     def remind(self, warning: DueWarning) -> str: ...
 
     def mark_renewed(self, notice: RenewedNotice) -> str | None: ...
+
+
+class FindsWarnings(Protocol):
+    """A publisher that can search a channel's recent messages for a claim's metadata."""
+
+    def find_warning(self, channel: str, claim_id: int, since: dt.datetime) -> str | None:
+        """The ts of the message posted for `claim_id` since `since`, None when there is
+        none; raises PublishFailed when the history could not be read."""
+        ...
+
+
+# How far before its claim a message is looked for (clocks of the replica and Slack differ).
+LOOKUP_SLACK = dt.timedelta(minutes=2)
+POST_ATTEMPTS = 2  # a post whose outcome was unknown and is not in the history: once more
 
 
 class ChannelPacer:
@@ -162,12 +188,56 @@ class ChannelPacer:
         self._last[channel] = now + pause
         return pause
 
+    def hold(self, channel: str, seconds: float) -> None:
+        """Slack answered 429 with `Retry-After: seconds` in `channel`: nothing before then."""
+        self._last[channel] = max(self._last.get(channel, 0.0), self._monotonic() + seconds)
+
+
+class SharedPacer(ChannelPacer):
+    """One post per second per channel across every replica: each post takes the next slot
+    from the channel's row in the database (`queries.take_channel_slot`), and a 429's
+    `Retry-After` moves that row on, so every replica waits it out. The wait is cut short
+    when `stopping()` turns true (the post is then not sent: the claim goes back)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        interval: float = 1.0,
+        stopping: Callable[[], bool] = lambda: False,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(interval, sleep=sleep)
+        self._ctx = ctx
+        self._stopping = stopping
+        self._clock = clock
+
+    def wait(self, channel: str) -> float:
+        now = self._clock()
+        with self._ctx.session() as session:
+            slot = queries.take_channel_slot(session, channel, now, self.interval)
+        pause = max(0.0, slot - now)
+        end = now + pause
+        while not self._stopping():
+            left = end - self._clock()
+            if left <= 0:
+                break
+            self._sleep(min(left, 0.25))
+        return pause
+
+    def hold(self, channel: str, seconds: float) -> None:
+        with self._ctx.session() as session:
+            queries.hold_channel(session, channel, self._clock() + seconds + self.interval)
+
 
 @dataclass(frozen=True)
 class ExpiryConfig:
     thresholds: tuple[Threshold, ...]
     default_channel: str | None = None
     replica: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # A claim not marked posted after this long was left by a process that died (the lease
+    # restarts just before the post is sent, so it only has to cover one send and its 429s).
+    claim_lease: dt.timedelta = dt.timedelta(minutes=5)
     # Claims made and not yet posting: given back when the process stops (SIGTERM).
     held: HeldClaims = field(default_factory=HeldClaims, compare=False, repr=False)
 
@@ -180,6 +250,7 @@ class ScanReport:
     reminded: int = 0
     renewed: int = 0
     skipped_claimed: int = 0
+    reconciled: int = 0  # abandoned claims found in Slack and recorded as posted
     failed: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -447,6 +518,7 @@ def run_scan(
     pacer = pacer or ChannelPacer()
     report = ScanReport()
     config.held.retry_give_backs(ctx)
+    reconcile(ctx, publisher, config, report)
     due = find_due(ctx, config)
     report.due = len(due)
     for warning in due:
@@ -484,28 +556,19 @@ def deliver(
     pacer.wait(warning.channel)
     if not config.held.begin_post(ctx, claim_id):
         return False  # the process is stopping: the claim was given back
-    try:
-        ts = _publish(publisher, warning)
-    except Exception as error:  # any failure: give the claim back, retry next run
-        reason = error.reason if isinstance(error, PublishFailed) else type(error).__name__
-        log.warning(
-            "warning %s/%s in %s failed (%s): released for the next run",
-            warning.certificate,
-            warning.threshold,
-            warning.channel,
-            reason,
-        )
-        config.held.give_back(ctx, claim_id)
-        report.failed += 1
-        report.errors.append(f"{warning.certificate} {warning.threshold}: {reason}")
+    since = ctx.now()
+    with ctx.session() as session:  # the lease starts as the post is sent
+        ours = queries.renew_claim(session, claim_id, config.replica, since)
+    if not ours:  # the wait outlasted the lease and another replica settled the claim
+        report.skipped_claimed += 1
         return False
-    with ctx.session() as session:
-        row = session.get(Notification, claim_id)
-        if row is not None:
-            row.message_ts = ts
-            row.posted_at = ctx.now()
-            session.add(row)
-            audit.record(session, ctx, SYSTEM, "notification.posted", row)
+    warning = dataclasses.replace(warning, claim_id=claim_id)
+    try:
+        ts = _publish_settled(publisher, warning, since)
+    except Exception as error:
+        _post_failed(ctx, config, warning, claim_id, error, report)
+        return False
+    _record_posted(ctx, config, warning, claim_id, ts, "notification.posted")
     if warning.action == "update":
         report.updated += 1
     elif warning.action == "remind":
@@ -514,6 +577,128 @@ def deliver(
         report.posted += 1
     log.info("warning %s %s in %s: %s", warning.certificate, warning.threshold, warning.channel, ts)
     return True
+
+
+class _Unsettled(PublishFailed):
+    """The post's outcome is unknown and the channel's history could not be read."""
+
+
+def _publish_settled(publisher: Publisher, warning: DueWarning, since: dt.datetime) -> str:
+    """Post; when the outcome is unknown, look in the channel's history for the claim's
+    message before posting again (never twice blindly: the SDK does not retry either)."""
+    find = getattr(publisher, "find_warning", None)
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        try:
+            return _publish(publisher, warning)
+        except PublishFailed as error:
+            if not error.unknown or find is None or warning.claim_id is None:
+                raise
+            try:
+                found = find(warning.channel, warning.claim_id, since - LOOKUP_SLACK)
+            except Exception as lookup:
+                raise _Unsettled(f"{error.reason}, history unreadable: {lookup}") from None
+            if found:
+                log.info("warning claim %s was posted after all: %s", warning.claim_id, found)
+                return str(found)
+            if attempt == POST_ATTEMPTS:
+                raise
+            log.info("warning claim %s is not in the channel: posting again", warning.claim_id)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post_failed(
+    ctx: ServiceContext,
+    config: ExpiryConfig,
+    warning: DueWarning,
+    claim_id: int,
+    error: Exception,
+    report: ScanReport,
+) -> None:
+    """Give the claim back (the next run retries), unless the post may be in Slack and the
+    history could not tell: then the claim stays, and a scan after the lease settles it."""
+    reason = error.reason if isinstance(error, PublishFailed) else type(error).__name__
+    unsettled = isinstance(error, _Unsettled)
+    log.warning(
+        "warning %s/%s in %s failed (%s): %s",
+        warning.certificate,
+        warning.threshold,
+        warning.channel,
+        reason,
+        "kept until the lease ends" if unsettled else "released for the next run",
+    )
+    if not unsettled:
+        config.held.give_back(ctx, claim_id)
+    report.failed += 1
+    report.errors.append(f"{warning.certificate} {warning.threshold}: {reason}")
+
+
+def _record_posted(
+    ctx: ServiceContext,
+    config: ExpiryConfig,
+    warning: DueWarning,
+    claim_id: int,
+    ts: str,
+    action: str,
+) -> None:
+    with ctx.session() as session:
+        row = session.get(Notification, claim_id)
+        if row is None:  # taken over and given back while this post was slow: claim again
+            row = queries.claim_notification(
+                session,
+                warning.certificate_id,
+                warning.threshold,
+                warning.channel,
+                config.replica,
+                at=ctx.now(),
+            )
+            if row is None:
+                log.warning("warning claim %s was given away while posting: %s", claim_id, ts)
+                return
+        row.message_ts = ts
+        row.posted_at = ctx.now()
+        session.add(row)
+        audit.record(session, ctx, SYSTEM, action, row)
+
+
+def reconcile(
+    ctx: ServiceContext, publisher: Publisher, config: ExpiryConfig, report: ScanReport
+) -> None:
+    """Settle the claims left unposted by a process that died (older than the lease): the
+    message is looked for in the channel by the claim's metadata; found, the claim is
+    recorded as posted; not found, it is given back and this scan posts it."""
+    find = getattr(publisher, "find_warning", None)
+    if find is None:
+        return
+    now = ctx.now()
+    with ctx.session() as session:
+        stale = [
+            (n.id or 0, n.certificate_id, n.threshold, n.channel, n.claimed_at)
+            for n in queries.unposted_claims(session, now - config.claim_lease)
+        ]
+    for claim_id, cert_id, threshold, channel, claimed_at in stale:
+        if config.held.closing:
+            return
+        with ctx.session() as session:
+            if not queries.take_over_claim(session, claim_id, claimed_at, config.replica, now):
+                continue  # another replica is settling it
+        try:
+            ts = find(channel, claim_id, as_utc(claimed_at) - LOOKUP_SLACK)
+        except Exception as error:
+            log.warning("claim %s not settled (%s): after the next lease", claim_id, error)
+            continue
+        if not ts:
+            log.info("claim %s of a stopped process is not in %s: posting it", claim_id, channel)
+            config.held.give_back(ctx, claim_id)
+            continue
+        with ctx.session() as session:
+            row = session.get(Notification, claim_id)
+            if row is not None:
+                row.message_ts = str(ts)
+                row.posted_at = now
+                session.add(row)
+                audit.record(session, ctx, SYSTEM, "notification.reconciled", row)
+        report.reconciled += 1
+        log.info("claim %s (%s %s) was posted as %s: recorded", claim_id, cert_id, threshold, ts)
 
 
 def _publish(publisher: Publisher, warning: DueWarning) -> str:
@@ -591,6 +776,7 @@ def _deliver_renewed(
     pacer.wait(notice.channel)
     if not config.held.begin_post(ctx, claim_id):
         return False  # the process is stopping: the claim was given back
+    notice = dataclasses.replace(notice, claim_id=claim_id)
     try:
         ts = publisher.mark_renewed(notice) or (notice.message_ts[-1] if notice.message_ts else "")
     except Exception as error:
@@ -700,6 +886,7 @@ def config_from_settings(settings: Any, replica: str | None = None) -> ExpiryCon
     from bot.services.expiry_thresholds import from_settings
 
     thresholds = from_settings(settings.warning_thresholds_days, settings.warning_shares)
+    lease = dt.timedelta(seconds=getattr(settings, "warning_lease_seconds", 300.0))
     if replica:
-        return ExpiryConfig(thresholds, settings.default_channel, replica)
-    return ExpiryConfig(thresholds, settings.default_channel)
+        return ExpiryConfig(thresholds, settings.default_channel, replica, claim_lease=lease)
+    return ExpiryConfig(thresholds, settings.default_channel, claim_lease=lease)

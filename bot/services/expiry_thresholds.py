@@ -125,13 +125,6 @@ def due_threshold(
     return min(crossed, key=lambda t: t.lead(not_before, not_after))
 
 
-def severity_order(
-    thresholds: Iterable[Threshold], not_before: dt.datetime | None, not_after: dt.datetime
-) -> dict[str, dt.timedelta]:
-    """key -> lead: a smaller lead is a more severe threshold."""
-    return {t.key: t.lead(not_before, not_after) for t in thresholds}
-
-
 def threshold_for_key(key: str) -> Threshold:
     """The threshold a stored key names (`30d`, `33%`, `expired`)."""
     if key == EXPIRED:

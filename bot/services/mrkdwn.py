@@ -5,7 +5,7 @@ message's top-level `text` (the one notifications and mobile show): `<!channel>`
 certificate name, a reason or a SAN would ping everyone. Every value that is not the
 bot's own markup goes through `escape`, in blocks as in `text`. It lives here, below the
 handlers, because a few services write their messages themselves (the TLS check's
-announcement and result); `handlers.blocks.base` re-exports it for Block Kit.
+announcement and result); `handlers.common.blocks.base` re-exports it for Block Kit.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ string that holds one is replaced, and the marker of a PEM key block never survi
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -34,11 +33,6 @@ def secrets_of(files: Iterable[InputFile], passwords: Passwords) -> list[str]:
                 if len(text) >= 16 and ":" not in text:  # skip Proc-Type/DEK-Info headers
                     found.append(text)
     return found
-
-
-def key_der_base64(der: bytes) -> str:
-    """The base64 of a key's DER bytes, as a secret string for `redact` (PFX keys)."""
-    return base64.b64encode(der).decode("ascii")
 
 
 # Fields whose values the pipeline chooses from a fixed vocabulary (or computes): never

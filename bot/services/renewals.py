@@ -62,6 +62,17 @@ def renewal_offer(ctx: ServiceContext, name: str) -> list[RenewalTarget]:
         return renewal_targets(session, queries.certificate(session, name))
 
 
+def renewal_plan(ctx: ServiceContext, name: str) -> list[RenewalTarget]:
+    """The renewal offer before a confirmation: refused when it would change nothing."""
+    targets = renewal_offer(ctx, name)
+    if not targets:
+        raise ServiceError(
+            "nothing_to_renew",
+            f"{name!r} renews no certificate that serves an environment: use /cert assign",
+        )
+    return targets
+
+
 def apply_renewal(
     ctx: ServiceContext,
     actor: Actor,

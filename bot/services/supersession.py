@@ -1,7 +1,8 @@
 """How a renewal takes over: where the old certificate serves, and when it is done.
 
 The old certificate becomes `superseded` once a valid renewal of it exists and nothing
-uses it any more: no current assignment and no open LifeTime ticket. Checked after every
+uses it any more: no current assignment and no LifeTime ticket past `draft`. Its drafts
+are then cancelled (each with a `ticket.cancelled` audit event). Checked after every
 change that can free it (a renewal validated or approved, an assignment replaced, a
 ticket done or cancelled).
 """
@@ -19,7 +20,7 @@ from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Certificate, CertificateStatus
+from storage.models import Certificate, CertificateStatus, TicketState
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,26 @@ def _has_valid_renewal(session: Session, cert_id: int) -> bool:
 
 
 def in_use(session: Session, cert_id: int) -> bool:
-    return bool(
-        queries.assignments_of_certificate(session, cert_id, current_only=True)
-        or queries.open_tickets_of_certificate(session, cert_id)
-    )
+    """Serving somewhere, or on a ticket support has been given (a draft has not: it is
+    cancelled when the certificate is superseded)."""
+    if queries.assignments_of_certificate(session, cert_id, current_only=True):
+        return True
+    tickets = queries.open_tickets_of_certificate(session, cert_id)
+    return any(ticket.state is not TicketState.DRAFT for ticket in tickets)
+
+
+def cancel_drafts(session: Session, ctx: ServiceContext, actor: Actor, cert_id: int) -> int:
+    """Cancel the superseded certificate's draft tickets, each with its audit event: a
+    support case for a replaced certificate must not be opened from them."""
+    drafts = queries.draft_tickets(session, cert_id)
+    for draft in drafts:
+        before = audit.snapshot(draft)
+        draft.state = TicketState.CANCELLED
+        draft.updated_at = ctx.now()
+        session.add(draft)
+        audit.record(session, ctx, actor, "ticket.cancelled", draft, before=before)
+        log.info("ticket %s cancelled: its certificate was superseded", draft.id)
+    return len(drafts)
 
 
 def supersede_unused(
@@ -88,6 +105,7 @@ def supersede_unused(
         row.status = CertificateStatus.SUPERSEDED
         session.add(row)
         audit.record(session, ctx, actor, "certificate.superseded", row, before=before)
+        cancel_drafts(session, ctx, actor, cert_id)
         log.info("certificate %s superseded", row.name)
         done.append(row.name)
     return done

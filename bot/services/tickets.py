@@ -57,11 +57,13 @@ class TicketResult:
     dns_report: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     reminders: list[str] = field(default_factory=list)
+    existing: bool = False  # the draft already open was given, none was opened
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": True,
             "ticket": self.ticket.to_dict(),
+            "existing": self.existing,
             "message": self.message,
             "support_text": self.support_text,
             "dns_report": self.dns_report,
@@ -129,6 +131,10 @@ def open_ticket(
                 "it from there), unless it is a wildcard covering "
                 f"{host}: certops assign {cert.name} ENV HOSTNAME --cname-confirmed",
             )
+        queries.lock_environment(session, env.id or 0)  # concurrent opens take turns
+        draft = next(iter(queries.draft_tickets(session, cert.id or 0, env.id)), None)
+        if draft is not None:  # one draft per certificate and LifeTime environment
+            return _existing_draft(session, draft, cert, env, uploaded_on)
         for existing in queries.open_tickets_of_certificate(session, cert.id or 0):
             if existing.hostname == host and existing.environment_id == env.id:
                 raise ServiceError(
@@ -149,15 +155,6 @@ def open_ticket(
         )
         session.add(row)
         audit.record(session, ctx, actor, "ticket.open", row)
-        text = support_case_text(
-            environment=env.name,
-            default_host=env.default_host,
-            hostname=host,
-            certificate=cert.name,
-            fingerprint=cert.fingerprint_sha256 or "",
-            not_after=iso(cert.not_after) or "",
-            uploaded_on=uploaded_on,
-        )
         log.info("ticket %s opened for %s on %s by %s", row.id, cert.name, host, actor.user_id)
         return TicketResult(
             ticket=ticket_view(session, row),
@@ -165,8 +162,52 @@ def open_ticket(
                 f"Ticket {row.id} is a draft. Open a support case with the text below, then: "
                 f"certops ticket update {row.id} --state submitted --case NUMBER"
             ),
-            support_text=text,
+            support_text=_case_text(row, cert, env, uploaded_on),
         )
+
+
+def _case_text(
+    row: SupportTicket, cert: Certificate, env: Environment, uploaded_on: list[str]
+) -> str:
+    return support_case_text(
+        environment=env.name,
+        default_host=env.default_host,
+        hostname=row.hostname,
+        certificate=cert.name,
+        fingerprint=cert.fingerprint_sha256 or "",
+        not_after=iso(cert.not_after) or "",
+        uploaded_on=uploaded_on,
+    )
+
+
+def _existing_draft(
+    session: Session,
+    draft: SupportTicket,
+    cert: Certificate,
+    env: Environment,
+    uploaded_on: list[str],
+) -> TicketResult:
+    """The draft already open for this certificate on this environment, instead of a second
+    one: two drafts for one change would become two support cases."""
+    return TicketResult(
+        ticket=ticket_view(session, draft),
+        message=(
+            f"Ticket {draft.id} is already the draft for {cert.name} on {env.name} "
+            f"({draft.hostname}): no second one was opened. Open a support case with the "
+            f"text below, then: certops ticket update {draft.id} --state submitted "
+            "--case NUMBER (or cancel it first to open another)"
+        ),
+        support_text=_case_text(draft, cert, env, uploaded_on),
+        existing=True,
+    )
+
+
+def ticket_id(text: str) -> int:
+    """A ticket id as typed (`7` or `#7`)."""
+    raw = text.lstrip("#")
+    if not raw.isdigit():
+        raise ServiceError("invalid_input", f"the ticket id is a number, not {text!r}")
+    return int(raw)
 
 
 def _parse_state(state: str) -> TicketState:

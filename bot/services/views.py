@@ -13,10 +13,13 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.services.audit import iso
+from bot.services.context import ServiceContext
+from bot.services.errors import ServiceError
 from storage import queries
 from storage.models import (
     Assignment,
     Certificate,
+    CertificateStatus,
     Environment,
     SupportTicket,
 )
@@ -208,3 +211,20 @@ def certificate_view(
         certificate_pem=row.certificate_pem if full else None,
         chain_pem=row.chain_pem if full else "",
     )
+
+
+def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[CertificateView]:
+    """Every certificate (or those of one status), by name: here and not in
+    `certificates` so that listing imports no validation pipeline (issue 16)."""
+    wanted = None
+    if status:
+        try:
+            wanted = CertificateStatus(status)
+        except ValueError:
+            choices = ", ".join(s.value for s in CertificateStatus)
+            raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
+    with ctx.session() as session:
+        return [
+            certificate_view(session, row, ctx.now(), full=False)
+            for row in queries.certificates_by_name(session, wanted)
+        ]

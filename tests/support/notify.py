@@ -8,7 +8,9 @@ Shared by tests/test_notify_cli.py and tests/test_expiry_scheduler.py.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,35 @@ def seed(url: str, count: int, *, days_left: float = 10) -> None:
                 )
     finally:
         database.dispose()
+
+
+def environment(url: str, api: FakeSlackApi) -> dict[str, str]:
+    """The environment of a `certops` process posting to the stand-in on `url`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "CERTOPS_", "DATABASE_URL"))
+    }
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_API_URL": api.api_url,
+            "DATABASE_URL": url,
+            "CERTOPS_DEFAULT_CHANNEL": "C0DEFAULT",
+        }
+    )
+    return env
+
+
+def in_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str, api: FakeSlackApi | None
+) -> None:
+    """This process as a `certops` command would see it: no .env, `url`, the stand-in."""
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for key in list(os.environ):
+        if key.startswith(("SLACK_", "CERTOPS_")) or key == "DATABASE_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DATABASE_URL", url)
+    if api is not None:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("SLACK_API_URL", api.api_url)

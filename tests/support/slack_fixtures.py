@@ -68,3 +68,13 @@ def add_env(
     environments.add_environment(
         ctx, Actor(ADMIN, True), name, default_host=host, is_lifetime=lifetime
     )
+
+
+# The DNS the Slack command tests answer from: a CNAME to each environment, an A record.
+RECORDS = {
+    "shop.example.com": [("CNAME", ENV_HOST + ".", 300)],
+    "www.example.com": [("A", "192.0.2.80", 300)],
+    "lt.example.com": [("CNAME", LT_HOST + ".", 300)],
+    ENV_HOST: [("A", "192.0.2.10", 60)],
+    LT_HOST: [("A", "192.0.2.11", 60)],
+}

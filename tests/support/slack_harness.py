@@ -20,7 +20,6 @@ from cryptography import x509
 from slack_bolt import App
 
 from bot.app import create_app
-from bot.console.inflight import TrackingExecutor
 from bot.console.loopback import LoopbackServer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
@@ -28,7 +27,8 @@ from bot.console.slack_api import Call, FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
-from handlers.deps import Deps
+from handlers.common.deps import Deps
+from handlers.common.request_context import ContextExecutor
 from storage.db import Database
 
 ADMIN = "UADMIN001"
@@ -86,7 +86,7 @@ class SlackHarness:
         app: App,
         server: LoopbackServer,
         settings: Settings,
-        executor: TrackingExecutor,
+        executor: ContextExecutor,
         deps: Deps,
     ) -> None:
         self.api = api
@@ -201,7 +201,7 @@ def slack_harness(
             default_nameservers=nameservers,
         )
         deps = Deps(settings=settings, services=services)
-        executor = TrackingExecutor()
+        executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
         stack.callback(executor.shutdown, wait=True)
         app = create_app(settings, deps=deps, listener_executor=executor)
         stack.callback(deps.work.shutdown)

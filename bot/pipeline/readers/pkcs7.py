@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
-from asn1crypto import cms
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
+if TYPE_CHECKING:  # the libraries load when a PKCS#7 input comes, not at start-up
+    from cryptography import x509
 
 
 def load_pkcs7_certificates(der: bytes) -> list[x509.Certificate] | None:
@@ -15,6 +15,8 @@ def load_pkcs7_certificates(der: bytes) -> list[x509.Certificate] | None:
     `openssl crl2pkcs7` output is BER-encoded; cryptography reads it with a UserWarning
     about the fallback, which says nothing the user can act on.
     """
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -30,6 +32,8 @@ def count_pkcs7_certificates(der: bytes) -> int:
     against the caps before `load_pkcs7_certificates` parses them all. 0 when the
     structure cannot be read this way (the caller counts what the library returns).
     """
+    from asn1crypto import cms
+
     try:
         info = cms.ContentInfo.load(der)
         if info["content_type"].native != "signed_data":

@@ -1,0 +1,211 @@
+"""Run the benchmarks and write their figures to docs/performance.md (`make bench`).
+
+Figures used to be copied by hand from each bench's output into the README and drifted
+apart from it; now every figure comes from one run, with the date and the machine it
+ran on, and the docs link to this one page. Each bench prints its own figures and
+asserts nothing; this script only runs them, in turn, with settings that keep the whole
+run to a few minutes on 2 cores (`--full` uses each bench's own defaults instead), and
+records what each printed. A bench whose service is absent (PostgreSQL) is skipped with
+the reason; the benches that measure both databases print their SQLite figures alone.
+
+    .venv/bin/python bench/report.py [--full] [--only NAME,...] [--output PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One bench script, the settings `make bench` gives it, and what it needs."""
+
+    name: str
+    quick: tuple[str, ...] = ()
+    needs_postgres: bool = False
+    timeout: float = 900.0
+
+
+BENCHES = (
+    Bench("bench_validate", ("--runs", "300", "--process-runs", "10")),
+    Bench("bench_chain", ("400",)),
+    Bench("bench_rejects", ("--runs", "5", "--skip-slow")),
+    Bench("bench_dns", ("--runs", "3")),
+    Bench("bench_markup", ("--rounds", "100")),
+    Bench("bench_ack", ("--rounds", "3")),
+    Bench("bench_uploads", ("--rounds", "10")),
+    Bench("bench_record", ("--rounds", "5")),
+    Bench("bench_storage"),
+    Bench("bench_deliveries", ("--claims", "1000", "--rows", "100000")),
+    Bench("bench_expiry", ("--rows", "100000", "--runs", "3")),
+    Bench("bench_metrics", ("--rows", "1000,10000,100000", "--scrapes", "3")),
+    Bench("bench_cli", ("--runs", "5")),
+    Bench("bench_hung", ("--rounds", "5"), needs_postgres=True),
+    Bench("bench_exactly_once", ("--certs", "24", "--channels", "4"), needs_postgres=True),
+    Bench("bench_load", ("--hostile", "10")),
+    Bench("bench_soak", ("--requests", "500", "--rounds", "2")),
+    Bench("bench_socket_mode", ("--wait", "70")),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one bench printed, how long it took, and how it ended."""
+
+    command: str
+    seconds: float
+    output: str
+    status: str  # "ok", "exit N", "timed out after N s", "skipped: reason"
+
+
+def postgres_answers() -> str | None:
+    """None when the local server answers, else the reason it does not."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return f"no PostgreSQL server answers at {ADMIN_URL} ({type(error).__name__})"
+
+
+def run(bench: Bench, full: bool, postgres_absent: str | None) -> Outcome:
+    """Run one bench in its own process (as its docstring says to run it)."""
+    args = () if full else bench.quick
+    command = " ".join([".venv/bin/python", f"bench/{bench.name}.py", *args])
+    if bench.needs_postgres and postgres_absent:
+        return Outcome(command, 0.0, "", f"skipped: {postgres_absent}")
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, f"bench/{bench.name}.py", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=bench.timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        output = expired.stdout if isinstance(expired.stdout, str) else ""
+        return Outcome(command, bench.timeout, output, f"timed out after {bench.timeout:.0f} s")
+    seconds = time.monotonic() - start
+    output = proc.stdout
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        return Outcome(command, seconds, f"{output}\n[stderr]\n{tail}", f"exit {proc.returncode}")
+    return Outcome(command, seconds, output, "ok")
+
+
+def machine() -> list[str]:
+    """The facts a reader needs to weigh the figures: when, on what, under what load."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        if names:
+            cpu = names[0].split(":", 1)[1].strip()
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return [
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu})",
+        f"- load average when the run began: {load} (the machine may be shared)",
+        f"- Python {platform.python_version()}, {library_versions()}",
+    ]
+
+
+def library_versions() -> str:
+    """The versions of the libraries whose speed the figures mostly measure."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("cryptography", "SQLAlchemy", "slack_bolt", "dnspython", "psycopg"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def section(bench: Bench, outcome: Outcome) -> list[str]:
+    """One bench's part of the page: what it measures, how it ran, what it printed."""
+    source = (ROOT / "bench" / f"{bench.name}.py").read_text()
+    summary = source.split('"""', 2)[1].strip().split("\n\n", 1)[0].replace("\n", " ")
+    lines = [f"## {bench.name}", "", summary, "", f"`{outcome.command}`"]
+    lines.append(f"({outcome.status}, {outcome.seconds:.0f} s)")
+    if outcome.output.strip():
+        lines += ["", "```text", outcome.output.rstrip(), "```"]
+    return [*lines, ""]
+
+
+def page(results: list[tuple[Bench, Outcome]], full: bool, total: float) -> str:
+    """The whole of docs/performance.md."""
+    settings = "each bench's own defaults (`--full`)" if full else "the quick settings below"
+    lines = [
+        "# Performance",
+        "",
+        "<!-- Generated by `make bench` (bench/report.py): do not edit by hand. -->",
+        "",
+        "Every figure the docs cite comes from this page, written by `make bench`, which",
+        f"runs each script in `bench/` with {settings}. The benches assert",
+        "nothing: timings belong here, not in the tests. Figures vary run to run, with the",
+        "load on the machine above all; compare them with the targets in each script's",
+        "docstring, not with a single earlier run.",
+        "",
+        *machine(),
+        f"- whole run: {total:.0f} s",
+        "",
+        "| bench | status | seconds |",
+        "|---|---|---|",
+    ]
+    for bench, outcome in results:
+        lines.append(
+            f"| [{bench.name}](#{bench.name}) | {outcome.status} | {outcome.seconds:.0f} |"
+        )
+    lines.append("")
+    for bench, outcome in results:
+        lines += section(bench, outcome)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="each bench's own defaults")
+    parser.add_argument("--only", default="", help="comma-separated bench names")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
+    args = parser.parse_args()
+    chosen = [b for b in BENCHES if not args.only or b.name in args.only.split(",")]
+    postgres_absent = postgres_answers()
+    if postgres_absent:
+        print(f"PostgreSQL: {postgres_absent}; its figures are skipped", flush=True)
+    start = time.monotonic()
+    results = []
+    for bench in chosen:
+        print(f"{bench.name} ...", end=" ", flush=True)
+        outcome = run(bench, args.full, postgres_absent)
+        print(f"{outcome.status} ({outcome.seconds:.0f} s)", flush=True)
+        results.append((bench, outcome))
+    args.output.write_text(page(results, args.full, time.monotonic() - start))
+    print(
+        f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}"
+    )
+    failed = [b.name for b, o in results if o.status != "ok" and not o.status.startswith("skip")]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Block Kit of the expiry warnings, as pure functions (rendered and checked in tests).
+
+The warning names the certificate, where it serves (environments and hostnames), the
+days left and the expiry date, with the buttons Renew, Snooze 1 day, Snooze 7 days and
+Acknowledge. Every button's value carries the certificate id and the channel, so a click
+needs no lookup of which message it came from.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.services.expiry import DueWarning, RenewedNotice
+from handlers.common.blocks.base import (
+    Blocks,
+    actions,
+    button,
+    checked_message,
+    context,
+    escape,
+    fields,
+    header,
+    section,
+)
+from handlers.common.blocks.confirm import renew_prompt_blocks
+from handlers.common.blocks.digest import days_text
+from handlers.common.ids import WarningId
+
+BLOCK_WARNING_ACTIONS = "certops_warning_actions"
+
+
+def _value(warning: DueWarning) -> str:
+    return json.dumps(
+        {
+            "certificate_id": warning.certificate_id,
+            "certificate": warning.certificate,
+            "domain": warning.domain,
+            "channel": warning.channel,
+        },
+        separators=(",", ":"),
+    )
+
+
+def _where(warning: DueWarning) -> str:
+    if not warning.placements:
+        return "no environment (not assigned anywhere)"
+    return "\n".join(
+        f"• *{escape(p.environment)}*"
+        + (f" · {escape(p.hostname)}" if p.hostname else "")
+        + (" (LifeTime)" if p.is_lifetime else "")
+        for p in warning.placements
+    )
+
+
+def headline(warning: DueWarning) -> str:
+    name = escape(warning.certificate)
+    if warning.is_expired:
+        return f":rotating_light: <!here> Certificate *{name}* has EXPIRED"
+    if warning.is_reminder:
+        return f":alarm_clock: Snooze over: certificate *{name}* — {escape(warning.label)}"
+    when = f"in {days_text(warning.days_left)}" if warning.days_left > 0 else "in less than a day"
+    icon = ":warning:" if warning.days_left <= 7 else ":hourglass_flowing_sand:"
+    return f"{icon} Certificate *{name}* expires {when}"
+
+
+def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
+    """The warning message (new, updated in place, or a reminder in its thread)."""
+    days = "expired" if warning.is_expired else str(warning.days_left)
+    blocks: Blocks = [
+        section(headline(warning)),
+        fields(
+            [
+                ("Certificate", escape(warning.certificate)),
+                ("Expires", f"{warning.not_after:%Y-%m-%d %H:%M} UTC"),
+                ("Days left", days),
+                ("Names", escape(", ".join(warning.sans) or warning.domain)),
+            ]
+        ),
+        section("*Serves*\n" + _where(warning)),
+    ]
+    if warning.is_expired:
+        blocks.insert(0, header(f"Expired: {escape(warning.certificate)}"))
+        blocks.append(
+            section(
+                ":fire: Browsers now refuse these hostnames. Renew and put the new "
+                "certificate in place now."
+            )
+        )
+    value = _value(warning)
+    blocks.append(
+        actions(
+            button("Renew", WarningId.RENEW, value=value, style="primary"),
+            button("Snooze 1 day", WarningId.SNOOZE_1, value=value),
+            button("Snooze 7 days", WarningId.SNOOZE_7, value=value),
+            button("Acknowledge", WarningId.ACKNOWLEDGE, value=value),
+            block_id=BLOCK_WARNING_ACTIONS,
+        )
+    )
+    blocks.append(context(note or f"Threshold: {escape(warning.label)}."))
+    return checked_message(blocks)
+
+
+def warning_text(warning: DueWarning) -> str:
+    """The text beside the blocks: what a notification and mobile show, so it is escaped
+    like the blocks (a name stored before the naming rule may hold `<!channel>`)."""
+    name = escape(warning.certificate)
+    if warning.is_expired:
+        return f"Certificate {name} has expired"
+    return f"Certificate {name} expires in {warning.days_left} days"
+
+
+def renewed_text(notice: RenewedNotice) -> str:
+    """The notification text of a warning that became 'renewed'."""
+    return f"Certificate {escape(notice.certificate)} is renewed by {escape(notice.renewed_by)}"
+
+
+def renewal_offer_text(notice: RenewedNotice) -> str:
+    """The notification text of the one-step renewal offer."""
+    return f"Put {escape(notice.renewed_by)} where {escape(notice.certificate)} serves?"
+
+
+def renewed_blocks(notice: RenewedNotice) -> Blocks:
+    """What a warning becomes once a valid renewal exists (no more buttons)."""
+    return checked_message(
+        [
+            section(
+                f":white_check_mark: Certificate *{escape(notice.certificate)}* is renewed by "
+                f"*{escape(notice.renewed_by)}*: no more warnings about it."
+            )
+        ]
+    )
+
+
+def renewal_offer_blocks(notice: RenewedNotice) -> Blocks:
+    """The one-step offer: put the renewal on every environment of the old certificate."""
+    return checked_message(renew_prompt_blocks(notice.renewed_by, list(notice.targets)))
