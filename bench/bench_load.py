@@ -55,8 +55,8 @@ from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
-from handlers.common.blocks import verdicts as ui
 from handlers.common.deps import Deps
+from handlers.common.ids import UploadId
 from storage import migrate
 from storage.db import Database
 from tests.support.pki import CA, Issued, name, rsa_key
@@ -170,7 +170,7 @@ def password_submission(user: str, file_id: str) -> dict[str, Any]:
         "view": {
             "id": "V" + user,
             "type": "modal",
-            "callback_id": ui.VIEW_PASSWORD,
+            "callback_id": UploadId.PASSWORD_MODAL,
             "private_metadata": json.dumps(metadata),
             "state": {
                 "values": {

@@ -236,16 +236,6 @@ def assignments_of_certificate(
     return session.exec(query.order_by(col(Assignment.assigned_at), col(Assignment.id))).all()
 
 
-def assignments_in_order(
-    session: Session, environment_id: int | None = None
-) -> Sequence[Assignment]:
-    """Every assignment (or one environment's), in the order they were made."""
-    query = select(Assignment).order_by(col(Assignment.id))
-    if environment_id is not None:
-        query = query.where(Assignment.environment_id == environment_id)
-    return session.exec(query).all()
-
-
 def due_promotions(session: Session, now: datetime) -> Sequence[Assignment]:
     """`updating` assignments whose five minutes are over, locked for this transaction
     (another process's promotion of the same rows skips them instead of waiting)."""

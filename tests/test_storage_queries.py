@@ -154,9 +154,6 @@ def test_assignment_queries(database: Database) -> None:
         ]
         still = queries.assignments_of_certificate(session, first_id, current_only=True)
         assert [a.environment_id for a in still] == [tst_id]
-        history = queries.assignments_in_order(session, dev_id)
-        assert [a.certificate_id for a in history] == [first_id, second_id]
-        assert len(queries.assignments_in_order(session)) == 3
         assert queries.mark_replaced(session, 12345) is None
 
 

@@ -210,11 +210,3 @@ def assign_certificate(
             warnings=warnings_for(report),
             superseded=superseded,
         )
-
-
-def list_assignments(ctx: ServiceContext, environment: str | None = None) -> list[AssignmentView]:
-    promote_due(ctx)
-    with ctx.session() as session:
-        env_id = queries.environment(session, environment).id if environment else None
-        rows = queries.assignments_in_order(session, env_id)
-        return [assignment_view(session, row) for row in rows]
