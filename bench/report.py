@@ -53,6 +53,7 @@ BENCHES = (
     Bench("bench_cli", ("--runs", "5")),
     Bench("bench_hung", ("--rounds", "5"), needs_postgres=True),
     Bench("bench_exactly_once", ("--certs", "24", "--channels", "4"), needs_postgres=True),
+    Bench("bench_stop", ("--graces", "1,3"), needs_postgres=True),
     Bench("bench_load", ("--hostile", "10")),
     Bench("bench_soak", ("--requests", "500", "--rounds", "2")),
     Bench("bench_socket_mode", ("--wait", "70")),
