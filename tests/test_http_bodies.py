@@ -4,7 +4,6 @@ as a real process, and through the loopback server the other Slack tests use."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +15,12 @@ from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
 from tests.support.certops_run import (
     ADMIN,
-    EXE,
     SECRET,
     TOKEN,
     free_port,
     post_bytes,
-    wait_listening,
+    run_environ,
+    start_http,
 )
 from tests.support.slack_harness import SIGNING_SECRET, SlackHarness, slack_harness
 
@@ -51,34 +50,18 @@ class Running:
 def running(tmp_path: Path) -> Iterator[Running]:
     port = free_port()
     with FakeSlackApi(bot_token=TOKEN) as api:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
-        }
-        environ.update(
-            {
-                "SLACK_BOT_TOKEN": TOKEN,
-                "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_APP_TOKEN": "",
-                "SLACK_API_URL": api.api_url,
-                "DATABASE_URL": "",
-                "CERTOPS_DATA_DIR": str(tmp_path / "data"),
-                "CERTOPS_ADMINS": ADMIN,
-                "CERTOPS_LOG_LEVEL": "INFO",
-            }
+        environ = run_environ(
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_APP_TOKEN="",
+            SLACK_API_URL=api.api_url,
+            DATABASE_URL="",
+            CERTOPS_DATA_DIR=str(tmp_path / "data"),
+            CERTOPS_ADMINS=ADMIN,
+            CERTOPS_LOG_LEVEL="INFO",
         )
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_http(port, tmp_path, environ)
         try:
-            wait_listening(port, process)
             url = f"http://127.0.0.1:{port}"
             yield Running(api, SlackSender(url, SECRET), url, process)
         finally:

@@ -6,7 +6,6 @@ listener then waits on Slack's Web API (the stand-in holds `views.publish` back)
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -22,7 +21,14 @@ from bot.console.slack_api import FakeSlackApi
 from bot.shutdown import Shutdown
 from storage.db import Database
 from storage.models import Certificate, CertificateStatus, Notification, SubmittedFormat
-from tests.support.certops_run import EXE, free_port, gauge, get, wait_in_flight, wait_listening
+from tests.support.certops_run import (
+    free_port,
+    gauge,
+    get,
+    run_environ,
+    start_http,
+    wait_in_flight,
+)
 
 SECRET = "shutdown-test-signing-secret"
 TOKEN = "xoxb-shutdown-test"
@@ -34,31 +40,17 @@ def running(
     tmp_path: Path, api: FakeSlackApi, grace: float, **settings: str
 ) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
-    }
-    environ.update(
-        {
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": api.api_url,
-            "CERTOPS_DATA_DIR": str(tmp_path / "data"),
-            "CERTOPS_SHUTDOWN_SECONDS": str(grace),
-            "CERTOPS_NOTIFY_INTERVAL": "3600",
-            **settings,
-        }
+    environ = run_environ(
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=api.api_url,
+        CERTOPS_DATA_DIR=str(tmp_path / "data"),
+        CERTOPS_SHUTDOWN_SECONDS=str(grace),
+        CERTOPS_NOTIFY_INTERVAL="3600",
+        **settings,
     )
-    process = subprocess.Popen(
-        [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_http(port, tmp_path, environ)
     try:
-        wait_listening(port, process)
         yield process, port
     finally:
         if process.poll() is None:

@@ -12,40 +12,32 @@ import pytest
 
 from bot.console.sender import SlackSender
 from bot.console.slack_api import FakeSlackApi
-from tests.support.certops_run import ADMIN, EXE, SECRET, TOKEN, free_port, wait_listening
+from tests.support.certops_run import (
+    ADMIN,
+    EXE,
+    SECRET,
+    TOKEN,
+    free_port,
+    run_environ,
+    start_http,
+)
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[FakeSlackApi, SlackSender, Path]]:
     port = free_port()
     with FakeSlackApi(bot_token=TOKEN) as api:
-        environ = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
-        }
-        environ.update(
-            {
-                "SLACK_BOT_TOKEN": TOKEN,
-                "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_APP_TOKEN": "",
-                "SLACK_API_URL": api.api_url,
-                "DATABASE_URL": "",
-                "CERTOPS_DATA_DIR": str(tmp_path / "data"),
-                "CERTOPS_ADMINS": ADMIN,
-            }
+        environ = run_environ(
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_APP_TOKEN="",
+            SLACK_API_URL=api.api_url,
+            DATABASE_URL="",
+            CERTOPS_DATA_DIR=str(tmp_path / "data"),
+            CERTOPS_ADMINS=ADMIN,
         )
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_http(port, tmp_path, environ)
         try:
-            wait_listening(port, process)
             yield api, SlackSender(f"http://127.0.0.1:{port}", SECRET), tmp_path
         finally:
             process.terminate()

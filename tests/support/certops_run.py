@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import socket
 import subprocess
 import sys
@@ -83,3 +84,33 @@ def post_bytes(url: str, body: bytes, content_type: str, secret: str | None) -> 
             return int(answer.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+def run_environ(**settings: str) -> dict[str, str]:
+    """This machine's environment less any Slack, certops or database setting, plus
+    `settings`: what a `certops run` under test sees (no developer's .env leaks in)."""
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CERTOPS_", "DATABASE_"))
+    }
+    environ.update(settings)
+    return environ
+
+
+def start_http(port: int, cwd: Path, environ: dict[str, str]) -> subprocess.Popen[str]:
+    """`certops run --http` on 127.0.0.1:`port`, listening when this returns."""
+    process = subprocess.Popen(
+        [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_listening(port, process)
+    except BaseException:
+        process.kill()
+        process.communicate(timeout=10)
+        raise
+    return process
