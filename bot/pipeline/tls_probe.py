@@ -28,6 +28,9 @@ class ProbeResult:
     port: int
     fingerprint_sha256: str | None = None  # of the served leaf
     error: str | None = None  # why nothing could be read (connection, handshake)
+    # The served leaf as sent (DER), unparsed and untrusted: read it with the pipeline's
+    # readers before use. Kept so a probe can compare expiry and adopt what is served.
+    leaf_der: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,4 +75,4 @@ def probe(
         return ProbeResult(hostname, address, port, error=f"{type(error).__name__}: {reason}")
     if not der:
         return ProbeResult(hostname, address, port, error="the server sent no certificate")
-    return ProbeResult(hostname, address, port, fingerprint(der))
+    return ProbeResult(hostname, address, port, fingerprint(der), leaf_der=der)
