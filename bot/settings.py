@@ -90,6 +90,9 @@ class Settings:
     # CERTOPS_ISOLATE_CHECKS (default on; 0 turns it off): files dropped in a DM are read
     # and validated in a worker process, whose GIL a key derivation may hold.
     isolate_checks: bool = True
+    # CERTOPS_TRUST_STORE: PEM files of extra roots (separated with ':'), trusted by the bot,
+    # the console and every command as `--trust-store` is (issue 15). Read where it is used.
+    trust_store: tuple[Path, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -295,4 +298,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
         isolate_checks=isolate,
+        trust_store=tuple(
+            Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
+        ),
     )
