@@ -30,10 +30,10 @@ from bot.services import certificates, environments
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from storage.db import Database
+from tests.support.certops_run import EXE, run_environ
 from tests.support.dns_server import DnsServer
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.slack_fixtures import ENV_HOST, RECORDS, add_env, make_pki, submit
-from tests.support.certops_run import EXE, run_environ
 
 PFX_PASSWORD = "s3cret pfx pw"
 USER = "U0ME"
@@ -61,7 +61,9 @@ class Spy:
 
 def run_lines(session: ConsoleSession, *lines: str) -> str:
     out = io.StringIO()
-    assert loop(session, io.StringIO("".join(line + "\n" for line in lines)), out, prompt=False) == 0
+    assert (
+        loop(session, io.StringIO("".join(line + "\n" for line in lines)), out, prompt=False) == 0
+    )
     return out.getvalue()
 
 
@@ -128,7 +130,7 @@ def test_the_validate_form_pfx_password_asked_again_only_where_it_was_wrong(
     assert saved.status == "validated"
 
     first, wrong, right = spy.of("view_submission")
-    opened = [c for c in calls if c.method == "views.open"][0]
+    opened = next(c for c in calls if c.method == "views.open")
     assert first["view"]["id"] == opened.answer["view"]["id"]
     assert first["view"]["hash"] == opened.answer["view"]["hash"]
     assert first["view"]["callback_id"] == "validate_format"
@@ -216,9 +218,12 @@ def test_the_assign_form_picks_the_certificate_then_shows_errors_on_their_fields
     assert action["container"] == {"type": "view", "view_id": action["view"]["id"]}
     assert action["actions"][0]["action_id"] == "assign_pick_certificate"
     assert action["actions"][0]["selected_option"]["value"] == "shop"
-    assert action["view"]["state"]["values"]["certificate"]["assign_pick_certificate"][
-        "selected_option"
-    ]["value"] == "shop"
+    assert (
+        action["view"]["state"]["values"]["certificate"]["assign_pick_certificate"][
+            "selected_option"
+        ]["value"]
+        == "shop"
+    )
     assert updates[0].params["view_id"] == action["view"]["id"]
     assert "Enter keeps: shop.example.com" in text  # suggested by the update
     assert "'3' is not an option: type a number from 1 to 1." in text
@@ -227,9 +232,10 @@ def test_the_assign_form_picks_the_certificate_then_shows_errors_on_their_fields
     assert "I have created a CNAME record" in again
     assert "Hostname" not in again and "Environment" not in again
     first, second = spy.of("view_submission")
-    assert second["view"]["state"]["values"]["cname"]["choice"]["selected_options"][0][
-        "value"
-    ] == "cname"
+    assert (
+        second["view"]["state"]["values"]["cname"]["choice"]["selected_options"][0]["value"]
+        == "cname"
+    )
     assert first["view"]["id"] == second["view"]["id"] == action["view"]["id"]
     assert "[form: Assigned]" in text and "(form closed)" in text
     assert env.hostname == "shop.example.com" and env.current is not None
@@ -293,7 +299,7 @@ def test_a_password_is_read_without_echo_on_a_terminal() -> None:
         for secret, typed in ((True, "hunter2 pw"), (False, "visible answer")):
             got: list[str] = []
             reader = threading.Thread(
-                target=lambda s=secret: got.append(
+                target=lambda s=secret, into=got: into.append(
                     read_answer(stdin, out, prompt="Password> ", secret=s)
                 )
             )
@@ -325,3 +331,163 @@ def _drain(fd: int) -> str:
             break
         data += chunk
     return data.decode(errors="replace")
+
+
+def _spawn_console(tmp_path: Path) -> tuple[Any, int]:
+    import subprocess
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [EXE, "console", "--admin"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=tmp_path,
+        env=run_environ(CERTOPS_DATA_DIR=str(tmp_path / "data"), TERM="dumb"),
+        start_new_session=True,
+    )
+    os.close(slave)
+    return process, master
+
+
+class Screen:
+    """What a person sees on the console's terminal, read as it comes."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.text = ""
+
+    def wait_for(self, wanted: str, timeout: float = 60) -> str:
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while wanted not in self.text:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{wanted!r} never showed; the screen: {self.text[-2000:]}"
+            if select.select([self.master], [], [], left)[0]:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # the console ended
+                    chunk = b""
+                assert chunk, f"{wanted!r} never showed; the screen: {self.text[-2000:]}"
+                self.text += chunk.decode(errors="replace")
+        return self.text
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+
+def test_a_person_fills_the_validate_form_on_a_terminal(tmp_path: Path) -> None:
+    """`certops console` on a pseudo-terminal: each field is a prompt, the password is
+    not echoed, the form saves, Ctrl-D ends the console cleanly."""
+    pki = make_pki()
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"shop",
+        pki.shop.key,  # type: ignore[arg-type]
+        pki.shop.cert,
+        [pki.intermediate.cert, pki.root.cert],
+        BestAvailableEncryption(PFX_PASSWORD.encode()),
+    )
+    (tmp_path / "shop.pfx").write_bytes(pfx)
+    process, master = _spawn_console(tmp_path)
+    screen = Screen(master)
+    try:
+        screen.wait_for("> ")
+        screen.type("/cert validate")
+        screen.wait_for("What do you have?> ")
+        screen.type("2")
+        screen.wait_for("Domain> ")
+        screen.type("shop.example.com")
+        screen.wait_for("Certificate name> ")
+        screen.type("shop")
+        screen.wait_for("PFX / PKCS#12 file> ")
+        screen.type(str(tmp_path / "shop.pfx"))
+        screen.wait_for("PFX password> ")
+        screen.type(PFX_PASSWORD)
+        screen.wait_for("If it fails> ")
+        screen.type("")
+        screen.wait_for("Saved *shop*: validated.")
+        os.write(master, b"\x04")  # Ctrl-D at the command prompt: the console ends
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        os.close(master)
+    assert "shop.example.com" in screen.text  # what is typed is echoed...
+    assert PFX_PASSWORD not in screen.text  # ...except the password
+    assert "Traceback" not in screen.text
+
+
+class _Scripted:
+    """A stand-in for the session: answers each interaction with the next scripted ack
+    and calls (for what the bot never does yet: `response_action: push`, `views.push`)."""
+
+    user_id = USER
+    files: Any = None  # no file input in these views
+
+    def __init__(self, answers: list[tuple[dict[str, Any], list[Call]]]) -> None:
+        self.answers = answers
+        self.sent: list[dict[str, Any]] = []
+
+    def interact(self, payload: dict[str, Any]) -> tuple[Sent, list[Call]]:
+        self.sent.append(payload)
+        ack, calls = self.answers.pop(0)
+        return Sent(200, json.dumps(ack) if ack else "", 0.0), calls
+
+    def show(self, sent: Sent, calls: list[Call]) -> str:
+        return "\n".join(f"[{call.method}]" for call in calls)
+
+
+def _modal(title: str, block_id: str, *, view_id: str = "") -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": "cb_" + block_id,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Next"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": block_id,
+                "label": {"type": "plain_text", "text": title + " field"},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            }
+        ],
+    }
+    if view_id:
+        view.update(id=view_id, hash="h-" + view_id)
+    return view
+
+
+def test_a_pushed_view_is_walked_and_closing_it_brings_back_the_one_below() -> None:
+    from bot.console.forms import FormWalk
+
+    root = _modal("First", "one", view_id="V1")
+    pushed = _modal("Second", "two")
+    pushed_by_bot = _modal("Third", "three", view_id="V3")
+    link = _Scripted(
+        [
+            ({"response_action": "push", "view": pushed}, []),  # submit First
+            ({}, [Call("views.push", {"view": pushed_by_bot}, 1, answer={"view": pushed_by_bot})]),
+            ({}, [Call("chat.postMessage", {"channel": "D0ME", "text": "ok"}, 2)]),  # Third
+            ({"response_action": "clear"}, []),  # First again
+        ]
+    )
+    walk = FormWalk(link)
+    text = walk.start([Call("views.open", {"view": root}, 0, answer={"view": root})])
+    assert "[form: First]" in text and "First field (required)" in text
+    assert "[form: Second]" in walk.answer("a")
+    assert "[form: Third]" in walk.answer("b")  # Second closed by its plain ack, Third pushed
+    back = walk.answer("c")  # Third closed by its plain ack: First again, filled in
+    assert "[chat.postMessage]" in back and "[form: First]" in back
+    assert back.endswith("Press Enter to Next, or type /cancel.")
+    assert walk.answer("") == "(form closed)"
+    first, second, third, again = link.sent
+    assert second["view"]["id"] != "V1" and second["view"]["previous_view_id"] == "V1"
+    assert second["view"]["root_view_id"] == "V1"
+    assert (
+        third["view"]["id"] == "V3"
+        and third["view"]["state"]["values"]["three"]["value"]["value"] == "c"
+    )
+    assert walk.closed and again["view"]["id"] == "V1"

@@ -107,7 +107,8 @@ class Field:
         if self.kind in SELECTS:
             chosen = (state.get("selected_option") or {}).get("value")
             lines = [
-                f"  {i}) {_text(o.get('text'))}" + ("   <- chosen" if o.get("value") == chosen else "")
+                f"  {i}) {_text(o.get('text'))}"
+                + ("   <- chosen" if o.get("value") == chosen else "")
                 for i, o in enumerate(self.options, 1)
             ]
             keep = "Enter keeps the one chosen." if chosen else ""

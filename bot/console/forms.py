@@ -362,9 +362,9 @@ class FormWalk:
             return [view_text(self.stack[-1].view)]
         if action == "clear":
             self.stack = []
-        else:
-            self.stack.pop()  # a plain ack closes the view
-        return []
+            return []
+        self.stack.pop()  # a plain ack closes the view: the one below it shows again
+        return [view_text(self.stack[-1].view)] if self.stack else []
 
     def _errors(self, top: OpenView, errors: dict[str, Any]) -> list[str]:
         """Each error beside its field; only those fields are asked again."""

@@ -37,13 +37,12 @@ def _no_echo(stream: TextIO) -> Iterator[bool]:
 
 def read_answer(stdin: TextIO, stdout: TextIO, *, prompt: str = "", secret: bool = False) -> str:
     """One line from `stdin` ('' at end of input), after `prompt`; without echo if
-    `secret` and `stdin` is a terminal."""
-    if prompt:
-        stdout.write(prompt)
-        stdout.flush()
-    if not secret:
-        return stdin.readline()
-    with _no_echo(stdin) as hidden:
+    `secret` and `stdin` is a terminal (turned off before the prompt shows, so nothing
+    typed after it is echoed)."""
+    with _no_echo(stdin) if secret else contextlib.nullcontext(False) as hidden:
+        if prompt:
+            stdout.write(prompt)
+            stdout.flush()
         line = stdin.readline()
     if hidden:
         stdout.write("\n")  # the Enter typed was not echoed either
