@@ -484,6 +484,7 @@ def test_a_pushed_view_is_walked_and_closing_it_brings_back_the_one_below() -> N
     assert back.endswith("Press Enter to Next, or type /cancel.")
     assert walk.answer("") == "(form closed)"
     first, second, third, again = link.sent
+    assert first["view"]["id"] == "V1" and first["view"]["hash"] == "h-V1"
     assert second["view"]["id"] != "V1" and second["view"]["previous_view_id"] == "V1"
     assert second["view"]["root_view_id"] == "V1"
     assert (
