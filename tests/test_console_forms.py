@@ -33,7 +33,7 @@ from storage.db import Database
 from tests.support.certops_run import EXE, run_environ
 from tests.support.dns_server import DnsServer
 from tests.support.openssl_pki import OpenSSLPKI
-from tests.support.slack_fixtures import ENV_HOST, RECORDS, add_env, make_pki, submit
+from tests.support.slack_fixtures import ENV_HOST, RECORDS, PkiSet, add_env, make_pki, submit
 
 PFX_PASSWORD = "s3cret pfx pw"
 USER = "U0ME"
@@ -81,20 +81,24 @@ def console(
         yield session, Spy(session)
 
 
-def test_the_validate_form_pfx_password_asked_again_only_where_it_was_wrong(
-    sqlite_url: str, tmp_path: Path
-) -> None:
-    pki = make_pki()
+def write_pfx(path: Path, pki: PkiSet) -> None:
+    """shop.example.com's PFX with its chain up to the private root (valid, a warning)."""
     pfx = pkcs12.serialize_key_and_certificates(
         b"shop",
         pki.shop.key,  # type: ignore[arg-type]
         pki.shop.cert,
-        [pki.intermediate.cert, pki.root.cert],  # the private root: valid, with a warning
+        [pki.intermediate.cert, pki.root.cert],
         BestAvailableEncryption(PFX_PASSWORD.encode()),
     )
+    path.write_bytes(pfx)
+
+
+def test_the_validate_form_pfx_password_asked_again_only_where_it_was_wrong(
+    sqlite_url: str, tmp_path: Path
+) -> None:
     folder = tmp_path / "my certs"
     folder.mkdir()
-    (folder / "shop.pfx").write_bytes(pfx)
+    write_pfx(folder / "shop.pfx", make_pki())
     database = Database(sqlite_url)
     try:
         with console(sqlite_url, ServiceContext(database=database)) as (session, spy):
@@ -241,6 +245,44 @@ def test_the_assign_form_picks_the_certificate_then_shows_errors_on_their_fields
     assert env.hostname == "shop.example.com" and env.current is not None
 
 
+def test_the_assign_button_under_a_saved_certificate_opens_the_form_with_it_chosen(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Validate in a form, `/click` the Assign button of the DM it posts: the assign form
+    opens with the certificate chosen (no dispatch needed), and assigns it."""
+    pki = make_pki()
+    write_pfx(tmp_path / "shop.pfx", pki)
+    database = Database(sqlite_url)
+    try:
+        with DnsServer(RECORDS) as dns:
+            ctx = ServiceContext(database=database, default_nameservers=[dns.address])
+            add_env(ctx)
+            with console(sqlite_url, ctx) as (session, spy):
+                text = run_lines(
+                    session,
+                    "/cert validate",
+                    "2",
+                    "shop.example.com",
+                    "shop",
+                    str(tmp_path / "shop.pfx"),
+                    PFX_PASSWORD,
+                    "n",
+                    "/click 1",  # Assign, under "Saved" in the DM
+                    "",  # Enter keeps the certificate chosen
+                    "1",
+                    "",
+                    "y",
+                )
+            env = environments.show_environment(ctx, "dev")
+    finally:
+        database.dispose()
+    assert "Buttons: 1) Assign" in text and "[form: Assign a certificate]" in text
+    assert "shop (validated" in text.split("[form: Assign a certificate]")[1]
+    assert spy.of("block_actions")[0]["actions"][0]["action_id"] == "assign_open"
+    assert len(spy.of("block_actions")) == 1  # the certificate kept: nothing dispatched
+    assert "[form: Assigned]" in text and env.hostname == "shop.example.com"
+
+
 def test_cancel_closes_the_form_and_sends_view_closed_when_the_view_asks(
     sqlite_url: str,
 ) -> None:
@@ -381,15 +423,7 @@ class Screen:
 def test_a_person_fills_the_validate_form_on_a_terminal(tmp_path: Path) -> None:
     """`certops console` on a pseudo-terminal: each field is a prompt, the password is
     not echoed, the form saves, Ctrl-D ends the console cleanly."""
-    pki = make_pki()
-    pfx = pkcs12.serialize_key_and_certificates(
-        b"shop",
-        pki.shop.key,  # type: ignore[arg-type]
-        pki.shop.cert,
-        [pki.intermediate.cert, pki.root.cert],
-        BestAvailableEncryption(PFX_PASSWORD.encode()),
-    )
-    (tmp_path / "shop.pfx").write_bytes(pfx)
+    write_pfx(tmp_path / "shop.pfx", make_pki())
     process, master = _spawn_console(tmp_path)
     screen = Screen(master)
     try:
