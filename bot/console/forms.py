@@ -94,10 +94,6 @@ class OpenView:
         return str(self.view.get("id", ""))
 
     @property
-    def title(self) -> str:
-        return str((self.view.get("title") or {}).get("text", ""))
-
-    @property
     def can_submit(self) -> bool:
         return bool(self.view.get("submit"))
 
@@ -144,10 +140,11 @@ def view_text(view: dict[str, Any]) -> str:
     for block in view.get("blocks") or []:
         if not Field.is_input(block):
             lines += block_lines(block)
-    return "\n".join(line for line in lines).strip("\n")
+    return "\n".join(lines).strip("\n")
 
 
 def user_of(user_id: str) -> dict[str, str]:
+    """The `user` of an interaction payload, as Slack sends it."""
     return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": TEAM_ID}
 
 
