@@ -17,12 +17,17 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.app import create_app
+from bot.console.forms import VIEW_METHODS, FormWalk
+from bot.console.local_files import FileHost
 from bot.console.loopback import LoopbackServer
+from bot.console.prompts import read_answer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
+from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import InFlight, shutdown_for
+from handlers.common.deps import Deps
 from handlers.common.request_context import ContextExecutor
 from storage.db import Database
 
@@ -31,7 +36,8 @@ CONSOLE_TOKEN = "xoxb-console"
 QUIET_METHODS = frozenset({"auth.test", "conversations.open", "users.info"})
 CONSOLE_HELP = (
     "Type /cert ... as in Slack (try /cert help). Also: /home shows your App Home, "
-    "/click N clicks a button, other text is sent as a DM to the bot, /quit leaves."
+    "/click N clicks a button, other text is sent as a DM to the bot, /quit leaves. "
+    "In a form: answer each field, Enter keeps the value shown, /cancel closes it."
 )
 
 
@@ -70,6 +76,8 @@ class ConsoleSession:
         # Calls shown so far: what the bot posts on its own between two lines (the
         # scheduler's expiry warnings and TLS checks) is shown before the next answer.
         self.shown = api.mark()
+        # The modal being filled in, if any: the lines typed are its answers.
+        self.form: FormWalk | None = None
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -127,11 +135,55 @@ class ConsoleSession:
         self.settle()
         return sent, self.api.calls(since=since)
 
+    # --- forms (bot/console/forms.py walks them; these are what it needs) -------------
+    @property
+    def files(self) -> FileHost:
+        return self.api
+
+    def interact(self, payload: dict[str, Any]) -> tuple[Sent, list[Call]]:
+        """An interaction payload (a form's), as Slack sends it; waits for its work."""
+        since = self.api.mark()
+        sent = self.sender.interaction(payload)
+        self.settle()
+        return sent, self.api.calls(since=since)
+
+    def show(self, sent: Sent, calls: list[Call]) -> str:
+        return self._show(sent, calls)
+
+    @property
+    def prompt(self) -> str:
+        return self.form.prompt if self.form is not None else "> "
+
+    @property
+    def secret(self) -> bool:
+        """Whether the next line is a password (read without echo on a terminal)."""
+        return self.form is not None and self.form.secret
+
+    def end_of_input(self) -> str | None:
+        """Input ended: in a form, leave the form (the text to show); else None."""
+        if self.form is None:
+            return None
+        text, self.form = self.form.end_of_input(), None
+        return text
+
+    def _answer_form(self, form: FormWalk, line: str) -> str | None:
+        if line.strip() in {"/quit", "/exit"}:
+            form.close("")
+            self.form = None
+            return None
+        text = form.answer(line)
+        if form.closed:
+            self.form = None
+        return text
+
     def handle_line(self, line: str) -> str | None:
         """The text to print for one input line; None means: leave. Posts the bot made on
         its own since the last line come first, with their buttons."""
         background = self._background()
-        answer = self._handle_line(line)
+        if self.form is not None:
+            answer = self._answer_form(self.form, line)
+        else:
+            answer = self._handle_line(line)
         self.shown = self.api.mark()
         if answer is None or not background:
             return answer
@@ -173,14 +225,22 @@ class ConsoleSession:
         return self._show(sent, calls)
 
     def _show(self, sent: Sent, calls: list[Call], *, show_home: bool = False) -> str:
-        """The text of an exchange, and its buttons numbered for /click."""
+        """The text of an exchange, and its buttons numbered for /click; a modal the bot
+        opened is walked (its first field asked)."""
+        form = ""
+        if self.form is None and any(call.method == "views.open" for call in calls):
+            self.form = FormWalk(self)
+            form = self.form.start(calls)
+            calls = [call for call in calls if call.method not in VIEW_METHODS]
+            if self.form.closed:
+                self.form = None
         text = render(sent, calls, show_home=show_home)
         buttons = buttons_in(sent, calls, include_home=show_home)
         if buttons:
             self.buttons = buttons
             listed = "  ".join(f"{i}) {b.label}" for i, b in enumerate(buttons, 1))
             text += f"\n\nButtons: {listed}  (type /click N)"
-        return text
+        return "\n\n".join(part for part in (text, form) if part)
 
 
 @dataclass(frozen=True)
@@ -270,15 +330,18 @@ def open_session(
     user_id: str = DEFAULT_USER,
     admin: bool = False,
     database: Database | None = None,
+    services: ServiceContext | None = None,
 ) -> Iterator[ConsoleSession]:
-    """Start the stand-in and the app; stop both on exit."""
+    """Start the stand-in and the app; stop both on exit. `services` replaces the context
+    made from the settings (tests give one with the loopback DNS server's address)."""
     with ExitStack() as stack:
         api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
         settings = console_settings(settings, api.api_url, user_id, admin)
         # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
         executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
         stack.callback(executor.shutdown, wait=True)
-        app = create_app(settings, database=database, listener_executor=executor)
+        deps = Deps(settings=settings, services=services) if services is not None else None
+        app = create_app(settings, database=database, deps=deps, listener_executor=executor)
         work = shutdown_for(app).work  # the listener runs and the work pool together
         assert work is not None
         server = stack.enter_context(LoopbackServer(app))
@@ -290,13 +353,17 @@ def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool
     if prompt:
         stdout.write(CONSOLE_HELP + "\n")
     while True:
-        if prompt:
-            stdout.write("> ")
-            stdout.flush()
-        line = stdin.readline()
+        line = read_answer(
+            stdin, stdout, prompt=session.prompt if prompt else "", secret=session.secret
+        )
         if not line:
             if prompt:
                 stdout.write("\n")
+            left = session.end_of_input()
+            if left is not None:  # a form was open: leave it, and go on reading
+                stdout.write(left + "\n")
+                stdout.flush()
+                continue
             return 0
         out = session.handle_line(line)
         if out is None:

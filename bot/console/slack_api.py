@@ -50,6 +50,8 @@ class Call:
     params: dict[str, Any]
     index: int
     path: str = ""
+    # What the stand-in answered (a view's id and hash: the console's forms follow them).
+    answer: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -270,9 +272,11 @@ class FakeSlackApi:
                 self._state.changed.wait(left)
 
     # --- the server side -----------------------------------------------------------------
-    def _record(self, method: str, params: dict[str, Any], path: str) -> Call:
+    def _record(
+        self, method: str, params: dict[str, Any], path: str, answer: dict[str, Any] | None = None
+    ) -> Call:
         with self._state.changed:
-            call = Call(method, params, len(self._state.calls), path)
+            call = Call(method, params, len(self._state.calls), path, dict(answer or {}))
             self._state.calls.append(call)
             self._state.changed.notify_all()
             return call
@@ -313,6 +317,9 @@ class FakeSlackApi:
             view = dict(params.get("view") or {})
             view.setdefault("id", params.get("view_id") or f"V{next(self._ids):08d}")
             view.setdefault("team_id", TEAM_ID)
+            # Slack gives every version of a view a new hash, and its (empty) state.
+            view["hash"] = f"{int(time.time())}.{next(self._ids):08d}"
+            view.setdefault("state", {"values": {}})
             return 200, {"ok": True, "view": view}
         if method == "conversations.open":
             users = str(params.get("users", "")).split(",")[0]
@@ -492,7 +499,7 @@ class FakeSlackApi:
                     return
                 time.sleep(api.delays.get(method, 0.0))
                 status, data = api.answer(method, params)
-                api._record(method, params, url.path)
+                api._record(method, params, url.path, data)
                 time.sleep(api.hold_answers.get(method, 0.0))
                 if data.get("ok") and api._lose(method):
                     self.close_connection = True  # posted, and the answer is lost
