@@ -93,6 +93,11 @@ class Settings:
     # CERTOPS_TRUST_STORE: PEM files of extra roots (separated with ':'), trusted by the bot,
     # the console and every command as `--trust-store` is (issue 15). Read where it is used.
     trust_store: tuple[Path, ...] = ()
+    # Issue 17, for tests and labs only: the port probed instead of 443
+    # (CERTOPS_PROBE_PORT) and whether a hostname may resolve to a loopback or link-local
+    # address (CERTOPS_PROBE_ALLOW_LOOPBACK; refused by default).
+    probe_port: int = 443
+    probe_allow_loopback: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -267,6 +272,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
     drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
+    probe_port = int(_number(environ, "CERTOPS_PROBE_PORT", 443, 1, 65535, errors))
+    allow_loopback = _flag(environ, "CERTOPS_PROBE_ALLOW_LOOPBACK", False, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -298,6 +305,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
         isolate_checks=isolate,
+        probe_port=probe_port,
+        probe_allow_loopback=allow_loopback,
         trust_store=tuple(
             Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
         ),

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: a command imports the services it runs, no others
+    from bot.services.adoption import AdoptResult
     from bot.services.assignments import AssignResult
     from bot.services.audit import AuditEntry
     from bot.services.certificates import ReviewResult, SubmitResult
@@ -149,6 +150,38 @@ def _assign(r: AssignResult) -> str:
     return "\n".join(lines)
 
 
+def _adopt(r: AdoptResult) -> str:
+    c = r.certificate
+    if not r.changed:
+        head = f"{r.hostname} on {r.environment} already serves {c.name} ({c.status}): unchanged."
+    elif r.reused:
+        head = (
+            f"Adopted {r.hostname} on {r.environment}: it serves {c.name} ({c.status}), on record."
+        )
+    else:
+        head = f"Adopted {r.hostname} on {r.environment} as {c.name} (observed, public parts only)."
+    lines = [
+        head,
+        f"  served by:    {r.served_by}",
+        f"  subject:      {c.subject or '?'}",
+        f"  names:        {', '.join(c.sans) or '(none)'}",
+        f"  valid until:  {_until(c, 'days left')}",
+        f"  SHA-256:      {c.fingerprint_sha256 or '?'}",
+    ]
+    if r.next_warning:
+        lines.append(f"  next warning: {r.next_warning['at']} ({r.next_warning['label']})")
+    if r.replaced:
+        lines.append(f"  replaced:     {r.replaced.certificate} ({r.replaced.hostname})")
+    if r.superseded:
+        lines.append(f"  superseded:   {', '.join(r.superseded)}")
+    if c.status == "observed":
+        lines += ["", "certops holds no key for it: to renew, submit the new certificate with"]
+        lines.append(
+            f"its key (certops cert submit FILES --renews {c.name}), then certops cert renew."
+        )
+    return "\n".join(lines)
+
+
 def _ticket_result(r: TicketResult) -> str:
     t = r.ticket
     lines = [f"Ticket {t.id}: {t.certificate} for {t.hostname} on {t.environment} ({t.state})"]
@@ -210,6 +243,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "bot.services.certificates.SubmitResult": _submit,
     "bot.services.certificates.ReviewResult": _review,
     "bot.services.assignments.AssignResult": _assign,
+    "bot.services.adoption.AdoptResult": _adopt,
     "bot.services.tickets.TicketResult": _ticket_result,
     "bot.services.renewals.RenewalResult": _renewal,
     "bot.services.views.EnvironmentView": _environment,

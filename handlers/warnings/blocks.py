@@ -27,6 +27,11 @@ from handlers.common.blocks.digest import days_text
 from handlers.common.ids import WarningId
 
 BLOCK_WARNING_ACTIONS = "certops_warning_actions"
+OBSERVED_NOTE = (
+    ":eyes: Observed certificate: certops took it in from what the hostname serves and "
+    "holds no key for it. Renewing means uploading the new certificate *with its key* "
+    "(Renew), then putting it in place."
+)
 
 
 def _value(warning: DueWarning) -> str:
@@ -86,6 +91,8 @@ def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
                 "certificate in place now."
             )
         )
+    if warning.observed:
+        blocks.append(context(OBSERVED_NOTE))
     value = _value(warning)
     blocks.append(
         actions(
