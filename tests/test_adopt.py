@@ -198,9 +198,9 @@ def test_openssl_certificate_is_adopted(
 @pytest.mark.parametrize(
     ("host", "loopback", "code", "says"),
     [
-        ("app.example.com", False, "address_refused", "127.0.0.2 is a loopback address"),
+        ("app.example.com", False, "address_refused", "127.0.0.2, a loopback address"),
         ("home.example.com", False, "address_refused", "loopback"),
-        ("ll.example.com", False, "address_refused", "169.254.10.1 is a link-local address"),
+        ("ll.example.com", False, "address_refused", "169.254.10.1, a link-local address"),
         ("gone.example.com", True, "unresolvable", "does not exist"),
     ],
 )

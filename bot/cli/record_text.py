@@ -69,7 +69,12 @@ def _certificate(c: CertificateView) -> str:
     lines.append(f"  key:         {c.key_type or '?'} {c.key_bits or ''}".rstrip())
     lines.append(f"  issuer:      {c.issuer or '?'}")
     lines.append(f"  SHA-256:     {c.fingerprint_sha256 or '?'}")
-    lines.append(f"  submitted:   {c.submitted_by} at {c.submitted_at} ({c.submitted_format})")
+    if c.status == "observed":
+        lines.append(f"  observed:    by {c.submitted_by} at {c.submitted_at}, as served")
+        lines.append("               (public parts only, no key: renew by submitting the new")
+        lines.append(f"               certificate with its key, --renews {c.name})")
+    else:
+        lines.append(f"  submitted:   {c.submitted_by} at {c.submitted_at} ({c.submitted_format})")
     if c.renews:
         lines.append(f"  renews:      {c.renews}")
     if c.renewed_by:
@@ -79,7 +84,7 @@ def _certificate(c: CertificateView) -> str:
         lines.append(f"  reviewed:    by {c.reviewed_by} at {c.reviewed_at}{reason}")
     for a in c.assignments:
         lines.append(f"  on {_assignment_line(a)}")
-    if c.report:
+    if c.report and c.report.get("verdict"):  # an observed certificate was never validated
         lines.append(f"  validation:  {c.report.get('verdict')}")
         lines += _findings(c.report, "    ")
     return "\n".join(lines)

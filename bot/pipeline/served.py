@@ -40,16 +40,16 @@ class ServedProblem(Exception):
 
 
 def address_refusal(address: str, *, allow_loopback: bool) -> str | None:
-    """Why `address` must not be dialled (None when it may be)."""
+    """What kind of address `address` is when it must not be dialled (None when it may)."""
     ip = ipaddress.ip_address(address)
     if ip.is_unspecified:
-        return f"{address} is the unspecified address"
+        return "an unspecified"
     if allow_loopback:
         return None
     if ip.is_loopback:
-        return f"{address} is a loopback address"
+        return "a loopback"
     if ip.is_link_local:
-        return f"{address} is a link-local address"
+        return "a link-local"
     return None
 
 
@@ -92,7 +92,7 @@ def resolve_address(
     refused = address_refusal(address, allow_loopback=allow_loopback)
     if refused:
         raise ServedProblem(
-            "address_refused", f"{hostname} resolves to {refused}: not probed (refused)"
+            "address_refused", f"{hostname} resolves to {address}, {refused} address: not probed"
         )
     return address
 
