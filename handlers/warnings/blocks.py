@@ -24,14 +24,10 @@ from handlers.common.blocks.base import (
 )
 from handlers.common.blocks.confirm import renew_prompt_blocks
 from handlers.common.blocks.digest import days_text
+from handlers.common.blocks.records import OBSERVED_NOTE
 from handlers.common.ids import WarningId
 
 BLOCK_WARNING_ACTIONS = "certops_warning_actions"
-OBSERVED_NOTE = (
-    ":eyes: Observed certificate: certops took it in from what the hostname serves and "
-    "holds no key for it. Renewing means uploading the new certificate *with its key* "
-    "(Renew), then putting it in place."
-)
 
 
 def _value(warning: DueWarning) -> str:

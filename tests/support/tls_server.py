@@ -84,7 +84,8 @@ class TlsServer:
         try:
             if isinstance(self.raw, bytes):
                 conn.sendall(self.raw)
-            conn.recv(4096)  # until the client gives up or closes
+            while conn.recv(4096):  # read the ClientHello and all, say nothing, until the
+                pass  # client gives up and closes (or the 2 s timeout ends it here)
         except OSError:
             pass
         finally:
