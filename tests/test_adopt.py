@@ -302,3 +302,25 @@ def test_settings_give_the_probe_options(tmp_path: Path) -> None:
     assert adoption.probe_options(load({})) == ProbeOptions(443, False)
     bad = load({"CERTOPS_PROBE_PORT": "0", "CERTOPS_PROBE_ALLOW_LOOPBACK": "maybe"})
     assert len(bad.problems()) == 2
+
+
+def test_adopted_certificate_in_the_metrics(actx: ServiceContext, served: TlsServer) -> None:
+    from bot.metrics import Metrics
+    from tests.support.metrics import scrape, value
+
+    result = adopt(actx, served, "app.example.com", "dev")
+    assert isinstance(result, adoption.AdoptResult)
+    metrics = Metrics(actx.database, series="both")
+    assert metrics.record.refresh()
+    samples = scrape(metrics)
+    metrics.record.stop()
+    assert value(samples, "certops_certificates", status="observed") == 1
+    expires = value(
+        samples,
+        "certops_cert_not_after",
+        certificate=result.certificate.name,
+        environment="dev",
+        hostname="app.example.com",
+        status="observed",
+    )
+    assert expires > 0
