@@ -1,4 +1,5 @@
-"""Adopting what a hostname serves (issue 17, part 3), through the real service.
+"""Adopting what a hostname serves (issue 17, part 3): the real service, and `certops adopt`
+as a real process.
 
 A real TLS server on 127.0.0.2 serves test certificates (from cryptography and from the
 openssl CLI); the loopback DNS server resolves the test hostnames to it (a CNAME to the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from bot.services.expiry_thresholds import from_settings
 from bot.services.views import certificate_view
 from storage import queries
 from storage.models import AuditEvent, Certificate, TlsCheck
+from tests.support.certops_run import EXE, run_environ
 from tests.support.dns_server import DnsServer
 from tests.support.expiry import Recorder
 from tests.support.openssl_pki import OpenSSLPKI
@@ -50,6 +53,7 @@ RECORDS = {
     "app.example.com": [("CNAME", DEV_HOST + ".", 300)],
     "www.example.com": [("CNAME", QA_HOST + ".", 300)],
     "lt.example.com": [("CNAME", LT_HOST + ".", 300)],
+    "shop.example.com": [("CNAME", DEV_HOST + ".", 300)],
     "home.example.com": [("A", "127.0.0.1", 300)],
     "ll.example.com": [("A", "169.254.10.1", 300)],
     DEV_HOST: [("A", SERVER, 60)],
@@ -324,3 +328,92 @@ def test_adopted_certificate_in_the_metrics(actx: ServiceContext, served: TlsSer
         status="observed",
     )
     assert expires > 0
+
+
+def certops(cwd: Path, environ: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXE, *argv], capture_output=True, text=True, env=environ, cwd=cwd, timeout=60
+    )
+
+
+def test_adopt_as_a_process(
+    database_url: str,
+    tmp_path: Path,
+    dns: DnsServer,
+    server: TlsServer,
+    openssl_pki: OpenSSLPKI,
+) -> None:
+    """`certops adopt` as a real process (SQLite and PostgreSQL): the openssl leaf served,
+    the test-only settings CERTOPS_PROBE_PORT and CERTOPS_PROBE_ALLOW_LOOPBACK."""
+    server.raw = None
+    server.serve_files(openssl_pki.path("leaf.pem"), openssl_pki.path("leaf.key"))
+    environ = run_environ(
+        DATABASE_URL=database_url,
+        CERTOPS_PROBE_PORT=str(server.port),
+        CERTOPS_PROBE_ALLOW_LOOPBACK="1",
+    )
+    ns = ["--nameserver", dns.nameserver, "--timeout", "2"]
+    assert certops(tmp_path, environ, "env", "add", "dev", "--host", DEV_HOST).returncode == 0
+
+    done = certops(tmp_path, environ, "adopt", "app.example.com", "dev", *ns, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    cert = data["certificate"]
+    assert data["changed"] is True and cert["status"] == "observed"
+    assert cert["sans"] == ["app.example.com", "www.example.com"]
+    assert data["assignment"]["state"] == "active" and data["next_warning"]["threshold"] == "30d"
+    assert "certificate_pem" not in cert  # the summary, not the PEM
+
+    again = certops(tmp_path, environ, "adopt", "app.example.com", "dev", *ns)
+    assert again.returncode == 0 and "unchanged" in again.stdout.splitlines()[0]
+    for label in ("subject:", "names:", "valid until:", "SHA-256:", "next warning:"):
+        assert label in again.stdout
+    assert cert["fingerprint_sha256"] in again.stdout
+
+    shown = certops(tmp_path, environ, "cert", "show", cert["name"], "--json")
+    row = json.loads(shown.stdout)
+    assert row["status"] == "observed" and row["chain_pem"] == ""
+    assert "PRIVATE KEY" not in shown.stdout
+    text = certops(tmp_path, environ, "cert", "show", cert["name"]).stdout
+    assert "observed" in text and "no key" in text
+
+    # Refusals: one line each, exit 1.
+    refused = certops(
+        tmp_path,
+        {**environ, "CERTOPS_PROBE_ALLOW_LOOPBACK": "0"},
+        "adopt",
+        "app.example.com",
+        "dev",
+        *ns,
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == (
+        "certops adopt: refused (address_refused): app.example.com resolves to 127.0.0.2, "
+        "a loopback address: not probed"
+    )
+    other = certops(tmp_path, environ, "adopt", "shop.example.com", "dev", *ns)
+    assert other.returncode == 1 and len(other.stderr.strip().splitlines()) == 1
+    assert "(hostname_not_covered)" in other.stderr
+    server.raw = "silent"
+    try:
+        silent = certops(tmp_path, environ, "adopt", "app.example.com", "dev", *ns, "--json")
+    finally:
+        server.raw = None
+    assert silent.returncode == 1 and json.loads(silent.stdout)["code"] == "handshake_failed"
+    nowhere = certops(tmp_path, environ, "adopt", "app.example.com", "prod", *ns)
+    assert nowhere.returncode == 1 and "(not_found)" in nowhere.stderr
+    usage = certops(tmp_path, environ, "adopt", "app.example.com")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_an_observed_certificate_is_not_assigned_elsewhere(
+    actx: ServiceContext, served: TlsServer
+) -> None:
+    result = adopt(actx, served, "app.example.com", "dev")
+    assert isinstance(result, adoption.AdoptResult)
+    with pytest.raises(ServiceError) as caught:
+        assignments.assign_certificate(
+            actx, ADMIN, result.certificate.name, "qa", "www.example.com", cname_confirmed=True
+        )
+    assert caught.value.code == "certificate_not_assignable"
+    assert "holds no key" in caught.value.message

@@ -146,3 +146,25 @@ def test_expiry_warning_of_an_adopted_certificate(slack: SlackHarness, pki: PkiS
     said = json.dumps(warning.blocks)
     assert warning.params["channel"] == "C0DEV" and HOST in said
     assert "Observed certificate" in said and "with its key" in said
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('{"hostname":"a.example.com","environment_id":3}', ("a.example.com", 3)),
+        ('{"hostname":"a.example.com","environment_id":"3"}', ("a.example.com", 3)),
+        ('{"hostname":"a.example.com","environment":"dev"}', ("a.example.com", "dev")),
+        ('{"hostname":"a.example.com","environment_id":true}', None),
+        ('{"hostname":"a.example.com","environment_id":0}', None),
+        ('{"hostname":"a.example.com"}', None),
+        ('{"hostname":7,"environment":"dev"}', None),
+        ('["a.example.com","dev"]', None),
+        ('{"hostname":"a.example.com","environment":"' + "d" * 300 + '"}', None),
+        ('{"hostname":"a.example.com","environment":"dev","pad":"' + "x" * 2000 + '"}', None),
+    ],
+)
+def test_the_button_value_is_read_bounded(value: str, expected: object) -> None:
+    from handlers.common.payloads import served_target
+
+    assert served_target({"actions": [{"value": value}]}) == expected
+    assert served_target({"actions": []}) is None and served_target({}) is None

@@ -63,13 +63,16 @@ def served_target(body: Mapping[str, Any]) -> tuple[str, str | int] | None:
         return None
     value = json_object(raw)
     hostname = value.get("hostname")
-    environment = value.get("environment_id", value.get("environment"))
     if not isinstance(hostname, str) or not 0 < len(hostname) <= MAX_TARGET_TEXT:
         return None
-    if isinstance(environment, int) and not isinstance(environment, bool) and environment > 0:
-        return hostname, environment
-    if isinstance(environment, str) and 0 < len(environment) <= MAX_TARGET_TEXT:
-        return hostname, environment
+    env_id = value.get("environment_id")
+    if isinstance(env_id, str) and env_id.isdigit() and len(env_id) <= 18:
+        env_id = int(env_id)  # an id written as text
+    if isinstance(env_id, int) and not isinstance(env_id, bool) and env_id > 0:
+        return hostname, env_id
+    name = value.get("environment")
+    if isinstance(name, str) and 0 < len(name) <= MAX_TARGET_TEXT:
+        return hostname, name
     return None
 
 
