@@ -1,7 +1,7 @@
 """The composition root of the Slack app: settings, client and database in, a Bolt App out.
 
 Handlers register per feature (handlers/commands, home, uploads, validate, assign,
-warnings; handlers/common holds what they share), each through its `register(app, deps)`; nothing imports a global app, so tests and the
+warnings, served; handlers/common holds what they share), each through its `register(app, deps)`; nothing imports a global app, so tests and the
 console build as many apps as they like. Constructing the app makes no network call:
 the token is checked on the first request (auth.test), not here.
 """
@@ -21,7 +21,7 @@ from bot.request_signature import harden_signature_check, quiet_client_token_not
 from bot.settings import Settings
 from bot.shutdown import InFlight, Shutdown, attach, shutdown_for
 from bot.work_pool import AllWork
-from handlers import assign, commands, home, uploads, validate, warnings
+from handlers import assign, commands, home, served, uploads, validate, warnings
 from handlers.common import errors, middleware
 from handlers.common.deps import Deps
 from handlers.common.markup_gate import GuardedWebClient, guard_app
@@ -85,7 +85,7 @@ def create_app(
         deps.modals = ModalOpener(fast)
     guard_app(app)  # first: every listener posts through the gate
     middleware.register(app, deps)
-    for feature in (commands, home, uploads, validate, assign, warnings):
+    for feature in (commands, home, uploads, validate, assign, warnings, served):
         feature.register(app, deps)
     errors.register(app, deps)
     instrument(app, metrics)

@@ -75,9 +75,9 @@ OVER_BUCKET = "over-90d"
 # Slack answers within 3 s or retries; handlers (DNS, validation) may take longer.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 HANDLER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-STATUSES = ("validated", "pending_manual", "approved", "rejected", "superseded")
+STATUSES = ("validated", "pending_manual", "approved", "rejected", "superseded", "observed")
 # Certificates that no longer matter (replaced, refused) get no expiry series.
-EXPIRY_STATUSES = ("validated", "pending_manual", "approved")
+EXPIRY_STATUSES = ("validated", "pending_manual", "approved", "observed")
 CERT_LABELS = (
     "certificate",
     "environment",

@@ -97,6 +97,11 @@ class Settings:
     # with commas), as `--nameserver` does for the terminal commands; empty: the system
     # resolver. Lets a lab or a test point the running bot at a DNS server of its own.
     nameservers: tuple[tuple[str, int], ...] = ()
+    # Issue 17, for tests and labs only: the port probed instead of 443
+    # (CERTOPS_PROBE_PORT) and whether a hostname may resolve to a loopback or link-local
+    # address (CERTOPS_PROBE_ALLOW_LOOPBACK; refused by default).
+    probe_port: int = 443
+    probe_allow_loopback: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -288,6 +293,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
     nameservers = _nameservers(environ, errors)
+    probe_port = int(_number(environ, "CERTOPS_PROBE_PORT", 443, 1, 65535, errors))
+    allow_loopback = _flag(environ, "CERTOPS_PROBE_ALLOW_LOOPBACK", False, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -320,6 +327,8 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         download_deadline_seconds=download_deadline,
         isolate_checks=isolate,
         nameservers=nameservers,
+        probe_port=probe_port,
+        probe_allow_loopback=allow_loopback,
         trust_store=tuple(
             Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
         ),

@@ -38,6 +38,8 @@ class SubmittedFormat(StrEnum):
     PEM = "pem"
     PFX = "pfx"
     ZIP = "zip"
+    # Read from what a hostname serves (`certops adopt`): nothing was submitted.
+    SERVED = "served"
 
 
 class CertificateStatus(StrEnum):
@@ -46,6 +48,10 @@ class CertificateStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
+    # Taken in from what a hostname already serves (`certops adopt`, issue 17): public
+    # parts only, no validation by certops and no key. Watched for expiry and renewable
+    # like a validated one, but never assigned elsewhere (the key is not ours to upload).
+    OBSERVED = "observed"
 
 
 class AssignmentState(StrEnum):

@@ -158,6 +158,16 @@ def certificates_by_name(
     return session.exec(query).all()
 
 
+def certificates_with_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:
+    """Certificates whose leaf has this SHA-256 fingerprint (the record's upper-case hex
+    with colons), oldest first: the served certificate may be on record already."""
+    return session.exec(
+        select(Certificate)
+        .where(Certificate.fingerprint_sha256 == fingerprint)
+        .order_by(col(Certificate.id))
+    ).all()
+
+
 def has_valid_renewal(
     session: Session, certificate_id: int, statuses: Iterable[CertificateStatus]
 ) -> bool:
@@ -176,11 +186,12 @@ def certificates_expiring_before(
     statuses: Iterable[CertificateStatus] | None = (
         CertificateStatus.VALIDATED,
         CertificateStatus.APPROVED,
+        CertificateStatus.OBSERVED,
     ),
 ) -> Sequence[Certificate]:
     """Certificates whose not_after is before `moment`, soonest first.
 
-    By default only usable ones (validated or approved): superseded, rejected and pending
+    By default only usable ones (validated, approved or observed): superseded, rejected and pending
     certificates are nobody's to renew. Pass `statuses=None` for all.
     """
     query = select(Certificate).where(
@@ -460,7 +471,12 @@ def latest_audit(
 # The scan reads every certificate that can be due before `horizon` in a handful of
 # queries (the index on certificate.not_after keeps them cheap among 100,000 rows).
 
-WATCHED_STATUSES = (CertificateStatus.VALIDATED, CertificateStatus.APPROVED)
+# Observed certificates (taken in from what is served) are warned about like the others.
+WATCHED_STATUSES = (
+    CertificateStatus.VALIDATED,
+    CertificateStatus.APPROVED,
+    CertificateStatus.OBSERVED,
+)
 
 
 def _watched(horizon: datetime, since: datetime | None = None) -> Any:
@@ -483,7 +499,7 @@ def expiry_candidates(
 
     One row per (certificate, current assignment), or one row with no environment for a
     certificate that serves none: (id, name, domain, not_before, not_after, environment
-    name, channel, warning_days, is_lifetime, hostname). The names (a JSON column, slow to
+    name, channel, warning_days, is_lifetime, hostname, status). The names (a JSON column, slow to
     decode by the thousand) are read for the due ones only: `sans_of`.
     """
     query = (
@@ -498,6 +514,7 @@ def expiry_candidates(
             col(Environment.warning_days),
             col(Environment.is_lifetime),
             col(Assignment.hostname),
+            col(Certificate.status),
         )
         .select_from(Certificate)
         .outerjoin(

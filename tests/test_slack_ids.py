@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from handlers import assign, commands, home, uploads, validate, warnings
+from handlers import assign, commands, home, served, uploads, validate, warnings
 from handlers.common.ids import FEATURE_IDS, LEGACY
 from tests.support.slack_harness import SlackHarness, slack_harness
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = (commands, home, uploads, validate, assign, warnings)
+FEATURES = (commands, home, uploads, validate, assign, warnings, served)
 
 
 class Recorder:

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("bot.cli.record", "environments: add, list, show"),
     "cert": ("bot.cli.record", "certificates: submit, list, show, approve, reject, renew"),
     "assign": ("bot.cli.record", "put a certificate and hostname on an environment"),
+    "adopt": ("bot.cli.record", "record the certificate a hostname serves (status observed)"),
     "ticket": ("bot.cli.record", "LifeTime support tickets: open, update, list"),
     "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
     "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),

@@ -1,4 +1,4 @@
-"""`certops env | cert | assign | ticket | audit`: the record and its rules on a terminal.
+"""`certops env | cert | assign | adopt | ticket | audit`: the record and its rules on a terminal.
 
 The same services the Slack handlers call, so the whole process can be scripted. The
 terminal user is an admin (whoever runs certops on the host owns its database).
@@ -35,6 +35,7 @@ from bot.cli.startup import (
 if TYPE_CHECKING:
     from bot.pipeline.material import Passwords
     from bot.services.context import ServiceContext
+    from bot.settings import Settings
 
 
 def _sub(
@@ -105,6 +106,11 @@ def _assign_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _adopt_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("hostname", metavar="HOSTNAME", help="the hostname to probe (SNI)")
+    parser.add_argument("environment", metavar="ENV", help="the environment it belongs to")
+
+
 def _ticket_parser(parser: argparse.ArgumentParser) -> None:
     subs = parser.add_subparsers(dest="action", required=True, parser_class=Parser)
     opened = _sub(subs, "open", "open a LifeTime support ticket (prints the case text)")
@@ -131,6 +137,7 @@ PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "env": _env_parser,
     "cert": _cert_parser,
     "assign": _assign_parser,
+    "adopt": _adopt_parser,
     "ticket": _ticket_parser,
     "audit": _audit_parser,
 }
@@ -139,7 +146,7 @@ PARSERS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
 def build_parser(prog: str, command: str) -> argparse.ArgumentParser:
     if command not in PARSERS:
         raise UsageError(f"unknown command {command!r}")
-    parents = [json_option(), *([dns_options()] if command == "assign" else [])]
+    parents = [json_option(), *([dns_options()] if command in {"assign", "adopt"} else [])]
     parser = Parser(prog=prog, parents=parents, epilog=__doc__.split("\n\n")[2])
     PARSERS[command](parser)
     return parser
@@ -157,6 +164,7 @@ class Call:
     args: argparse.Namespace
     ctx: ServiceContext
     ask: Callable[[str], str]
+    settings: Settings | None = None  # what the verb needs beyond the context (adopt)
 
     @property
     def actor(self) -> Any:
@@ -288,6 +296,25 @@ def assign(call: Call) -> Result:
     )
 
 
+def adopt(call: Call) -> Result:
+    """Record what HOSTNAME serves as ENV's certificate (status `observed`)."""
+    from bot.services import adoption
+    from bot.services.expiry_thresholds import from_settings
+
+    a = call.args
+    settings = call.settings or startup.load_settings()
+    ctx = replace(call.ctx, dns_timeout=timeout(a.timeout))
+    return adoption.adopt_served(
+        ctx,
+        call.actor,
+        a.hostname,
+        a.environment,
+        options=adoption.probe_options(settings),
+        thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
+        nameservers=nameservers(a.nameserver),
+    )
+
+
 def ticket_open(call: Call) -> Result:
     from bot.services import tickets
 
@@ -336,6 +363,7 @@ VERBS: dict[tuple[str, str | None], Callable[[Call], Result]] = {
     ("cert", "reject"): cert_reject,
     ("cert", "renew"): cert_renew,
     ("assign", None): assign,
+    ("adopt", None): adopt,
     ("ticket", "open"): ticket_open,
     ("ticket", "update"): ticket_update,
     ("ticket", "list"): ticket_list,
@@ -385,7 +413,7 @@ def main(
             ctx = startup.service_context(settings, startup.open_database(settings))
         except startup.StartupError as error:
             raise DatabaseDown(str(error)) from None
-        result = verb(Call(args, ctx, ask))
+        result = verb(Call(args, ctx, ask, settings))
     except UsageError as error:
         return startup.usage_line(prog, error)
     except ServiceError as error:

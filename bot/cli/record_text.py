@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: a command imports the services it runs, no others
+    from bot.services.adoption import AdoptResult
     from bot.services.assignments import AssignResult
     from bot.services.audit import AuditEntry
     from bot.services.certificates import ReviewResult, SubmitResult
@@ -68,7 +69,12 @@ def _certificate(c: CertificateView) -> str:
     lines.append(f"  key:         {c.key_type or '?'} {c.key_bits or ''}".rstrip())
     lines.append(f"  issuer:      {c.issuer or '?'}")
     lines.append(f"  SHA-256:     {c.fingerprint_sha256 or '?'}")
-    lines.append(f"  submitted:   {c.submitted_by} at {c.submitted_at} ({c.submitted_format})")
+    if c.status == "observed":
+        lines.append(f"  observed:    by {c.submitted_by} at {c.submitted_at}, as served")
+        lines.append("               (public parts only, no key: renew by submitting the new")
+        lines.append(f"               certificate with its key, --renews {c.name})")
+    else:
+        lines.append(f"  submitted:   {c.submitted_by} at {c.submitted_at} ({c.submitted_format})")
     if c.renews:
         lines.append(f"  renews:      {c.renews}")
     if c.renewed_by:
@@ -78,7 +84,7 @@ def _certificate(c: CertificateView) -> str:
         lines.append(f"  reviewed:    by {c.reviewed_by} at {c.reviewed_at}{reason}")
     for a in c.assignments:
         lines.append(f"  on {_assignment_line(a)}")
-    if c.report:
+    if c.report and c.report.get("verdict"):  # an observed certificate was never validated
         lines.append(f"  validation:  {c.report.get('verdict')}")
         lines += _findings(c.report, "    ")
     return "\n".join(lines)
@@ -149,6 +155,38 @@ def _assign(r: AssignResult) -> str:
     return "\n".join(lines)
 
 
+def _adopt(r: AdoptResult) -> str:
+    c = r.certificate
+    if not r.changed:
+        head = f"{r.hostname} on {r.environment} already serves {c.name} ({c.status}): unchanged."
+    elif r.reused:
+        head = (
+            f"Adopted {r.hostname} on {r.environment}: it serves {c.name} ({c.status}), on record."
+        )
+    else:
+        head = f"Adopted {r.hostname} on {r.environment} as {c.name} (observed, public parts only)."
+    lines = [
+        head,
+        f"  served by:    {r.served_by}",
+        f"  subject:      {c.subject or '?'}",
+        f"  names:        {', '.join(c.sans) or '(none)'}",
+        f"  valid until:  {_until(c, 'days left')}",
+        f"  SHA-256:      {c.fingerprint_sha256 or '?'}",
+    ]
+    if r.next_warning:
+        lines.append(f"  next warning: {r.next_warning['at']} ({r.next_warning['label']})")
+    if r.replaced:
+        lines.append(f"  replaced:     {r.replaced.certificate} ({r.replaced.hostname})")
+    if r.superseded:
+        lines.append(f"  superseded:   {', '.join(r.superseded)}")
+    if c.status == "observed":
+        lines += ["", "certops holds no key for it: to renew, submit the new certificate with"]
+        lines.append(
+            f"its key (certops cert submit FILES --renews {c.name}), then certops cert renew."
+        )
+    return "\n".join(lines)
+
+
 def _ticket_result(r: TicketResult) -> str:
     t = r.ticket
     lines = [f"Ticket {t.id}: {t.certificate} for {t.hostname} on {t.environment} ({t.state})"]
@@ -210,6 +248,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "bot.services.certificates.SubmitResult": _submit,
     "bot.services.certificates.ReviewResult": _review,
     "bot.services.assignments.AssignResult": _assign,
+    "bot.services.adoption.AdoptResult": _adopt,
     "bot.services.tickets.TicketResult": _ticket_result,
     "bot.services.renewals.RenewalResult": _renewal,
     "bot.services.views.EnvironmentView": _environment,

@@ -68,6 +68,8 @@ def check_assignable(cert: Certificate, now: dt.datetime) -> None:
             "pending_manual": "an admin must approve it first",
             "rejected": "it was rejected",
             "superseded": "its renewal replaced it",
+            "observed": "it was taken in from what a hostname serves, and certops holds no "
+            "key to put it elsewhere",
         }.get(cert.status.value, "")
         raise ServiceError(
             "certificate_not_assignable",

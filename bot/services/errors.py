@@ -33,6 +33,12 @@ CODES: dict[str, str] = {
     "nothing_to_renew": "the certificate renews nothing, or the old one serves nowhere",
     "concurrent_change": "another change to the same record won the race",
     "database_unavailable": "the database did not answer",
+    # Adopting what a hostname serves (issue 17).
+    "unresolvable": "the hostname does not resolve through the configured nameservers",
+    "address_refused": "the hostname resolves to a loopback or link-local address",
+    "handshake_failed": "no certificate could be read from the hostname (connection, TLS)",
+    "served_unreadable": "what the hostname sent is not one readable certificate",
+    "assignment_in_progress": "the environment's current assignment is still updating",
 }
 
 

@@ -58,7 +58,7 @@ from bot.services.expiry_thresholds import (
 from bot.services.held_claims import HeldClaims
 from bot.services.mrkdwn import mention
 from storage import queries
-from storage.models import Notification, SilenceKind, WarningSilence
+from storage.models import CertificateStatus, Notification, SilenceKind, WarningSilence
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,9 @@ class DueWarning:
     placements: tuple[Placement, ...]
     previous_ts: str | None = None  # the message to update in place (or to thread under)
     claim_id: int | None = None  # set once claimed: the message's metadata carries it
+    # Taken in from what a hostname serves (`certops adopt`): certops holds no key, so
+    # renewing means submitting the new certificate with its key.
+    observed: bool = False
 
     @property
     def is_expired(self) -> bool:
@@ -268,6 +271,7 @@ class _Candidate:
     domain: str
     not_before: dt.datetime | None
     not_after: dt.datetime
+    observed: bool = False
     sans: tuple[str, ...] = ()  # filled in for the due ones only
     placements: list[Placement] = field(default_factory=list)
     # channel -> thresholds of the environments that post there
@@ -294,7 +298,7 @@ def _candidates(
     found: dict[int, _Candidate] = {}
     cache: dict[str, tuple[Threshold, ...]] = {}
     for row in queries.expiry_candidates(session, until, since):
-        (cid, name, domain, not_before, not_after, env, channel, days, lifetime, host) = row
+        (cid, name, domain, not_before, not_after, env, channel, days, lifetime, host, status) = row
         cand = found.get(cid)
         if cand is None:
             cand = found[cid] = _Candidate(
@@ -303,6 +307,7 @@ def _candidates(
                 domain,
                 as_utc(not_before) if not_before else None,
                 as_utc(not_after),
+                observed=str(getattr(status, "value", status)) == CertificateStatus.OBSERVED,
             )
         where = channel or config.default_channel
         if env is not None:
@@ -430,6 +435,7 @@ def _due_in_channel(
             channel,
             tuple(cand.placements),
             previous_ts=_latest_ts(notes, include_expired=False),
+            observed=cand.observed,
         )
     return _reminder(cand, channel, notes, silences, now, days_left)
 
@@ -502,6 +508,7 @@ def _reminder(
         channel,
         tuple(cand.placements),
         previous_ts=ts,
+        observed=cand.observed,
     )
 
 

@@ -55,7 +55,7 @@ def expiring_digest(ctx: ServiceContext, days: int) -> list[EnvironmentDigest]:
     with ctx.session() as session:
         renewed = renewed_by(session, until)
         for row in queries.expiry_candidates(session, until, now - EXPIRED_GRACE):
-            cid, name, _domain, _nb, not_after, env, _ch, _wd, _lt, host = row
+            cid, name, _domain, _nb, not_after, env, _ch, _wd, _lt, host, _status = row
             end = as_utc(not_after)
             left = max(0, (end - now).days) if end > now else -1
             groups[env or NO_ENVIRONMENT].append(

@@ -145,3 +145,19 @@ def horizon(thresholds: Iterable[Threshold]) -> dt.timedelta:
         elif t.share is not None:
             leads.append(MAX_SHARE_LIFETIME * (t.share / 100.0))
     return max(leads)
+
+
+def next_warning(
+    thresholds: Sequence[Threshold],
+    not_before: dt.datetime | None,
+    not_after: dt.datetime,
+    now: dt.datetime,
+) -> tuple[Threshold, dt.datetime]:
+    """The next warning a certificate gets, and when: the most severe threshold already
+    crossed (due at the next scan, i.e. `now`), else the first one still ahead."""
+    crossed = due_threshold(thresholds, not_before, not_after, now)
+    if crossed is not None:
+        return crossed, now
+    ahead = [(not_after - t.lead(not_before, not_after), t) for t in normalized(thresholds)]
+    moment, threshold = min(ahead, key=lambda pair: pair[0])
+    return threshold, moment

@@ -54,6 +54,11 @@ class WarningId(StrEnum):
     ACKNOWLEDGE = "certops_warning_ack"
 
 
+class ServedAction(StrEnum):
+    # The "Adopt" button of a probe's post (issue 17): value {"hostname", "environment_id"}.
+    ADOPT = "served_adopt"
+
+
 # Old values still carried by posted messages, registered beside the new id.
 LEGACY: dict[str, tuple[str, ...]] = {
     AssignId.RENEW_CONFIRM: ("renew_confirm",),
@@ -61,7 +66,14 @@ LEGACY: dict[str, tuple[str, ...]] = {
     AssignId.OPEN: ("upload_assign",),
 }
 
-FEATURE_IDS: tuple[type[StrEnum], ...] = (HomeId, UploadId, ValidateId, AssignId, WarningId)
+FEATURE_IDS: tuple[type[StrEnum], ...] = (
+    HomeId,
+    UploadId,
+    ValidateId,
+    AssignId,
+    WarningId,
+    ServedAction,
+)
 
 
 def with_legacy(ident: str) -> tuple[str, ...]:

@@ -47,6 +47,35 @@ def button_value(body: Mapping[str, Any]) -> dict[str, Any]:
         return {}
 
 
+MAX_TARGET_TEXT = 253  # a host name's longest; an environment name is shorter still
+MAX_BUTTON_VALUE = 2000  # Slack's limit for a button's value
+
+
+def served_target(body: Mapping[str, Any]) -> tuple[str, str | int] | None:
+    """(hostname, environment id or name) of a probe post's button, or None when the value
+    is missing, malformed or oversized: read before any work, never trusted further (the
+    service checks the hostname and looks the environment up)."""
+    try:
+        raw = body["actions"][0].get("value") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if not isinstance(raw, str) or len(raw) > MAX_BUTTON_VALUE:
+        return None
+    value = json_object(raw)
+    hostname = value.get("hostname")
+    if not isinstance(hostname, str) or not 0 < len(hostname) <= MAX_TARGET_TEXT:
+        return None
+    env_id = value.get("environment_id")
+    if isinstance(env_id, str) and env_id.isdigit() and len(env_id) <= 18:
+        env_id = int(env_id)  # an id written as text
+    if isinstance(env_id, int) and not isinstance(env_id, bool) and env_id > 0:
+        return hostname, env_id
+    name = value.get("environment")
+    if isinstance(name, str) and 0 < len(name) <= MAX_TARGET_TEXT:
+        return hostname, name
+    return None
+
+
 def metadata_of(view: Mapping[str, Any]) -> dict[str, Any]:
     """A view's `private_metadata`, as the JSON object the bot put there."""
     return json_object(view.get("private_metadata"))

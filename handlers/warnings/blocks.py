@@ -24,6 +24,7 @@ from handlers.common.blocks.base import (
 )
 from handlers.common.blocks.confirm import renew_prompt_blocks
 from handlers.common.blocks.digest import days_text
+from handlers.common.blocks.records import OBSERVED_NOTE
 from handlers.common.ids import WarningId
 
 BLOCK_WARNING_ACTIONS = "certops_warning_actions"
@@ -86,6 +87,8 @@ def warning_blocks(warning: DueWarning, note: str | None = None) -> Blocks:
                 "certificate in place now."
             )
         )
+    if warning.observed:
+        blocks.append(context(OBSERVED_NOTE))
     value = _value(warning)
     blocks.append(
         actions(

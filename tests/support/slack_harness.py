@@ -23,7 +23,7 @@ from bot.app import create_app
 from bot.console.loopback import LoopbackServer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
-from bot.console.slack_api import Call, FakeSlackApi
+from bot.console.slack_api import TEAM_ID, Call, FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
@@ -158,6 +158,23 @@ class SlackHarness:
         return self._exchange(
             lambda: self.sender.button(action_id, user_id=user, value=value, view=view)
         )
+
+    def click_in_channel(
+        self, action_id: str, user: str, *, value: str, channel: str, ts: str
+    ) -> Exchange:
+        """A click on a button of the channel message `ts` (a post of the bot's)."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "actions": [
+                {"type": "button", "action_id": action_id, "block_id": "b", "value": value}
+            ],
+            "response_url": self.api.response_url(),
+            "channel": {"id": channel},
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "message": {"ts": ts},
+        }
+        return self._exchange(lambda: self.sender.interaction(payload))
 
     def click_button_in(self, call: Call, action_id: str, user: str = USER) -> Exchange:
         """Click the button `action_id` found in a message the bot sent (its value included)."""

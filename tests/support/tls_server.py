@@ -32,11 +32,14 @@ HOST = "shop.example.com"
 class TlsServer:
     """Serves one certificate (switchable) on a loopback port; records the SNI names."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, address: str = "127.0.0.1") -> None:
         self.tmp = tmp
         self.sni: list[str | None] = []
         self._context: ssl.SSLContext | None = None
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        # What a connection gets instead of TLS: None (TLS), "silent" (accepts, never
+        # speaks) or bytes (sent as is: not a TLS server at all).
+        self.raw: str | bytes | None = None
+        self._sock = socket.create_server((address, 0))
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
@@ -46,6 +49,10 @@ class TlsServer:
         cert, key = self.tmp / "server.pem", self.tmp / "server.key"
         cert.write_bytes(issued.pem)
         key.write_bytes(issued.key_pem())
+        self.serve_files(cert, key)
+
+    def serve_files(self, cert: Path, key: Path) -> None:
+        """Serve the PEM certificate (chain) and key in these files (e.g. from openssl)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         context.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
@@ -60,6 +67,9 @@ class TlsServer:
             except OSError:
                 return
             conn.settimeout(2)
+            if self.raw is not None:
+                self._raw(conn)
+                continue
             try:
                 assert self._context is not None
                 with self._context.wrap_socket(conn, server_side=True) as tls:
@@ -68,6 +78,18 @@ class TlsServer:
                 pass
             finally:
                 conn.close()
+
+    def _raw(self, conn: socket.socket) -> None:
+        """Not TLS: hold the connection without a word, or send bytes that are no TLS."""
+        try:
+            if isinstance(self.raw, bytes):
+                conn.sendall(self.raw)
+            while conn.recv(4096):  # read the ClientHello and all, say nothing, until the
+                pass  # client gives up and closes (or the 2 s timeout ends it here)
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def __enter__(self) -> TlsServer:
         self._thread.start()

@@ -22,7 +22,15 @@ STATUS_EMOJI = {
     "pending_manual": ":hourglass_flowing_sand:",
     "rejected": ":x:",
     "superseded": ":recycle:",
+    "observed": ":eyes:",
 }
+# How a status reads in a line, where its value alone would not say enough.
+STATUS_LABEL = {"observed": "observed (as served, no key)"}
+OBSERVED_NOTE = (
+    ":eyes: Observed certificate: certops took it in from what the hostname serves and "
+    "holds no key for it. Expiry warnings come as for any certificate; renewing means "
+    "uploading the new certificate *with its key*, then putting it in place."
+)
 TICKET_EMOJI = {
     "draft": ":memo:",
     "submitted": ":outbox_tray:",
@@ -52,7 +60,8 @@ def certificate_line(cert: Record) -> str:
     emoji = STATUS_EMOJI.get(status, ":grey_question:")
     return (
         f"{emoji} *{escape(str(cert['name']))}* · {escape(str(cert.get('domain') or ''))} · "
-        f"{status.replace('_', ' ')} · expires {day(cert.get('not_after'))} "
+        f"{STATUS_LABEL.get(status, status.replace('_', ' '))} · "
+        f"expires {day(cert.get('not_after'))} "
         f"({days_left_text(cert.get('days_left'))})"
     )
 
@@ -72,6 +81,7 @@ def certificate_list_blocks(certs: Sequence[Record], title: str = "Certificates"
 
 def certificate_blocks(cert: Record) -> Blocks:
     """One certificate in detail."""
+    status = str(cert.get("status", ""))
     sans = ", ".join(escape(str(s)) for s in cert.get("sans") or []) or "—"
     key = f"{cert.get('key_type') or '?'} {cert.get('key_bits') or ''}".strip()
     blocks: Blocks = [
@@ -93,6 +103,8 @@ def certificate_blocks(cert: Record) -> Blocks:
             ]
         ),
     ]
+    if status == "observed":
+        blocks.append(context(OBSERVED_NOTE))
     if cert.get("review_reason"):
         blocks.append(
             section(
