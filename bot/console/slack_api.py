@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 RESPONSE_PATH = "/response/"
 FILES_PATH = "/files-pri/"
@@ -50,6 +50,8 @@ class Call:
     params: dict[str, Any]
     index: int
     path: str = ""
+    # What the stand-in answered (a posted message's `ts` is only there).
+    result: dict[str, Any] = field(default_factory=dict)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -189,7 +191,8 @@ class FakeSlackApi:
     ) -> dict[str, Any]:
         """Store an upload; returns the file object as Slack puts it in events."""
         file_id = f"F{next(self._ids):08d}"
-        url = f"{self.base_url}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
+        # Percent-encoded, as Slack's own file URLs are: a name may hold spaces.
+        url = f"{self.base_url}{FILES_PATH}{TEAM_ID}-{file_id}/{quote(name)}"
         info = {
             "id": file_id,
             "name": name,
@@ -203,6 +206,17 @@ class FakeSlackApi:
         with self._lock:
             self._state.files[file_id] = StoredFile(info, content)
         return dict(info)
+
+    def hosted(self) -> list[dict[str, Any]]:
+        """The file objects of the uploads the stand-in serves, oldest first."""
+        with self._lock:
+            return [dict(stored.info) for stored in self._state.files.values()]
+
+    def remove_file(self, file_id: str) -> bool:
+        """Forget an upload, as when its owner deletes it: its download answers 404 and
+        files.info `file_not_found`. False when there was no such file."""
+        with self._lock:
+            return self._state.files.pop(file_id, None) is not None
 
     def fail_next(
         self,
@@ -270,9 +284,11 @@ class FakeSlackApi:
                 self._state.changed.wait(left)
 
     # --- the server side -----------------------------------------------------------------
-    def _record(self, method: str, params: dict[str, Any], path: str) -> Call:
+    def _record(
+        self, method: str, params: dict[str, Any], path: str, result: dict[str, Any] | None = None
+    ) -> Call:
         with self._state.changed:
-            call = Call(method, params, len(self._state.calls), path)
+            call = Call(method, params, len(self._state.calls), path, dict(result or {}))
             self._state.calls.append(call)
             self._state.changed.notify_all()
             return call
@@ -492,7 +508,7 @@ class FakeSlackApi:
                     return
                 time.sleep(api.delays.get(method, 0.0))
                 status, data = api.answer(method, params)
-                api._record(method, params, url.path)
+                api._record(method, params, url.path, data)
                 time.sleep(api.hold_answers.get(method, 0.0))
                 if data.get("ok") and api._lose(method):
                     self.close_connection = True  # posted, and the answer is lost
