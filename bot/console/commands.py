@@ -35,6 +35,10 @@ _RELATIVE = re.compile(r"([+-])(\d{1,6})([dhm])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 # How far /time may go from today: far enough for any certificate, short of datetime's end.
 MAX_YEARS_AWAY = 100
+TIME_USAGE = (
+    "Type /time +30d (or +12h, +30m, -1d), /time 2027-01-10 (a UTC date, or date and "
+    "time) or /time now."
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ def parse_time(text: str) -> dt.timedelta | dt.datetime | None:
     """`+Nd`/`+Nh`/`+Nm` (a step), an ISO date or time (UTC unless it says), or `now`
     (None: back to the real time). ValueError with the line for the user otherwise."""
     text = text.strip()
+    if not text:
+        raise ValueError(TIME_USAGE)
     if text.lower() == "now":
         return None
     relative = _RELATIVE.fullmatch(text)
@@ -92,10 +98,7 @@ def parse_time(text: str) -> dt.timedelta | dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"Cannot read {text!r} as a time: type /time +30d (or +12h, +30m), "
-            "/time 2027-01-10 (a UTC date or date and time) or /time now."
-        ) from None
+        raise ValueError(f"Cannot read {text!r} as a time. {TIME_USAGE}") from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 

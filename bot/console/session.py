@@ -48,7 +48,7 @@ def console_settings(settings: Settings, api_url: str, user_id: str, admin: bool
         slack_app_token=None,
         slack_signing_secret=secrets.token_hex(16),
         slack_api_url=api_url,
-        admins=with_admin(settings.admins, user_id, admin),
+        admins=with_admin(settings.admins, user_id, True) if admin else settings.admins,
         default_channel=settings.default_channel or CONSOLE_CHANNEL,
     )
 
