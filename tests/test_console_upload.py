@@ -95,6 +95,7 @@ def test_upload_an_encrypted_pfx_asks_for_the_password_by_button(
         again = submit_form(session, {"password": password})
         sent = everything_sent(session)
     assert "*Valid*" in again and "Save" in again and "Enter the password" not in again
+    assert again.startswith("[DM, message updated]")  # the look-up (files.info) is not shown
     assert password not in sent  # never in a message, a channel or the stand-in's record
     assert all(password not in record.getMessage() for record in caplog.records)
     assert password.encode() not in Path(sqlite_url.removeprefix("sqlite:///")).read_bytes()

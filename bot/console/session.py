@@ -36,7 +36,17 @@ CONSOLE_TOKEN = "xoxb-console"
 # The channel the console types in: slash commands come from it, and the bot's own posts
 # (expiry warnings, TLS checks) go to it when no CERTOPS_DEFAULT_CHANNEL is set.
 CONSOLE_CHANNEL = "C0CONSOLE"
-QUIET_METHODS = frozenset({"auth.test", "conversations.open", "users.info"})
+# Look-ups, not answers: a person in Slack sees nothing of them.
+QUIET_METHODS = frozenset(
+    {
+        "auth.test",
+        "conversations.open",
+        "conversations.info",
+        "conversations.history",
+        "users.info",
+        "files.info",
+    }
+)
 CONSOLE_HELP = commands.HELP
 
 
