@@ -143,13 +143,22 @@ def test_time_values(text: str, expected: object) -> None:
     assert parse_time(text) == expected
 
 
-def test_bad_time_values_are_one_line_and_leave_the_clock(sqlite_url: str) -> None:
+def test_bad_time_values_are_one_line_and_leave_the_clock_alone(sqlite_url: str) -> None:
     with open_session(Settings(database_url=sqlite_url)) as s:
-        answers = [line(s, f"/time {value}") for value in ("", "soon", "+5x", "2027-13-01", "+3w")]
-        far = line(s, "/time +999999d")
+        answers = [
+            line(s, f"/time {value}")
+            for value in ("", "soon", "+5x", "2027-13-01", "+3w", "+999999d")
+        ]
+        far = line(s, "/time +99999d")
+        back = line(s, "/time -99999m")  # 69 days: allowed, and back again
+        past = line(s, "/time -99999d")
         ancient = line(s, "/time 1900-01-01")
-        assert s.clock.shift == dt.timedelta(0) and s.api.calls() == []
+        s.handle_line("/time now")
+        assert s.clock.shift == dt.timedelta(0)
+        assert [c for c in s.api.calls() if c.method != "auth.test"] == []
     for answer in answers:
         assert answer.startswith(("Type /time", "Cannot read")) and "\n" not in answer
         assert "/time +30d" in answer
-    assert far == ancient == "That is more than 100 years from today: pick a nearer time."
+    assert far == past == ancient
+    assert far == "That is more than 100 years from today: pick a nearer time."
+    assert "(69.4 days behind the real time)" in back
