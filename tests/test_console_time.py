@@ -4,6 +4,7 @@ as the bot posts them, and their buttons answer in the thread."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -54,8 +55,8 @@ def test_time_shows_the_warning_and_snooze_answers_in_its_thread(
 ) -> None:
     ctx = ServiceContext(database=database, extra_roots=[pki.root.cert])
     submit(ctx, pki, "short", pki.intermediate.leaf(sans=["shop.example.com"], days=40))
-    with open_session(Settings(database_url=sqlite_url), user_id="U0ME", database=database) as s:
-        s.deps.services.extra_roots = [pki.root.cert]
+    settings = Settings(database_url=sqlite_url)
+    with open_session(settings, user_id="U0ME", services=ctx) as s:
         quiet = line(s, "/time +1d")
         warned = line(s, "/time +25d")
         (warning,) = s.api.calls("chat.postMessage")
@@ -71,7 +72,7 @@ def test_time_shows_the_warning_and_snooze_answers_in_its_thread(
     assert "Snooze 1 day" in warned and "(type /click N)" in warned
     # Clicking Snooze answers in the warning's thread, as the person who clicked.
     assert "[#C0CONSOLE, in the thread]" in snoozed and "Snoozed by @U0ME until" in snoozed
-    assert reply.params["thread_ts"] == warning.result["ts"]
+    assert reply.params["thread_ts"] == warning.answer["ts"]
     assert "nothing to post" in silent
     assert "[#C0CONSOLE, in the thread]" in reminded
     assert "Snooze over: certificate *short*" in reminded and "Snooze 1 day" in reminded
@@ -90,10 +91,14 @@ def test_the_tls_check_and_the_renewal_offer_show_when_their_time_comes(
     with (
         DnsServer(RECORDS, zones=zones) as dns,
         TlsServer(tmp_path) as endpoint,
-        open_session(settings, user_id="U0BOSS", admin=True, database=database) as s,
+        open_session(
+            settings,
+            user_id="U0BOSS",
+            admin=True,
+            services=dataclasses.replace(ctx, default_nameservers=[dns.address]),
+        ) as s,
     ):
         endpoint.serve(pki.shop)
-        s.deps.services.default_nameservers = [dns.address]
         # The endpoint: the loopback TLS server, never the host's resolver.
         config = TlsCheckConfig(
             port=endpoint.port,

@@ -20,7 +20,9 @@ from cryptography import x509
 from bot.console.local_files import MAX_FILE_BYTES
 from bot.console.session import ConsoleSession, loop, open_session
 from bot.services import certificates
+from bot.services.context import ServiceContext
 from bot.settings import Settings
+from storage.db import Database
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.slack_fixtures import PkiSet, make_pki
 from tests.support.slack_upload_fixtures import text_value, view_submission
@@ -40,9 +42,13 @@ def console(
 ) -> Iterator[ConsoleSession]:
     """A console as user U0ME; the test CA trusted as CERTOPS_TRUST_STORE would make it."""
     config = Settings(database_url=url, upload_window_seconds=window, **settings)
-    with open_session(config, user_id=ME) as session:
-        session.deps.services.extra_roots = roots
-        yield session
+    database = Database(url)
+    services = ServiceContext(database=database, extra_roots=roots)
+    try:
+        with open_session(config, user_id=ME, services=services) as session:
+            yield session
+    finally:
+        database.dispose()
 
 
 def button_number(text: str, label: str) -> int:

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from bot.app import create_app, create_client
+from bot.app import create_app
 from bot.console import commands
 from bot.console.loopback import LoopbackServer
 from bot.console.render import message_text
@@ -25,6 +25,7 @@ from bot.console.slack_api import Call, FakeSlackApi
 from bot.context import create_service_context
 from bot.scheduler import Jobs, build_jobs
 from bot.services.clock import ShiftedClock
+from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import InFlight, shutdown_for
 from handlers.common.deps import Deps
@@ -107,6 +108,7 @@ class ConsoleSession:
     def is_admin(self) -> bool:
         return self.user_id in self.deps.settings.admins
 
+    @property
     def prompt(self) -> str:
         """Who you are, before each line: `U0ME (admin)> `."""
         return f"{self.user_id}{' (admin)' if self.is_admin else ''}> "
@@ -306,7 +308,7 @@ def _ack_text(sent: Sent) -> str:
 
 def _posted_at(call: Call) -> tuple[str, str | None]:
     """(channel, ts) of the message a chat.postMessage made or a chat.update changed."""
-    ts = call.params.get("ts") if call.method == "chat.update" else call.result.get("ts")
+    ts = call.params.get("ts") if call.method == "chat.update" else call.answer.get("ts")
     return str(call.params.get("channel") or ""), (str(ts) if ts else None)
 
 
@@ -365,14 +367,18 @@ def open_session(
     user_id: str = DEFAULT_USER,
     admin: bool = False,
     database: Database | None = None,
+    services: ServiceContext | None = None,
 ) -> Iterator[ConsoleSession]:
-    """Start the stand-in and the app; stop both on exit."""
+    """Start the stand-in and the app; stop both on exit. `services` replaces the context
+    made from the settings (tests give one with the loopback DNS server's address)."""
     with ExitStack() as stack:
         api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
         settings = console_settings(settings, api.api_url, user_id, admin)
         # One clock for the app's services and the scheduler's: /time moves both.
         clock = ShiftedClock()
-        services = dataclasses.replace(create_service_context(settings, database), clock=clock)
+        services = dataclasses.replace(
+            services or create_service_context(settings, database), clock=clock
+        )
         deps = Deps(settings=settings, services=services)
         # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
         executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
@@ -381,7 +387,7 @@ def open_session(
         work = shutdown_for(app).work  # the listener runs and the work pool together
         assert work is not None
         server = stack.enter_context(LoopbackServer(app))
-        jobs = build_jobs(settings, services, create_client(settings))
+        jobs = build_jobs(settings, services, app.client)  # as `certops run` builds them
         yield ConsoleSession(
             api, server.url, settings, work, user_id, deps=deps, clock=clock, jobs=jobs
         )
@@ -393,7 +399,7 @@ def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool
         stdout.write(CONSOLE_HELP + "\n")
     while True:
         if prompt:
-            stdout.write(session.prompt())
+            stdout.write(session.prompt)
             stdout.flush()
         line = stdin.readline()
         if not line:

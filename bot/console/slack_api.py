@@ -50,8 +50,8 @@ class Call:
     params: dict[str, Any]
     index: int
     path: str = ""
-    # What the stand-in answered (a posted message's `ts` is only there).
-    result: dict[str, Any] = field(default_factory=dict)
+    # What the stand-in answered (a view's id and hash: the console's forms follow them).
+    answer: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -285,10 +285,10 @@ class FakeSlackApi:
 
     # --- the server side -----------------------------------------------------------------
     def _record(
-        self, method: str, params: dict[str, Any], path: str, result: dict[str, Any] | None = None
+        self, method: str, params: dict[str, Any], path: str, answer: dict[str, Any] | None = None
     ) -> Call:
         with self._state.changed:
-            call = Call(method, params, len(self._state.calls), path, dict(result or {}))
+            call = Call(method, params, len(self._state.calls), path, dict(answer or {}))
             self._state.calls.append(call)
             self._state.changed.notify_all()
             return call
