@@ -93,6 +93,10 @@ class Settings:
     # CERTOPS_TRUST_STORE: PEM files of extra roots (separated with ':'), trusted by the bot,
     # the console and every command as `--trust-store` is (issue 15). Read where it is used.
     trust_store: tuple[Path, ...] = ()
+    # CERTOPS_NAMESERVERS: the nameservers the bot's DNS checks ask (HOST[:PORT], separated
+    # with commas), as `--nameserver` does for the terminal commands; empty: the system
+    # resolver. Lets a lab or a test point the running bot at a DNS server of its own.
+    nameservers: tuple[tuple[str, int], ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -211,6 +215,22 @@ def _work(environ: Mapping[str, str], errors: list[str]) -> tuple[int, int, floa
     return int(threads), int(per_person), deadline
 
 
+def _nameservers(environ: Mapping[str, str], errors: list[str]) -> tuple[tuple[str, int], ...]:
+    """CERTOPS_NAMESERVERS as (address, port) pairs; a bad entry is added to `errors`."""
+    texts = _split(environ.get("CERTOPS_NAMESERVERS"))
+    if not texts:  # the record commands import nothing of the pipeline (issue 16)
+        return ()
+    from bot.pipeline.nameservers import parse_nameserver
+
+    parsed: list[tuple[str, int]] = []
+    for text in texts:
+        try:
+            parsed.append(parse_nameserver(text))
+        except ValueError as error:
+            errors.append(f"CERTOPS_NAMESERVERS: {error}")
+    return tuple(parsed)
+
+
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read settings from `environ` (default: os.environ after loading `.env`)."""
     if environ is None:
@@ -267,6 +287,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
     drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
+    nameservers = _nameservers(environ, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -298,6 +319,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         max_submissions_per_person=per_person,
         download_deadline_seconds=download_deadline,
         isolate_checks=isolate,
+        nameservers=nameservers,
         trust_store=tuple(
             Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
         ),

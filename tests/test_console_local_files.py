@@ -21,6 +21,8 @@ def test_globs_quotes_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     files = read_local_files(f"'{spaced}/*.pem' ~/key.pem")
     assert [f.name for f in files] == ["a.pem", "b.pem", "key.pem"]
     assert [f.content for f in files] == [b"A", b"BB", b"K"]
+    [unquoted] = read_local_files(f"{spaced}/a.pem")  # one existing file, spaces and all
+    assert unquoted.content == b"A"
 
 
 @pytest.mark.parametrize(

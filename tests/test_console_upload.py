@@ -25,7 +25,6 @@ from bot.settings import Settings
 from storage.db import Database
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.slack_fixtures import PkiSet, make_pki
-from tests.support.slack_upload_fixtures import text_value, view_submission
 
 ME = "U0ME"
 BOSS = "UBOSS"
@@ -55,16 +54,6 @@ def button_number(text: str, label: str) -> int:
     found = re.findall(rf"(\d+)\) {re.escape(label)}(?:  |\s*\(type)", text)
     assert found, f"no button {label!r} in:\n{text}"
     return int(found[-1])
-
-
-def submit_form(session: ConsoleSession, values: dict[str, str]) -> str:
-    """Submit the modal the bot opened last, filled in, as Slack sends it (the forms
-    engine of the console does the same from the terminal)."""
-    view = session.api.calls("views.open")[-1].view
-    filled = {block: text_value(value) for block, value in values.items()}
-    payload = view_submission(view, filled, session.user_id)
-    sent, calls = session.exchange(lambda: session.sender.interaction(payload))
-    return session.show(sent, calls)
 
 
 def everything_sent(session: ConsoleSession) -> str:
@@ -100,7 +89,8 @@ def test_upload_an_encrypted_pfx_asks_for_the_password_by_button(
         assert out is not None and "Enter the password" in out
         form = session.handle_line(f"/click {button_number(out, 'Enter the password')}")
         assert form is not None and "[form: " in form and "Password of the key or PFX" in form
-        again = submit_form(session, {"password": password})
+        again = session.handle_line(password)  # the form's only field: then submitted
+        assert again is not None
         sent = everything_sent(session)
     assert "*Valid*" in again and "Save" in again and "Enter the password" not in again
     assert again.startswith("[DM, message updated]")  # the look-up (files.info) is not shown
@@ -175,7 +165,9 @@ def test_a_non_admin_submits_for_manual_approval_and_an_admin_approves(
         manual = button_number(verdict, "Submit for manual validation")
         form = session.handle_line(f"/click {manual}")
         assert form is not None and "[form: Manual validation]" in form
-        saved = submit_form(session, {"name": "shop", "domain": "shop.example.com"})
+        session.handle_line("shop")  # Certificate name
+        saved = session.handle_line("shop.example.com")  # Domain: then submitted
+        assert saved is not None
         assert "waiting for manual validation by an admin" in saved
         script = "\n".join(
             [

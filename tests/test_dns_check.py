@@ -18,7 +18,6 @@ import pytest
 from bot.pipeline.dns_check import (
     check_dns,
     matching_load_balancer,
-    parse_nameserver,
     system_nameserver,
 )
 from bot.pipeline.dns_report import (
@@ -32,6 +31,7 @@ from bot.pipeline.dns_report import (
 )
 from bot.pipeline.findings import CATALOG, Severity
 from bot.pipeline.hostnames import InvalidHostname, covers, normalize, to_unicode
+from bot.pipeline.nameservers import parse_nameserver
 from tests.support.dns_server import LOAD_BALANCER, TARGET, ZONES, DnsServer, standard_records
 
 
@@ -482,3 +482,23 @@ def test_silent_nameservers_give_unknown_from_each() -> None:
         assert all(server.queries for server in (a, b, c))  # each one was asked
     assert report.verdict == "unknown"
     assert [ns.status for ns in report.nameservers] == [STATUS_NO_ANSWER] * 3
+
+
+def test_certops_nameservers_setting_points_the_bots_check_at_a_server(tmp_path: Path) -> None:
+    """CERTOPS_NAMESERVERS reaches the services: the bot's check asks the loopback server."""
+    from bot.context import create_service_context
+    from bot.services.dns import run_check
+    from bot.settings import load
+
+    with DnsServer(standard_records()) as server:
+        settings = load(
+            {
+                "CERTOPS_NAMESERVERS": server.nameserver,
+                "CERTOPS_DATA_DIR": str(tmp_path),
+            },
+            dotenv=False,
+        )
+        ctx = create_service_context(settings)
+        report = run_check(ctx, "ok.example.com", TARGET, nameservers=None, timeout=2.0)
+    assert report.verdict == "ok", report.to_dict()
+    assert [row["nameserver"] for row in report.to_dict()["nameservers"]] == [server.nameserver]

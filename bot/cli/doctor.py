@@ -65,7 +65,7 @@ def main(argv: list[str], prog: str = "certops doctor", command: str = "doctor")
     from bot.doctor import DoctorOptions, run_doctor
     from bot.doctor.dns_checks import DEFAULT_NAME
     from bot.doctor.runner import failed
-    from bot.pipeline.dns_check import parse_nameserver
+    from bot.pipeline.nameservers import parse_nameserver
 
     try:
         nameservers = [parse_nameserver(text) for text in args.nameserver] or None

@@ -120,7 +120,7 @@ def dns_options(default_timeout: float = 5.0) -> argparse.ArgumentParser:
 
 def nameservers(texts: Sequence[str]) -> list[tuple[str, int]] | None:
     """`--nameserver` values as (host, port); None for the system resolver."""
-    from bot.pipeline.dns_check import parse_nameserver
+    from bot.pipeline.nameservers import parse_nameserver
 
     try:
         return [parse_nameserver(text) for text in texts] or None

@@ -159,6 +159,7 @@ HELP = "\n".join(
     [
         "Type /cert ... as in Slack; any other text goes to the bot as a DM. Commands:",
         *(f"  {c.usage:<28} {c.does}" for c in COMMANDS),
+        "In a form: answer each field, Enter keeps the value shown, /cancel closes it.",
     ]
 )
 

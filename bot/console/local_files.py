@@ -88,8 +88,15 @@ def _read(path: Path, max_bytes: int) -> LocalFile:
 def read_local_files(
     text: str, *, max_files: int = MAX_FILES, max_bytes: int = MAX_FILE_BYTES
 ) -> list[LocalFile]:
-    """Every path in `text`, read and checked; raises LocalFileError on the first bad one."""
-    paths = [path for word in split_paths(text) for path in expand(word)]
+    """Every path in `text`, read and checked; raises LocalFileError on the first bad one.
+
+    A line that names one existing file as it stands is that file, spaces and all, as a
+    person who pastes `my certs/leaf.pem` without quotes expects."""
+    whole = Path(os.path.expanduser(text.strip()))
+    if text.strip() and whole.is_file():
+        paths = [whole]
+    else:
+        paths = [path for word in split_paths(text) for path in expand(word)]
     if not paths:
         raise LocalFileError("Name at least one file.")
     if len(paths) > max_files:

@@ -18,7 +18,10 @@ from typing import Any, TextIO
 
 from bot.app import create_app
 from bot.console import commands
+from bot.console.forms import VIEW_METHODS, FormWalk
+from bot.console.local_files import FileHost
 from bot.console.loopback import LoopbackServer
+from bot.console.prompts import read_answer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
@@ -100,6 +103,8 @@ class ConsoleSession:
         # Calls shown so far: what the bot posts on its own between two lines (the
         # scheduler's expiry warnings and TLS checks) is shown before the next answer.
         self.shown = api.mark()
+        # The modal being filled in, if any: the lines typed are its answers.
+        self.form: FormWalk | None = None
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -107,11 +112,6 @@ class ConsoleSession:
     @property
     def is_admin(self) -> bool:
         return self.user_id in self.deps.settings.admins
-
-    @property
-    def prompt(self) -> str:
-        """Who you are, before each line: `U0ME (admin)> `."""
-        return f"{self.user_id}{' (admin)' if self.is_admin else ''}> "
 
     def set_admin(self, admin: bool) -> None:
         """Put the acting person in the app's admins, or take them out, as a change of
@@ -126,9 +126,6 @@ class ConsoleSession:
         sent = send()
         self.settle()
         return sent, self.api.calls(since=since)
-
-    def show(self, sent: Sent, calls: list[Call]) -> str:
-        return self._show(sent, calls)
 
     def command(self, text: str) -> tuple[Sent, list[Call]]:
         """Send `/cert TEXT`; returns the ack and every call the bot made because of it."""
@@ -185,11 +182,58 @@ class ConsoleSession:
         self.settle()
         return sent, self.api.calls(since=since)
 
+    # --- forms (bot/console/forms.py walks them; these are what it needs) -------------
+    @property
+    def files(self) -> FileHost:
+        return self.api
+
+    def interact(self, payload: dict[str, Any]) -> tuple[Sent, list[Call]]:
+        """An interaction payload (a form's), as Slack sends it; waits for its work."""
+        since = self.api.mark()
+        sent = self.sender.interaction(payload)
+        self.settle()
+        return sent, self.api.calls(since=since)
+
+    def show(self, sent: Sent, calls: list[Call]) -> str:
+        return self._show(sent, calls)
+
+    @property
+    def prompt(self) -> str:
+        """In a form, the field's name; else who you are: `U0ME (admin)> `."""
+        if self.form is not None:
+            return self.form.prompt
+        return f"{self.user_id}{' (admin)' if self.is_admin else ''}> "
+
+    @property
+    def secret(self) -> bool:
+        """Whether the next line is a password (read without echo on a terminal)."""
+        return self.form is not None and self.form.secret
+
+    def end_of_input(self) -> str | None:
+        """Input ended: in a form, leave the form (the text to show); else None."""
+        if self.form is None:
+            return None
+        text, self.form = self.form.end_of_input(), None
+        return text
+
+    def _answer_form(self, form: FormWalk, line: str) -> str | None:
+        if line.strip() in {"/quit", "/exit"}:
+            form.close("")
+            self.form = None
+            return None
+        text = form.answer(line)
+        if form.closed:
+            self.form = None
+        return text
+
     def handle_line(self, line: str) -> str | None:
         """The text to print for one input line; None means: leave. Posts the bot made on
         its own since the last line come first, with their buttons."""
         background = self._background()
-        answer = self._handle_line(line)
+        if self.form is not None:
+            answer = self._answer_form(self.form, line)
+        else:
+            answer = self._handle_line(line)
         self.shown = self.api.mark()
         if answer is None or not background:
             return answer
@@ -231,14 +275,22 @@ class ConsoleSession:
         return self._show(sent, calls)
 
     def _show(self, sent: Sent, calls: list[Call], *, show_home: bool = False) -> str:
-        """The text of an exchange, and its buttons numbered for /click."""
+        """The text of an exchange, and its buttons numbered for /click; a modal the bot
+        opened is walked (its first field asked)."""
+        form = ""
+        if self.form is None and any(call.method == "views.open" for call in calls):
+            self.form = FormWalk(self)
+            form = self.form.start(calls)
+            calls = [call for call in calls if call.method not in VIEW_METHODS]
+            if self.form.closed:
+                self.form = None
         text = render(sent, calls, show_home=show_home)
         buttons = buttons_in(sent, calls, include_home=show_home)
         if buttons:
             self.buttons = buttons
             listed = "  ".join(f"{i}) {b.label}" for i, b in enumerate(buttons, 1))
             text += f"\n\nButtons: {listed}  (type /click N)"
-        return text
+        return "\n\n".join(part for part in (text, form) if part)
 
 
 @dataclass(frozen=True)
@@ -398,13 +450,17 @@ def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool
     if prompt:
         stdout.write(CONSOLE_HELP + "\n")
     while True:
-        if prompt:
-            stdout.write(session.prompt)
-            stdout.flush()
-        line = stdin.readline()
+        line = read_answer(
+            stdin, stdout, prompt=session.prompt if prompt else "", secret=session.secret
+        )
         if not line:
             if prompt:
                 stdout.write("\n")
+            left = session.end_of_input()
+            if left is not None:  # a form was open: leave it, and go on reading
+                stdout.write(left + "\n")
+                stdout.flush()
+                continue
             return 0
         out = session.handle_line(line)
         if out is None:

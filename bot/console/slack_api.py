@@ -329,6 +329,9 @@ class FakeSlackApi:
             view = dict(params.get("view") or {})
             view.setdefault("id", params.get("view_id") or f"V{next(self._ids):08d}")
             view.setdefault("team_id", TEAM_ID)
+            # Slack gives every version of a view a new hash, and its (empty) state.
+            view["hash"] = f"{int(time.time())}.{next(self._ids):08d}"
+            view.setdefault("state", {"values": {}})
             return 200, {"ok": True, "view": view}
         if method == "conversations.open":
             users = str(params.get("users", "")).split(",")[0]
