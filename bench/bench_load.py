@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat
 
 from bot.app import create_app
 from bot.console.loopback import LoopbackServer
-from bot.console.sender import SlackSender
+from bot.console.sender import SlackSender, file_share_event
 from bot.console.slack_api import FakeSlackApi
 from bot.services.context import ServiceContext
 from bot.settings import Settings
@@ -149,16 +149,7 @@ def dt_now() -> dt.datetime:
 
 # --- the requests -------------------------------------------------------------------------
 def share_event(user: str, infos: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "subtype": "file_share",
-        "channel_type": "im",
-        "channel": "D" + user[1:],
-        "user": user,
-        "text": "",
-        "files": infos,
-        "ts": f"{time.time():.6f}",
-    }
+    return file_share_event(infos, user)
 
 
 def password_submission(user: str, file_id: str) -> dict[str, Any]:

@@ -203,3 +203,29 @@ def test_what_the_bot_posts_on_its_own_shows_before_the_next_answer(sqlite_url: 
     assert text.count("[#C0WARN]") == 1 and "short" in text  # shown once, before the answer
     assert text.index("[#C0WARN]") < text.index("Environments")
     assert "Snooze" in text and "(type /click N)" in text
+
+
+def test_console_commands_from_the_terminal(tmp_path: Path) -> None:
+    """`certops console` itself: /upload, /time, /as, /admin and an unknown command, each
+    answered in its own words (the scheduler of the process shares /time's clock)."""
+    stdin = "\n".join(
+        [
+            f"/upload {tmp_path}/missing.pem",
+            "/time +2d",
+            "/time someday",
+            "/as u0other",
+            "/cert env add qa acme-qa.outsystemsenterprise.com",
+            "/admin on",
+            "/cert env add qa acme-qa.outsystemsenterprise.com",
+            "/frobnicate",
+        ]
+    )
+    done = run_cli(["console", "--user", "U0TERM"], tmp_path, stdin=stdin + "\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Nothing sent." in out and "missing.pem: does not exist." in out
+    assert "(2.0 days ahead of the real time)" in out and "Cannot read 'someday'" in out
+    assert "You are now U0OTHER (not an admin)." in out and "for admins only" in out
+    assert "You are now U0OTHER (an admin)." in out and "Environment *qa* recorded" in out
+    assert "/frobnicate is not a console command" in out
+    assert "Traceback" not in done.stderr

@@ -44,10 +44,12 @@ def run_console(
     try:
         with open_session(settings, user_id=user_id, admin=admin, database=database) as session:
             from bot.app import create_client
+            from bot.scheduler import start_scheduler
 
             client = create_client(session.settings)
-            # Warnings show in the console too.
-            scheduler = startup.start_scheduler(session.settings, database, client)
+            # Warnings show in the console too; on the session's services, so /time's
+            # clock is the scheduler's.
+            scheduler = start_scheduler(session.settings, session.deps.services, client)
             try:
                 return loop(session, stdin, stdout, prompt=stdin.isatty())
             finally:

@@ -10,11 +10,13 @@ _USER = re.compile(r"<@([A-Z0-9]+)>")
 _CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 _EMOJI = re.compile(r":[a-z][a-z_+-]*:\s?")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 
 
 def mrkdwn(text: str) -> str:
     """Slack's mrkdwn as plain text: mentions readable, emoji codes dropped, entities undone."""
     text = _USER.sub(r"@\1", text)
+    text = _SPECIAL.sub(r"@\1", text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
     text = _LINK.sub(r"\2 (\1)", text)
     text = _EMOJI.sub("", text)

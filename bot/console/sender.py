@@ -43,6 +43,25 @@ class Sent:
             return {"text": self.body}
 
 
+def file_share_event(
+    files: list[dict[str, Any]], user: str, text: str = "", ts: str | None = None
+) -> dict[str, Any]:
+    """The `message` event of files dropped in the DM with the bot, as Slack sends it:
+    subtype `file_share`, the files as hosted (`FakeSlackApi.add_file`), a fresh `ts`."""
+    return {
+        "type": "message",
+        "subtype": "file_share",
+        "channel_type": "im",
+        "channel": "D" + user[1:],
+        "user": user,
+        "text": text,
+        "files": files,
+        "upload": False,
+        "display_as_bot": False,
+        "ts": ts or f"{time.time():.6f}",
+    }
+
+
 class SlackSender:
     def __init__(
         self,
@@ -166,8 +185,11 @@ class SlackSender:
         response_url: str | None = None,
         view: dict[str, Any] | None = None,
         channel_id: str | None = None,
+        message_ts: str | None = None,
     ) -> Sent:
-        """A click on a button, in a message (response_url) or on the Home tab (view)."""
+        """A click on a button, in a message (response_url) or on the Home tab (view).
+        With `message_ts`, the message's place comes as Slack sends it (`container`,
+        `message`): a listener that answers in the message's thread reads it there."""
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
@@ -188,4 +210,12 @@ class SlackSender:
             payload["container"] = {"type": "view", "view_id": view.get("id", "V0")}
         if channel_id is not None:
             payload["channel"] = {"id": channel_id}
+        if channel_id is not None and message_ts is not None:
+            payload["container"] = {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            }
+            payload["message"] = {"type": "message", "ts": message_ts}
         return self.interaction(payload)

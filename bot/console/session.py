@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.app import create_app
+from bot.console import commands
 from bot.console.forms import VIEW_METHODS, FormWalk
 from bot.console.local_files import FileHost
 from bot.console.loopback import LoopbackServer
@@ -24,6 +25,9 @@ from bot.console.prompts import read_answer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
+from bot.context import create_service_context
+from bot.scheduler import Jobs, build_jobs
+from bot.services.clock import ShiftedClock
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.shutdown import InFlight, shutdown_for
@@ -33,27 +37,41 @@ from storage.db import Database
 
 DEFAULT_USER = "U0CONSOLE"
 CONSOLE_TOKEN = "xoxb-console"
-QUIET_METHODS = frozenset({"auth.test", "conversations.open", "users.info"})
-CONSOLE_HELP = (
-    "Type /cert ... as in Slack (try /cert help). Also: /home shows your App Home, "
-    "/click N clicks a button, other text is sent as a DM to the bot, /quit leaves. "
-    "In a form: answer each field, Enter keeps the value shown, /cancel closes it."
+# The channel the console types in: slash commands come from it, and the bot's own posts
+# (expiry warnings, TLS checks) go to it when no CERTOPS_DEFAULT_CHANNEL is set.
+CONSOLE_CHANNEL = "C0CONSOLE"
+# Look-ups, not answers: a person in Slack sees nothing of them.
+QUIET_METHODS = frozenset(
+    {
+        "auth.test",
+        "conversations.open",
+        "conversations.info",
+        "conversations.history",
+        "users.info",
+        "files.info",
+    }
 )
+CONSOLE_HELP = commands.HELP
 
 
 def console_settings(settings: Settings, api_url: str, user_id: str, admin: bool) -> Settings:
     """The settings with Slack pointed at the stand-in, and the user made admin if asked."""
-    admins = settings.admins
-    if admin and user_id not in admins:
-        admins = (*admins, user_id)
     return dataclasses.replace(
         settings,
         slack_bot_token=CONSOLE_TOKEN,
         slack_app_token=None,
         slack_signing_secret=secrets.token_hex(16),
         slack_api_url=api_url,
-        admins=admins,
+        admins=with_admin(settings.admins, user_id, True) if admin else settings.admins,
+        default_channel=settings.default_channel or CONSOLE_CHANNEL,
     )
+
+
+def with_admin(admins: tuple[str, ...], user_id: str, admin: bool) -> tuple[str, ...]:
+    """The admins with `user_id` added (admin) or taken out (not)."""
+    if admin:
+        return admins if user_id in admins else (*admins, user_id)
+    return tuple(user for user in admins if user != user_id)
 
 
 class ConsoleSession:
@@ -66,11 +84,20 @@ class ConsoleSession:
         settings: Settings,
         executor: InFlight,
         user_id: str,
+        *,
+        deps: Deps,
+        clock: ShiftedClock,
+        jobs: Jobs,
     ) -> None:
         self.api = api
         self.settings = settings
         self.executor = executor
         self.user_id = user_id
+        # The app's Deps (its settings say who is an admin: /admin changes them), the
+        # services' clock (/time moves it) and the scheduler's jobs (/time runs them).
+        self.deps = deps
+        self.clock = clock
+        self.jobs = jobs
         self.sender = SlackSender(app_url, settings.slack_signing_secret or "")
         self.buttons: list[Button] = []
         # Calls shown so far: what the bot posts on its own between two lines (the
@@ -81,6 +108,24 @@ class ConsoleSession:
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user_id in self.deps.settings.admins
+
+    def set_admin(self, admin: bool) -> None:
+        """Put the acting person in the app's admins, or take them out, as a change of
+        CERTOPS_ADMINS would: the middleware reads them on every request."""
+        admins = with_admin(self.deps.settings.admins, self.user_id, admin)
+        self.deps.settings = dataclasses.replace(self.deps.settings, admins=admins)
+        self.settings = dataclasses.replace(self.settings, admins=admins)
+
+    def exchange(self, send: Callable[[], Sent]) -> tuple[Sent, list[Call]]:
+        """Send one request, wait for the work it started, and return the calls it made."""
+        since = self.api.mark()
+        sent = send()
+        self.settle()
+        return sent, self.api.calls(since=since)
 
     def command(self, text: str) -> tuple[Sent, list[Call]]:
         """Send `/cert TEXT`; returns the ack and every call the bot made because of it."""
@@ -117,7 +162,8 @@ class ConsoleSession:
         return sent, self.api.calls(since=since)
 
     def click(self, button: Button) -> tuple[Sent, list[Call]]:
-        """Click a button the bot showed, as Slack sends the click (block_actions)."""
+        """Click a button the bot showed, as Slack sends the click (block_actions): from
+        the message it is in (its channel and ts), or from the Home tab."""
         since = self.api.mark()
         if button.on_home:
             view = {"id": "V0HOME", "type": "home", "blocks": []}
@@ -130,7 +176,8 @@ class ConsoleSession:
                 user_id=self.user_id,
                 value=button.value,
                 response_url=self.api.response_url(),
-                channel_id="C0CONSOLE",
+                channel_id=button.channel,
+                message_ts=button.ts,
             )
         self.settle()
         return sent, self.api.calls(since=since)
@@ -152,7 +199,10 @@ class ConsoleSession:
 
     @property
     def prompt(self) -> str:
-        return self.form.prompt if self.form is not None else "> "
+        """In a form, the field's name; else who you are: `U0ME (admin)> `."""
+        if self.form is not None:
+            return self.form.prompt
+        return f"{self.user_id}{' (admin)' if self.is_admin else ''}> "
 
     @property
     def secret(self) -> bool:
@@ -220,7 +270,7 @@ class ConsoleSession:
             sent, calls = self.command(line[len("/cert") :].strip())
             return self._show(sent, calls)
         if line.startswith("/"):
-            return f"Only /cert is a command here. {CONSOLE_HELP}"
+            return commands.run(self, line)
         sent, calls = self.dm(line)
         return self._show(sent, calls)
 
@@ -249,9 +299,17 @@ class Button:
     action_id: str
     value: str
     on_home: bool
+    # The message it is in: where a click says it came from (a thread reply goes there).
+    channel: str = CONSOLE_CHANNEL
+    ts: str | None = None
 
 
-def _buttons_of(blocks: list[dict[str, Any]] | None, on_home: bool) -> list[Button]:
+def _buttons_of(
+    blocks: list[dict[str, Any]] | None,
+    on_home: bool,
+    channel: str = CONSOLE_CHANNEL,
+    ts: str | None = None,
+) -> list[Button]:
     found: list[Button] = []
     for block in blocks or []:
         elements = block.get("elements", []) if block.get("type") == "actions" else []
@@ -260,7 +318,11 @@ def _buttons_of(blocks: list[dict[str, Any]] | None, on_home: bool) -> list[Butt
         for element in elements:
             if element.get("type") == "button":
                 label = str((element.get("text") or {}).get("text", ""))
-                found.append(Button(label, element["action_id"], element.get("value", ""), on_home))
+                found.append(
+                    Button(
+                        label, element["action_id"], element.get("value", ""), on_home, channel, ts
+                    )
+                )
     return found
 
 
@@ -268,9 +330,15 @@ def buttons_in(sent: Sent, calls: list[Call], *, include_home: bool) -> list[But
     """Every button a person would see after this exchange, in order."""
     ack = sent.json() if sent.status == 200 else None
     found = _buttons_of(ack.get("blocks") if isinstance(ack, dict) else None, False)
+    replaced = _replaced(calls)
     for call in calls:
-        if call.method in {"response_url", "chat.postMessage", "chat.postEphemeral", "chat.update"}:
-            found += _buttons_of(call.blocks, False)
+        if call.method in {"chat.postMessage", "chat.update"} and call.index not in replaced:
+            where = _posted_at(call)
+            found += _buttons_of(call.blocks, False, where[0] or CONSOLE_CHANNEL, where[1])
+        elif call.method in {"response_url", "chat.postEphemeral"}:
+            found += _buttons_of(
+                call.blocks, False, str(call.params.get("channel") or CONSOLE_CHANNEL)
+            )
         elif call.method == "views.publish" and include_home:
             found += _buttons_of(call.view.get("blocks"), True)
     return found
@@ -290,6 +358,23 @@ def _ack_text(sent: Sent) -> str:
     return ""
 
 
+def _posted_at(call: Call) -> tuple[str, str | None]:
+    """(channel, ts) of the message a chat.postMessage made or a chat.update changed."""
+    ts = call.params.get("ts") if call.method == "chat.update" else call.answer.get("ts")
+    return str(call.params.get("channel") or ""), (str(ts) if ts else None)
+
+
+def _replaced(calls: list[Call]) -> set[int]:
+    """The posts (call indexes) a later call of the same exchange updated ("Checking
+    your files…" before the verdict): only the update is shown."""
+    updated = {_posted_at(call) for call in calls if call.method == "chat.update"}
+    return {c.index for c in calls if c.method == "chat.postMessage" and _posted_at(c) in updated}
+
+
+def _where(channel: str) -> str:
+    return "DM" if channel.startswith("D") else f"#{channel}"
+
+
 def render_call(call: Call, show_home: bool = False) -> str | None:
     if call.method in QUIET_METHODS:
         return None
@@ -297,16 +382,15 @@ def render_call(call: Call, show_home: bool = False) -> str | None:
         where = "in channel" if call.params.get("response_type") == "in_channel" else "only you"
         return f"[{where}]\n" + message_text(call.params.get("text"), call.blocks)
     if call.method == "chat.postMessage":
-        channel = str(call.params.get("channel", ""))
-        where = "DM" if channel.startswith("D") else f"#{channel}"
+        where = _where(str(call.params.get("channel", "")))
+        if call.params.get("thread_ts"):
+            where += ", in the thread"
         return f"[{where}]\n" + message_text(call.params.get("text"), call.blocks)
     if call.method == "chat.postEphemeral":
         return "[only you]\n" + message_text(call.params.get("text"), call.blocks)
     if call.method == "chat.update":
-        channel = str(call.params.get("channel", ""))
-        return f"[#{channel}, message updated]\n" + message_text(
-            call.params.get("text"), call.blocks
-        )
+        where = _where(str(call.params.get("channel", "")))
+        return f"[{where}, message updated]\n" + message_text(call.params.get("text"), call.blocks)
     if call.method == "views.publish":
         if show_home:
             return "[App Home]\n" + message_text(None, call.view.get("blocks"))
@@ -319,7 +403,12 @@ def render_call(call: Call, show_home: bool = False) -> str | None:
 
 def render(sent: Sent, calls: list[Call], show_home: bool = False) -> str:
     parts = [_ack_text(sent)]
-    parts += [text for call in calls if (text := render_call(call, show_home)) is not None]
+    replaced = _replaced(calls)
+    parts += [
+        text
+        for call in calls
+        if call.index not in replaced and (text := render_call(call, show_home)) is not None
+    ]
     return "\n\n".join(part for part in parts if part)
 
 
@@ -337,15 +426,23 @@ def open_session(
     with ExitStack() as stack:
         api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
         settings = console_settings(settings, api.api_url, user_id, admin)
+        # One clock for the app's services and the scheduler's: /time moves both.
+        clock = ShiftedClock()
+        services = dataclasses.replace(
+            services or create_service_context(settings, database), clock=clock
+        )
+        deps = Deps(settings=settings, services=services)
         # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
         executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
         stack.callback(executor.shutdown, wait=True)
-        deps = Deps(settings=settings, services=services) if services is not None else None
-        app = create_app(settings, database=database, deps=deps, listener_executor=executor)
+        app = create_app(settings, deps=deps, listener_executor=executor)
         work = shutdown_for(app).work  # the listener runs and the work pool together
         assert work is not None
         server = stack.enter_context(LoopbackServer(app))
-        yield ConsoleSession(api, server.url, settings, work, user_id)
+        jobs = build_jobs(settings, services, app.client)  # as `certops run` builds them
+        yield ConsoleSession(
+            api, server.url, settings, work, user_id, deps=deps, clock=clock, jobs=jobs
+        )
 
 
 def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool) -> int:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 RESPONSE_PATH = "/response/"
 FILES_PATH = "/files-pri/"
@@ -191,7 +191,8 @@ class FakeSlackApi:
     ) -> dict[str, Any]:
         """Store an upload; returns the file object as Slack puts it in events."""
         file_id = f"F{next(self._ids):08d}"
-        url = f"{self.base_url}{FILES_PATH}{TEAM_ID}-{file_id}/{name}"
+        # Percent-encoded, as Slack's own file URLs are: a name may hold spaces.
+        url = f"{self.base_url}{FILES_PATH}{TEAM_ID}-{file_id}/{quote(name)}"
         info = {
             "id": file_id,
             "name": name,
@@ -205,6 +206,17 @@ class FakeSlackApi:
         with self._lock:
             self._state.files[file_id] = StoredFile(info, content)
         return dict(info)
+
+    def hosted(self) -> list[dict[str, Any]]:
+        """The file objects of the uploads the stand-in serves, oldest first."""
+        with self._lock:
+            return [dict(stored.info) for stored in self._state.files.values()]
+
+    def remove_file(self, file_id: str) -> bool:
+        """Forget an upload, as when its owner deletes it: its download answers 404 and
+        files.info `file_not_found`. False when there was no such file."""
+        with self._lock:
+            return self._state.files.pop(file_id, None) is not None
 
     def fail_next(
         self,

@@ -34,3 +34,31 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
+
+
+class ShiftedClock:
+    """Real time moved by a shift: the console's `/time` clock.
+
+    Unlike ManualClock it keeps running after a move, so what waits on real minutes (an
+    assignment's update window, a snooze) still passes while someone types.
+    """
+
+    def __init__(self, base: Clock = utc_now) -> None:
+        self.base = base
+        self.shift = dt.timedelta(0)
+
+    def __call__(self) -> dt.datetime:
+        return self.base() + self.shift
+
+    def advance(self, delta: dt.timedelta) -> dt.datetime:
+        self.shift += delta
+        return self()
+
+    def set(self, when: dt.datetime) -> dt.datetime:
+        """Make it `when` now (an aware time; naive is read as UTC)."""
+        self.shift = as_utc(when) - self.base()
+        return self()
+
+    def reset(self) -> dt.datetime:
+        self.shift = dt.timedelta(0)
+        return self()

@@ -19,6 +19,7 @@ import pyzipper
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from bot.console.sender import Sent
+from bot.console.sender import file_share_event as console_file_share
 from tests.support.slack_fixtures import PkiSet
 from tests.support.slack_harness import USER, Exchange, SlackHarness
 
@@ -108,16 +109,8 @@ def recording_server(body: bytes = b"-----BEGIN CERTIFICATE-----\n") -> Iterator
 def file_share_event(
     files: list[dict[str, Any]], user: str = USER, text: str = ""
 ) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "subtype": "file_share",
-        "channel_type": "im",
-        "channel": "D" + user[1:],
-        "user": user,
-        "text": text,
-        "files": files,
-        "ts": "1700000000.000200",
-    }
+    """The console's event (one shape for both), with the fixed ts the retry tests repeat."""
+    return console_file_share(files, user, text, ts="1700000000.000200")
 
 
 def send_files(

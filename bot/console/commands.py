@@ -1,0 +1,178 @@
+"""The console's own `/` commands: what a person does in Slack besides typing.
+
+`/upload PATH...` drops local files in the DM with the bot (a `file_share` event whose
+files the stand-in hosts, as Slack sends it); `/as USER` and `/admin on|off` change who
+is acting, as Errbot's text backend does with `!asuser`; `/time` moves the services'
+clock and runs the scheduler's scan at once, so expiry warnings, snooze ends, renewal
+offers and TLS checks show as the bot posts them. Everything goes through the same
+listeners, as the payloads Slack would send: nothing here calls a handler directly.
+
+A table, so the help and the answer to an unknown command list the same commands; the
+session keeps `/cert`, `/home`, `/click` and `/quit` itself (they are in the table for
+the help only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.console.local_files import LocalFileError, host_files, read_local_files
+from bot.console.sender import Sent, file_share_event
+from bot.scheduler import run_once
+from bot.services.mrkdwn import USER_ID
+
+if TYPE_CHECKING:  # the session imports this module
+    from bot.console.session import ConsoleSession
+
+Run = Callable[["ConsoleSession", str], str]
+
+# `/time +30d`: a signed number of days, hours or minutes.
+_RELATIVE = re.compile(r"([+-])(\d{1,5})([dhm])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+# How far /time may go from today: far enough for any certificate, short of datetime's end.
+MAX_YEARS_AWAY = 100
+TIME_USAGE = (
+    "Type /time +30d (or +12h, +30m, -1d), /time 2027-01-10 (a UTC date, or date and "
+    "time) or /time now."
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    does: str
+    run: Run | None = None  # None: the session answers it itself
+
+
+def upload(session: ConsoleSession, args: str) -> str:
+    """Drop files in the DM: every path read and checked first, so a bad one sends none."""
+    try:
+        files = read_local_files(args)
+    except LocalFileError as error:
+        return f"Nothing sent. {error}"
+    hosted = host_files(session.api, files)
+    event = file_share_event(hosted, session.user_id)
+    sent, calls = session.exchange(lambda: session.sender.event(event))
+    names = ", ".join(item.name for item in files)
+    return f"[you, in the DM] {names}\n\n{session.show(sent, calls)}".rstrip()
+
+
+def act_as(session: ConsoleSession, args: str) -> str:
+    user = args.strip().upper()
+    if not USER_ID.fullmatch(user):
+        return "Type /as USER with a Slack user id, such as /as U0ALICE."
+    session.user_id = user
+    return f"You are now {who(session)}."
+
+
+def admin(session: ConsoleSession, args: str) -> str:
+    choice = args.strip().lower()
+    if choice not in {"on", "off"}:
+        return "Type /admin on or /admin off."
+    session.set_admin(choice == "on")
+    return f"You are now {who(session)}."
+
+
+def who(session: ConsoleSession) -> str:
+    return f"{session.user_id} ({'an admin' if session.is_admin else 'not an admin'})"
+
+
+def parse_time(text: str) -> dt.timedelta | dt.datetime | None:
+    """`+Nd`/`+Nh`/`+Nm` (a step), an ISO date or time (UTC unless it says), or `now`
+    (None: back to the real time). ValueError with the line for the user otherwise."""
+    text = text.strip()
+    if not text:
+        raise ValueError(TIME_USAGE)
+    if text.lower() == "now":
+        return None
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        sign, number, unit = relative.groups()
+        step = dt.timedelta(**{_UNITS[unit]: int(number)})
+        return -step if sign == "-" else step
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Cannot read {text!r} as a time. {TIME_USAGE}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def move_time(session: ConsoleSession, args: str) -> str:
+    """Move the services' clock, then run the scheduler's jobs once and show their posts."""
+    clock = session.clock
+    try:
+        change = parse_time(args)
+    except ValueError as error:
+        return str(error)
+    if change is None:
+        target = clock.base()
+    elif isinstance(change, dt.timedelta):
+        target = clock() + change  # at most 99999 days either way: within datetime
+    else:
+        target = change
+    if abs(target - clock.base()) > dt.timedelta(days=365 * MAX_YEARS_AWAY):
+        return f"That is more than {MAX_YEARS_AWAY} years from today: pick a nearer time."
+    if change is None:
+        clock.reset()  # exactly the real time again
+    else:
+        clock.set(target)
+    since = session.api.mark()
+    results = run_once(session.jobs.as_list())
+    session.settle()
+    calls = session.api.calls(since=since)
+    failed = [name for name, result in results.items() if isinstance(result, Exception)]
+    shown = session.show(Sent(200, "", 0.0), calls)
+    said = [f"The clock now says {clock():%Y-%m-%d %H:%M} UTC ({_shift(clock.shift)})."]
+    if failed:
+        said.append(f"The scan of {', '.join(failed)} failed: the log says why.")
+    said.append(shown or "The scheduler scanned: nothing to post.")
+    return "\n\n".join(said)
+
+
+def _shift(shift: dt.timedelta) -> str:
+    if abs(shift) < dt.timedelta(seconds=1):
+        return "the real time"
+    days = shift / dt.timedelta(days=1)
+    where = "ahead of" if days > 0 else "behind"
+    if abs(days) >= 1:
+        return f"{abs(days):.1f} days {where} the real time"
+    return f"{abs(shift / dt.timedelta(hours=1)):.1f} hours {where} the real time"
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("/cert", "/cert ...", "a slash command, as in Slack (try /cert help)"),
+    Command("/home", "/home", "show your App Home"),
+    Command("/click", "/click N", "click button N of the last answer"),
+    Command("/upload", "/upload PATH...", "drop files in the DM (~, globs, quotes)", upload),
+    Command("/as", "/as USER", "act as another Slack user id", act_as),
+    Command("/admin", "/admin on|off", "make the acting person an admin, or not", admin),
+    Command("/time", "/time +30d|+12h|DATE|now", "move the clock; the scheduler scans", move_time),
+    Command("/quit", "/quit", "leave"),
+)
+BY_NAME = {command.name: command for command in COMMANDS}
+HELP = "\n".join(
+    [
+        "Type /cert ... as in Slack; any other text goes to the bot as a DM. Commands:",
+        *(f"  {c.usage:<28} {c.does}" for c in COMMANDS),
+        "In a form: answer each field, Enter keeps the value shown, /cancel closes it.",
+    ]
+)
+
+
+def unknown(name: str) -> str:
+    listed = " ".join(c.name for c in COMMANDS)
+    return f"{name} is not a console command. Try one of: {listed} (/? explains them)."
+
+
+def run(session: ConsoleSession, line: str) -> str:
+    """Answer a `/` line the session did not take itself: a table entry, or one line."""
+    name, _, args = line.strip().partition(" ")
+    command = BY_NAME.get(name.lower())
+    if command is None or command.run is None:
+        return unknown(name)
+    return command.run(session, args)
