@@ -95,29 +95,16 @@ def _builder(
     )
 
 
-def _ca_usage() -> x509.KeyUsage:
+def _usage(ca: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs; a server certificate signs and enciphers keys."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
-        key_encipherment=False,
+        key_encipherment=not ca,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _leaf_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=True,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
@@ -131,7 +118,7 @@ def ca(
     cert = (
         _builder(subject(common_name), issuer, key, now - BACKDATE, now + dt.timedelta(CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(_ca_usage(), critical=True)
+        .add_extension(_usage(ca=True), critical=True)
         .sign(issuer.key if issuer else key, hashes.SHA256())
     )
     return Issued(cert, key)
@@ -153,7 +140,7 @@ def leaf(
         _builder(subject(host), issuer, key, not_before, not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_usage(), critical=True)
+        .add_extension(_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(issuer.key, hashes.SHA256())
     )
