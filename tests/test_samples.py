@@ -151,6 +151,8 @@ def test_the_command_lists_the_sets_prints_the_password_and_logs_it_nowhere(
     assert len(password) == 20
     assert "Making the samples" in err and password not in err
     assert password not in caplog.text
+    again = write_samples(tmp_path / "again")
+    assert again.pfx_password not in repr(again)  # logging what was written is safe
     for path in planned_files(target):
         assert path.is_file(), path
         assert password.encode() not in path.read_bytes()
