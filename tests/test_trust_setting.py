@@ -5,6 +5,8 @@ console and every command, read once at start; a bad file stops them with one li
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,19 @@ from bot.doctor.settings_checks import trust_store
 from bot.samples import SampleSet, write_samples
 from bot.settings import Settings
 from bot.trust_roots import TrustRootsError, setting_roots
+from handlers.common.ids import UploadId
 from storage.db import Database
 from tests.support.dns_server import DnsServer
 from tests.support.slack_harness import slack_harness
-from tests.support.slack_upload_fixtures import last_update, send_files
+from tests.support.slack_upload_fixtures import (
+    button_in,
+    click,
+    last_update,
+    opened_view,
+    send_files,
+    submit_view,
+    text_value,
+)
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +165,23 @@ def test_a_dm_upload_is_valid_with_the_setting_and_chain_incomplete_without(
         assert "*Valid*" in text and "app.certops.test" in text
     else:
         assert "*Invalid*" in text and "chain_incomplete" in text
+
+
+def test_the_sample_pfx_with_its_password_is_valid_with_the_setting(
+    samples: SampleSet, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    setting = loaded(str(samples.trust_store))
+    with slack_harness(sqlite_url, trust_store=setting.trust_store) as slack:
+        (path,) = samples.sample("valid-pfx").files
+        locked = send_files(slack, slack.api.add_file(path.name, path.read_bytes()))
+        assert "password_required" in last_update(locked)
+        button = button_in(locked.of("chat.update")[0].blocks, UploadId.PASSWORD)
+        modal = opened_view(click(slack, UploadId.PASSWORD, button["value"]))
+        done = submit_view(slack, modal, {"password": text_value(samples.pfx_password)})
+        text = last_update(done)
+    assert "*Valid*" in text and "app.certops.test" in text
+    assert samples.pfx_password not in caplog.text
+    assert samples.pfx_password not in json.dumps(
+        [c.params for c in slack.api.calls()], default=str
+    )
