@@ -91,7 +91,8 @@ class Settings:
     # and validated in a worker process, whose GIL a key derivation may hold.
     isolate_checks: bool = True
     # CERTOPS_TRUST_STORE: PEM files of extra roots (separated with ':'), trusted by the bot,
-    # the console and every command as `--trust-store` is (issue 15). Read where it is used.
+    # the console and every command as `--trust-store` is (issue 15). The files are read
+    # once, at start, by bot/trust_roots.py (settings stay free of file reads and crypto).
     trust_store: tuple[Path, ...] = ()
     # CERTOPS_NAMESERVERS: the nameservers the bot's DNS checks ask (HOST[:PORT], separated
     # with commas), as `--nameserver` does for the terminal commands; empty: the system

@@ -94,6 +94,7 @@ def test_a_good_http_deployment_passes_every_item(
         "mode",
         "mode",
         "admins",
+        "trust store",
         "database",
         "migration",
         "slack auth",

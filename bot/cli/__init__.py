@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
     "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),
     "notify": ("bot.cli.notify", "post due expiry warnings and TLS checks once (for cron)"),
+    "samples": (
+        "bot.cli.samples",
+        "write test certificates (a throwaway CA, valid and broken sets)",
+    ),
 }
 
 

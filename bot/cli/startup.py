@@ -94,7 +94,11 @@ def password_options() -> argparse.ArgumentParser:
 def trust_store_option() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--trust-store", metavar="PEM", action="append", default=[], help="extra trusted roots"
+        "--trust-store",
+        metavar="PEM",
+        action="append",
+        default=[],
+        help="extra trusted roots, added to CERTOPS_TRUST_STORE's (repeatable)",
     )
     return parent
 
@@ -172,17 +176,28 @@ def read_passwords(args: argparse.Namespace) -> Passwords:
 
 
 def read_trust_stores(paths: Sequence[str]) -> list[x509.Certificate]:
-    """Extra trusted roots: PEM bundles (unreadable blocks skipped) or DER certificates."""
-    from bot.pipeline.trust import TrustStore, TrustStoreError
+    """Extra trusted roots (`--trust-store`): PEM bundles (unreadable blocks skipped) or
+    DER certificates, read as CERTOPS_TRUST_STORE's files are (bot/trust_roots.py)."""
+    from bot.trust_roots import TrustRootsError, read_trust_files
 
-    roots: list[x509.Certificate] = []
-    for path in paths:
-        data = read_bytes(path, "trust store")
-        try:
-            roots += TrustStore.from_pem(data, source=f"trust store {path!r}").extra_roots
-        except TrustStoreError as exc:
-            raise UsageError(str(exc)) from None
-    return roots
+    try:
+        return read_trust_files(paths)
+    except TrustRootsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def trust_roots(paths: Sequence[str]) -> list[x509.Certificate]:
+    """CERTOPS_TRUST_STORE's roots, then `--trust-store`'s (the option adds to the
+    setting), for a command that needs no other setting (`certops validate`): a bad
+    setting elsewhere does not stop it, a bad trust store file does (one line, exit 2)."""
+    from bot import settings as settings_module
+    from bot.trust_roots import TrustRootsError, setting_roots
+
+    try:
+        from_setting = setting_roots(settings_module.load())
+    except TrustRootsError as exc:
+        raise UsageError(str(exc)) from None
+    return [*from_setting, *read_trust_stores(paths)]
 
 
 def with_password_prompts(
@@ -242,11 +257,19 @@ def is_tty() -> bool:
 
 
 def load_settings() -> Settings:
-    """The settings (environment and `.env`); a UsageError naming every problem."""
+    """The settings (environment and `.env`); a UsageError naming every problem.
+
+    CERTOPS_TRUST_STORE's files are read here, once for the process: a missing or
+    unreadable one stops the command at start, not at the first upload.
+    """
     from bot import settings as settings_module
+    from bot.trust_roots import setting_problem
 
     settings = settings_module.load()
     problems = settings.problems()
+    trust_problem = setting_problem(settings)
+    if trust_problem:
+        problems.append(trust_problem)
     if problems:
         raise UsageError("; ".join(problems))
     return settings

@@ -26,7 +26,7 @@ from bot.cli.startup import (
     password_options,
     read_inputs,
     read_passwords,
-    read_trust_stores,
+    trust_roots,
     trust_store_option,
     with_password_prompts,
 )
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     passwords = read_passwords(args)
     if args.allow_local_fetch and not args.fetch_missing:
         raise UsageError("--allow-local-fetch only applies with --fetch-missing")
-    roots = read_trust_stores(args.trust_store)
+    roots = trust_roots(args.trust_store)
     options = ValidateOptions(
         domain=args.domain,
         name=args.name,

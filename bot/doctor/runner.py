@@ -27,6 +27,7 @@ def run_doctor(settings: Settings, options: DoctorOptions | None = None) -> list
     results.append(settings_checks.bot_token(settings))
     results += settings_checks.mode(settings, options.mode, facts.socket_mode if facts else None)
     results.append(settings_checks.admins(settings))
+    results.append(settings_checks.trust_store(settings))
 
     db_result, database = database_checks.reachable(settings)
     results.append(db_result)

@@ -139,3 +139,35 @@ def mode(
             )
         )
     return found
+
+
+def trust_store(settings: Settings) -> CheckResult:
+    """CERTOPS_TRUST_STORE reads, and how many roots each file adds to the public ones.
+
+    Read afresh (not the process's kept copy): the doctor is run after fixing a file.
+    """
+    from bot.trust_roots import SETTING, TrustRootsError, read_trust_file
+
+    if not settings.trust_store:
+        return ok(
+            "trust store",
+            f"{SETTING} is not set: only the public roots (certifi's) are trusted",
+        )
+    counts: list[str] = []
+    total = 0
+    for path in settings.trust_store:
+        try:
+            roots = len(read_trust_file(path))
+        except TrustRootsError as error:
+            return fail(
+                "trust store",
+                f"{SETTING}: {error}",
+                f"point {SETTING} at PEM files of your CA's roots, separated with ':' "
+                "(certops samples prints one to try)",
+            )
+        total += roots
+        counts.append(f"{path} ({roots})")
+    return ok(
+        "trust store",
+        f"{SETTING}: {total} extra root(s) trusted besides the public ones: {', '.join(counts)}",
+    )

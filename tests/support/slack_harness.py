@@ -24,7 +24,7 @@ from bot.console.loopback import LoopbackServer
 from bot.console.render import message_text
 from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import TEAM_ID, Call, FakeSlackApi
-from bot.services.context import ServiceContext
+from bot.context import create_service_context
 from bot.settings import Settings
 from bot.shutdown import shutdown_for
 from handlers.common.deps import Deps
@@ -210,11 +210,13 @@ def slack_harness(
         settings = harness_settings(database_url, slack_api_url=api.api_url, **settings_overrides)
         database = Database(settings.effective_database_url)
         stack.callback(database.dispose)
-        services = ServiceContext(
-            database=database,
-            load_balancer_patterns=settings.load_balancer_patterns,
+        # Built as the bot builds it (CERTOPS_TRUST_STORE's roots included), then the
+        # test's own knobs: `extra_roots` add to the setting's, as --trust-store does.
+        base = create_service_context(settings, database)
+        services = dataclasses.replace(
+            base,
             dns_timeout=dns_timeout,
-            extra_roots=tuple(extra_roots),
+            extra_roots=(*base.extra_roots, *extra_roots),
             default_nameservers=nameservers,
         )
         deps = Deps(settings=settings, services=services)
