@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # types only: a command imports the services it runs, no othe
     from bot.services.assignments import AssignResult
     from bot.services.audit import AuditEntry
     from bot.services.certificates import ReviewResult, SubmitResult
+    from bot.services.environment_sync import SyncResult
     from bot.services.errors import ServiceError
     from bot.services.renewals import RenewalResult
     from bot.services.supersession import RenewalTarget
@@ -197,6 +198,13 @@ def _renewal_next_steps(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sync(r: SyncResult) -> str:
+    """The same summary `/cert env sync` answers (one renderer, in the service)."""
+    from bot.services.environment_sync import summary_lines
+
+    return "\n".join(summary_lines(r))
+
+
 def _audit(e: AuditEntry) -> str:
     changes = e.changes()
     shown = ", ".join(f"{k}: {b!r} -> {a!r}" for k, (b, a) in list(changes.items())[:4])
@@ -217,6 +225,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "bot.services.views.TicketView": _ticket,
     "bot.services.views.AssignmentView": _assignment_line,
     "bot.services.audit.AuditEntry": _audit,
+    "bot.services.environment_sync.SyncResult": _sync,
 }
 
 

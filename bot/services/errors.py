@@ -33,6 +33,12 @@ CODES: dict[str, str] = {
     "nothing_to_renew": "the certificate renews nothing, or the old one serves nowhere",
     "concurrent_change": "another change to the same record won the race",
     "database_unavailable": "the database did not answer",
+    "lifetime_not_configured": "no LifeTime URL or LIFETIME_API_TOKEN, or an unreadable trust store",
+    "lifetime_refused": "LifeTime refused the token (401) or the service account (403)",
+    "lifetime_no_environments": "LifeTime lists no environments (204)",
+    "lifetime_not_found": "no LifeTime API at that URL (404)",
+    "lifetime_unreachable": "LifeTime could not be reached: TLS, timeout, refused, redirect, HTTP error",
+    "lifetime_bad_answer": "LifeTime's answer is not the documented shape (not JSON, wrong types, too big)",
 }
 
 
