@@ -223,7 +223,7 @@ def env_sync(call: Call) -> Result:
     assert call.settings is not None
     try:
         target = environment_sync.lifetime_target(
-            call.settings, call.ctx, a.lifetime, timeout=timeout(a.timeout)
+            call.settings, a.lifetime, timeout=timeout(a.timeout), extra_roots=call.ctx.extra_roots
         )
     except ServiceError as error:
         if error.code == "invalid_input" and a.lifetime:

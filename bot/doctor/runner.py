@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.doctor import database_checks, dns_checks, manifest, settings_checks, slack_checks
+from bot.doctor import (
+    database_checks,
+    dns_checks,
+    lifetime_checks,
+    manifest,
+    settings_checks,
+    slack_checks,
+)
 from bot.doctor.result import CheckResult, Status, skip
 from bot.settings import Settings
 
@@ -49,6 +56,7 @@ def run_doctor(settings: Settings, options: DoctorOptions | None = None) -> list
         results.append(skip("slack", "not checked: no usable SLACK_BOT_TOKEN"))
 
     results.append(dns_checks.resolver(options.nameservers, options.dns_name, options.dns_timeout))
+    results.append(lifetime_checks.token(settings))
     if database is not None:
         database.dispose()
     return results

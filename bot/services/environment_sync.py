@@ -20,7 +20,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.pipeline.lifetime_api import (
     DEFAULT_TIMEOUT,
@@ -39,6 +39,9 @@ from bot.services.names import fit_name
 from bot.settings import Settings
 from storage import queries
 from storage.models import Environment
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -127,18 +130,19 @@ class SyncResult:
 
 def lifetime_target(
     settings: Settings,
-    ctx: ServiceContext,
     url: str | None = None,
     *,
     timeout: float | None = None,
+    extra_roots: Sequence[x509.Certificate] = (),
 ) -> LifetimeTarget:
     """LifeTime's address (`url`, else CERTOPS_LIFETIME_URL), the token from the settings,
-    the roots (CERTOPS_TRUST_STORE and the context's), or a refusal saying what is missing."""
+    the roots (CERTOPS_TRUST_STORE and `extra_roots`), or a refusal saying what is missing.
+    The CLI, Slack and `certops doctor` all ask LifeTime through this."""
     where = url or settings.lifetime_url
     if not where:
         raise ServiceError(
             "lifetime_not_configured",
-            "no LifeTime URL: give --lifetime URL or set CERTOPS_LIFETIME_URL",
+            "no LifeTime URL: set CERTOPS_LIFETIME_URL (certops env sync also takes --lifetime URL)",
         )
     try:
         base, host, port = parse_url(where)
@@ -164,7 +168,7 @@ def lifetime_target(
         port=port,
         token=settings.lifetime_api_token,
         trust_files=tuple(settings.trust_store),
-        extra_roots=tuple(ctx.extra_roots),
+        extra_roots=tuple(extra_roots),
         connect_address=address,
         timeout=timeout or DEFAULT_TIMEOUT,
     )

@@ -12,7 +12,8 @@ set), and errors as the swagger's `Exception` objects. Modes switch what it answ
 - `silent`: accepts the connection and never speaks (no TLS handshake either).
 
 It records each request's method, path and Authorization header, so tests can check
-what the client sent (and that the token went nowhere else).
+what the client sent (and that the token went nowhere else); `gate` holds every answer
+until it is set (a slow LifeTime: the Slack ack must not wait for it).
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class LifetimeServer:
         self.environments: list[dict[str, Any]] = list(DEFAULT_ENVIRONMENTS)
         self.body: bytes = b"<html><body>LifeTime is under maintenance</body></html>"
         self.requests: list[Request] = []
+        # When set: each request is held until the event is set (a slow LifeTime).
+        self.gate: threading.Event | None = None
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.1)
         self.port: int = self._sock.getsockname()[1]
@@ -171,6 +174,8 @@ class LifetimeServer:
         method, path, _ = head[0].split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
         self.requests.append(Request(method, path, headers.get("authorization"), raw))
+        if self.gate is not None:
+            self.gate.wait(timeout=20)
         if method != "GET" or path != self.path or self.mode == "not_found":
             self._send(tls, 404, json.dumps(exception(404, "Not Found")).encode())
         elif self.mode == "ok":
