@@ -2,13 +2,13 @@
 environments, the request `certops env sync` makes (issue 17).
 
 200 and 204 mean the token works (204: it sees no environment, which a sync reports);
-401 is the token, 403 the service account's permissions. Not set: nothing to check, only
+401 is the token, 403 the service account's permissions. Not set: no item at all, only
 `env sync` needs it.
 """
 
 from __future__ import annotations
 
-from bot.doctor.result import CheckResult, fail, ok, skip, warn
+from bot.doctor.result import CheckResult, fail, ok, warn
 from bot.pipeline.lifetime_api import LifetimeError, list_environments
 from bot.services.environment_sync import lifetime_target
 from bot.services.errors import ServiceError
@@ -27,9 +27,9 @@ _FIXES = {
 }
 
 
-def token(settings: Settings) -> CheckResult:
+def token(settings: Settings) -> CheckResult | None:
     if not settings.lifetime_api_token:
-        return skip(NAME, "not checked: LIFETIME_API_TOKEN is not set (only env sync needs it)")
+        return None
     if not settings.lifetime_url:
         return warn(
             NAME,

@@ -56,7 +56,9 @@ def run_doctor(settings: Settings, options: DoctorOptions | None = None) -> list
         results.append(skip("slack", "not checked: no usable SLACK_BOT_TOKEN"))
 
     results.append(dns_checks.resolver(options.nameservers, options.dns_name, options.dns_timeout))
-    results.append(lifetime_checks.token(settings))
+    lifetime = lifetime_checks.token(settings)  # only when LIFETIME_API_TOKEN is set
+    if lifetime is not None:
+        results.append(lifetime)
     if database is not None:
         database.dispose()
     return results

@@ -29,9 +29,7 @@ def upgrade() -> None:
     with op.batch_alter_table("environment") as batch:
         batch.add_column(sa.Column("lifetime_id", sa.String(), nullable=True))
         batch.add_column(sa.Column("environment_type", sa.String(), nullable=True))
-    op.create_index(
-        op.f("ix_environment_lifetime_id"), "environment", ["lifetime_id"], unique=True
-    )
+    op.create_index(op.f("ix_environment_lifetime_id"), "environment", ["lifetime_id"], unique=True)
 
 
 def downgrade() -> None:
