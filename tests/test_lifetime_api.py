@@ -241,3 +241,11 @@ def test_the_token_setting_is_secret_and_checked_without_echo() -> None:
     problems = " ".join(bad.problems())
     assert "LIFETIME_API_TOKEN must be one token" in problems and "abc" not in problems
     assert "CERTOPS_LIFETIME_URL must be an https:// URL" in problems
+
+
+def test_the_cli_default_timeout_is_the_clients() -> None:
+    """`certops env sync --timeout` repeats the default so that `env list` imports no ssl."""
+    from bot.cli.record import DEFAULT_LIFETIME_TIMEOUT
+    from bot.pipeline.lifetime_api import DEFAULT_TIMEOUT
+
+    assert DEFAULT_LIFETIME_TIMEOUT == DEFAULT_TIMEOUT

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.pki import CA, Issued
+from tests.support.tls_server import TlsServer
 
 SWAGGER = (
     Path(__file__).resolve().parents[2].parent
@@ -110,19 +111,18 @@ class Request:
     raw: bytes = field(repr=False, default=b"")
 
 
-class LifetimeServer:
-    """LifeTime's API on a loopback port; `mode`, `environments` and `body` switch answers."""
+class LifetimeServer(TlsServer):
+    """LifeTime's API on a loopback port; `mode`, `environments` and `body` switch answers.
+
+    The loopback TLS server of tests/support/tls_server.py, answering HTTP."""
 
     def __init__(self, tmp: Path, host: str = LT_HOST) -> None:
+        super().__init__(tmp)
         self.ca = CA.root("LifeTime Stand-in Root")
         self.leaf: Issued = self.ca.leaf([host])
+        self.serve(self.leaf)
         self.root_file = tmp / "lifetime-root.pem"
         self.root_file.write_bytes(self.ca.issued.pem)
-        cert, key = tmp / "lifetime-server.pem", tmp / "lifetime-server.key"
-        cert.write_bytes(self.leaf.pem)
-        key.write_bytes(self.leaf.key_pem())
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._context.load_cert_chain(cert, key)
         self.path = environments_path()
         self.mode = "ok"
         self.environments: list[dict[str, Any]] = list(DEFAULT_ENVIRONMENTS)
@@ -130,31 +130,20 @@ class LifetimeServer:
         self.requests: list[Request] = []
         # When set: each request is held until the event is set (a slow LifeTime).
         self.gate: threading.Event | None = None
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
         self.url = f"https://{host}:{self.port}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
         self._held: list[socket.socket] = []
 
     # -- serving ---------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if self.mode == "silent":
-                self._held.append(conn)  # accepted, never answered
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _handle(self, conn: socket.socket) -> None:
+        if self.mode == "silent":
+            self._held.append(conn)  # accepted, never answered
+            return
+        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(5)
+        assert self._context is not None
         try:
             with self._context.wrap_socket(conn, server_side=True) as tls:
                 raw = b""
@@ -230,12 +219,10 @@ class LifetimeServer:
     # -- life ------------------------------------------------------------------------
 
     def __enter__(self) -> LifetimeServer:
-        self._thread.start()
+        super().__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._sock.close()
         for conn in self._held:
             conn.close()
-        self._thread.join(2)
+        super().__exit__(*exc)
