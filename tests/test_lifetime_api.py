@@ -76,6 +76,7 @@ def test_the_stand_in_serves_the_swagger_path_and_shapes(lifetime: LifetimeServe
         ("not_found", "not_found", "no LifeTime API at https://acme-lt"),
         ("malformed", "bad_answer", "not the documented list of environments: it is not JSON"),
         ("huge", "bad_answer", "larger than 5 MiB"),
+        ("redirect", "redirected", "redirect (HTTP 302), not followed"),
     ],
 )
 def test_each_answer_ends_in_one_line(
@@ -84,6 +85,7 @@ def test_each_answer_ends_in_one_line(
     lifetime.mode = mode
     error = _error(_target(lifetime))
     assert error.code == code and words in error.message
+    assert len(lifetime.requests) == 1  # asked once, nothing followed
 
 
 def test_a_server_that_never_speaks_is_a_timeout(lifetime: LifetimeServer) -> None:
@@ -209,6 +211,7 @@ def _with(**changes: object) -> dict[str, object]:
         (_body(_with(Order=True)), "Order is True"),
         (_body(_with(UseHTTPS="yes")), "UseHTTPS is 'yes'"),
         (_body(_with(Order=2**40)), "not a 32-bit integer"),
+        (_body(_with(OSVersion="1" * 2049)), "OSVersion is longer than 2048"),
         (_body(_with(Key="a b")), "Key 'a b' is not an identifier"),
         (_body(_with(Name=" ")), "Name ' ' is empty"),
         (_body(_with(Name="x" * 201)), "too long"),

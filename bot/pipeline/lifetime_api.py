@@ -49,6 +49,7 @@ MAX_TRUST_FILE_BYTES = 10 * 1024 * 1024
 # The documented values of Environment.EnvironmentType.
 ENVIRONMENT_TYPES = ("Development", "Test", "Production")
 MAX_NAME_CHARS = 200
+MAX_FIELD_CHARS = 2048  # the other string fields (a version, a URL): read, never stored
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _INT32 = (-(2**31), 2**31 - 1)
 # The other documented fields of Environment and their JSON types: checked when present.
@@ -427,6 +428,8 @@ def _environment(index: int, item: Any) -> LifetimeEnvironment:
         wrong = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
         if wrong:
             raise _bad(f"{where}: {name} is {_shown(value)}, not of the documented type")
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            raise _bad(f"{where}: {name} is longer than {MAX_FIELD_CHARS} characters")
     key = item["Key"]
     if not _KEY.fullmatch(key):
         raise _bad(f"{where}: Key {_shown(key)} is not an identifier")

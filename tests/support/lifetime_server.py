@@ -9,6 +9,7 @@ set), and errors as the swagger's `Exception` objects. Modes switch what it answ
 - `unauthorized` (401), `forbidden` (403), `not_found` (404, also any other path);
 - `malformed`: 200 and `body` as given (default: not JSON);
 - `huge`: 200 and a JSON array of more than 5 MiB, streamed;
+- `redirect`: 302 to another host (the client must not follow it with the token);
 - `silent`: accepts the connection and never speaks (no TLS handshake either).
 
 It records each request's method, path and Authorization header, so tests can check
@@ -179,19 +180,24 @@ class LifetimeServer(TlsServer):
             self._send(tls, 200, self.body)
         elif self.mode == "huge":
             self._send_huge(tls)
+        elif self.mode == "redirect":
+            self._send(tls, 302, b"", ("Location: https://elsewhere.example.com" + self.path,))
         else:
             raise AssertionError(f"unknown mode {self.mode}")
 
     @staticmethod
-    def _send(tls: ssl.SSLSocket, status: int, body: bytes | None) -> None:
+    def _send(
+        tls: ssl.SSLSocket, status: int, body: bytes | None, extra: tuple[str, ...] = ()
+    ) -> None:
         reasons = {
+            302: "Found",
             200: "OK",
             204: "No Content",
             401: "Unauthorized",
             403: "Forbidden",
             404: "Not Found",
         }
-        lines = [f"HTTP/1.1 {status} {reasons[status]}", "Connection: close"]
+        lines = [f"HTTP/1.1 {status} {reasons[status]}", "Connection: close", *extra]
         if body is not None:
             lines += [
                 "Content-Type: application/json; charset=utf-8",
