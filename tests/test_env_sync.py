@@ -301,6 +301,8 @@ def test_certops_env_sync_process(
     assert again.stdout.strip().endswith("Nothing to change.")
     shown = json.loads(_certops(environ, tmp_path, "env", "show", "LifeTime", "--json").stdout)
     assert shown["is_lifetime"] is True
+    quality = _certops(environ, tmp_path, "env", "show", "Quality").stdout
+    assert "LifeTime:    Test, key 6b1f0b4e-2f4c-4b8e-9d1a-0a1b2c3d4e02" in quality
 
 
 @pytest.mark.parametrize(
@@ -407,6 +409,8 @@ def test_admins_sync_from_slack_with_the_same_summary(
     assert environments.show_environment(slack.deps.services, "Quality").default_host == (
         "acme-qa.outsystemsenterprise.com"
     )
+    listed = slack.command("env list", USER).texts()[0]
+    assert "*Quality* · Test" in listed and "*LifeTime* · LifeTime" in listed
 
 
 def test_others_are_refused_before_any_request(

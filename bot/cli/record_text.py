@@ -52,6 +52,8 @@ def _environment(e: EnvironmentView) -> str:
     kind = " [LifeTime]" if e.is_lifetime else ""
     lines = [f"{e.name}{kind}  default host {e.default_host}"]
     lines.append(f"  hostname:    {e.hostname or '(none)'}")
+    if e.lifetime_key:
+        lines.append(f"  LifeTime:    {e.environment_type or '?'}, key {e.lifetime_key}")
     if e.current:
         c = e.current
         lines.append(f"  certificate: {c.certificate} ({c.state}, active from {c.active_at})")
