@@ -9,6 +9,7 @@ the bot can stop with one clear line instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ DEFAULT_MODAL_BUDGET_SECONDS = 2.0  # below Slack's 3 s: the ack still has to tr
 DEFAULT_WORK_THREADS = 4
 DEFAULT_SUBMISSIONS_PER_PERSON = 3
 DEFAULT_DOWNLOAD_DEADLINE_SECONDS = 30.0
+# A bearer token as an HTTP header can carry: visible ASCII, no spaces (a newline would
+# split the header, and http.client would quote the whole value in its error).
+MAX_TOKEN_CHARS = 8192
+_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_CHARS}}}")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -103,6 +108,15 @@ class Settings:
     # address (CERTOPS_PROBE_ALLOW_LOOPBACK; refused by default).
     probe_port: int = 443
     probe_allow_loopback: bool = False
+    # Issue 17: LIFETIME_API_TOKEN, a LifeTime service account's token (never on a command
+    # line, never logged or stored), and CERTOPS_LIFETIME_URL, LifeTime's address
+    # (`certops env sync` and `/cert env sync`).
+    lifetime_api_token: str | None = field(default=None, repr=False)
+    lifetime_url: str | None = None
+    # CERTOPS_LIFETIME_ADDRESS, for tests and labs only: connect to this IP address instead
+    # of resolving the LifeTime URL's host name (its certificate is still checked against
+    # the name), as curl's --connect-to does.
+    lifetime_address: str | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -124,6 +138,16 @@ class Settings:
             found.append("CERTOPS_LOG_FORMAT must be 'text' or 'json'")
         if self.log_level not in LOG_LEVELS:
             found.append(f"CERTOPS_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if self.lifetime_api_token is not None and not _TOKEN.fullmatch(self.lifetime_api_token):
+            # Never echoed: the value is the secret.
+            found.append(
+                "LIFETIME_API_TOKEN must be one token: printable characters without spaces, "
+                f"at most {MAX_TOKEN_CHARS}"
+            )
+        if self.lifetime_url and not self.lifetime_url.lower().startswith("https://"):
+            found.append(
+                "CERTOPS_LIFETIME_URL must be an https:// URL (the token never goes over http)"
+            )
         return found
 
 
@@ -333,4 +357,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         trust_store=tuple(
             Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
         ),
+        lifetime_api_token=(environ.get("LIFETIME_API_TOKEN") or "").strip() or None,
+        lifetime_url=(environ.get("CERTOPS_LIFETIME_URL") or "").strip() or None,
+        lifetime_address=(environ.get("CERTOPS_LIFETIME_ADDRESS") or "").strip() or None,
     )

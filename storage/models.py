@@ -107,6 +107,11 @@ class Environment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Expiry warning thresholds of this environment ("30,14,7,3,1,0", "33%,7"); None: global.
     warning_days: str | None = None
+    # From LifeTime's API (`certops env sync`, issue 17): its key, how the environment is
+    # found again on the next sync, and its type (Development, Test, Production). None for
+    # environments recorded by hand.
+    lifetime_id: str | None = Field(default=None, unique=True, index=True)
+    environment_type: str | None = None
 
 
 class Certificate(SQLModel, table=True):

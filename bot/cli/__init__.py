@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.cli.run", "run the bot (Slack, or console mode without tokens)"),
     "console": ("bot.cli.console", "talk to the bot from a terminal (/cert ... as in Slack)"),
     "db": ("bot.cli.db", "migrate the database schema (upgrade) or show its revision (current)"),
-    "env": ("bot.cli.record", "environments: add, list, show"),
+    "env": ("bot.cli.record", "environments: add, list, show, sync (from LifeTime)"),
     "cert": ("bot.cli.record", "certificates: submit, list, show, approve, reject, renew"),
     "assign": ("bot.cli.record", "put a certificate and hostname on an environment"),
     "adopt": ("bot.cli.record", "record the certificate a hostname serves (status observed)"),

@@ -2,7 +2,7 @@
 
 Checks the deployment item by item (settings, tokens, mode, admins, database and its
 migration, the bot token against Slack and its scopes against manifest.yml, the channels
-the bot posts to, the DNS resolver) and says for each what is right or what to fix.
+the bot posts to, the DNS resolver, the LifeTime token when set) and says for each what is right or what to fix.
 Exit 0 when nothing failed (warnings allowed), 1 when an item failed, 2 for a usage error.
 """
 

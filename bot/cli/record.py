@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from bot.services.context import ServiceContext
     from bot.settings import Settings
 
+# `certops env sync --timeout`: the same default as bot.pipeline.lifetime_api's (not
+# imported here: `env list` must not pay for ssl and http.client).
+DEFAULT_LIFETIME_TIMEOUT = 15.0
+
 
 def _sub(
     subs: Any, name: str, help_text: str, *parents: argparse.ArgumentParser
@@ -62,6 +66,28 @@ def _env_parser(parser: argparse.ArgumentParser) -> None:
     _sub(subs, "list", "list environments and what they serve")
     show = _sub(subs, "show", "one environment: hostname, certificate, open tickets")
     show.add_argument("name", metavar="NAME")
+    sync = _sub(
+        subs,
+        "sync",
+        "create or update environments from LifeTime's API (admins); never deletes. "
+        "The token comes from LIFETIME_API_TOKEN only",
+    )
+    sync.add_argument(
+        "--lifetime",
+        metavar="URL",
+        help="LifeTime's address, e.g. https://acme-lt.outsystemsenterprise.com "
+        "(default: CERTOPS_LIFETIME_URL)",
+    )
+    sync.add_argument(
+        "--dry-run", action="store_true", help="show what would change, write nothing"
+    )
+    sync.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_LIFETIME_TIMEOUT,
+        metavar="S",
+        help=f"seconds for LifeTime's answer in all (default {DEFAULT_LIFETIME_TIMEOUT:g})",
+    )
 
 
 def _cert_parser(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +218,24 @@ def env_show(call: Call) -> Result:
     from bot.services import environments
 
     return environments.show_environment(call.ctx, call.args.name)
+
+
+def env_sync(call: Call) -> Result:
+    """Read LifeTime's environments and bring the record in line (`--dry-run`: only say how)."""
+    from bot.services import environment_sync
+    from bot.services.errors import ServiceError
+
+    a = call.args
+    assert call.settings is not None
+    try:
+        target = environment_sync.lifetime_target(
+            call.settings, a.lifetime, timeout=timeout(a.timeout), extra_roots=call.ctx.extra_roots
+        )
+    except ServiceError as error:
+        if error.code == "invalid_input" and a.lifetime:
+            raise UsageError(f"--lifetime: {error.message}") from None
+        raise
+    return environment_sync.sync_environments(call.ctx, call.actor, target, dry_run=a.dry_run)
 
 
 def cert_submit(call: Call) -> Result:
@@ -356,6 +400,7 @@ VERBS: dict[tuple[str, str | None], Callable[[Call], Result]] = {
     ("env", "add"): env_add,
     ("env", "list"): env_list,
     ("env", "show"): env_show,
+    ("env", "sync"): env_sync,
     ("cert", "submit"): cert_submit,
     ("cert", "list"): cert_list,
     ("cert", "show"): cert_show,

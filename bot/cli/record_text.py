@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # types only: a command imports the services it runs, no othe
     from bot.services.assignments import AssignResult
     from bot.services.audit import AuditEntry
     from bot.services.certificates import ReviewResult, SubmitResult
+    from bot.services.environment_sync import SyncResult
     from bot.services.errors import ServiceError
     from bot.services.renewals import RenewalResult
     from bot.services.supersession import RenewalTarget
@@ -52,6 +53,8 @@ def _environment(e: EnvironmentView) -> str:
     kind = " [LifeTime]" if e.is_lifetime else ""
     lines = [f"{e.name}{kind}  default host {e.default_host}"]
     lines.append(f"  hostname:    {e.hostname or '(none)'}")
+    if e.lifetime_key:
+        lines.append(f"  LifeTime:    {e.environment_type or '?'}, key {e.lifetime_key}")
     if e.current:
         c = e.current
         lines.append(f"  certificate: {c.certificate} ({c.state}, active from {c.active_at})")
@@ -235,6 +238,13 @@ def _renewal_next_steps(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sync(r: SyncResult) -> str:
+    """The same summary `/cert env sync` answers (one renderer, in the service)."""
+    from bot.services.environment_sync import summary_lines
+
+    return "\n".join(summary_lines(r))
+
+
 def _audit(e: AuditEntry) -> str:
     changes = e.changes()
     shown = ", ".join(f"{k}: {b!r} -> {a!r}" for k, (b, a) in list(changes.items())[:4])
@@ -256,6 +266,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "bot.services.views.TicketView": _ticket,
     "bot.services.views.AssignmentView": _assignment_line,
     "bot.services.audit.AuditEntry": _audit,
+    "bot.services.environment_sync.SyncResult": _sync,
 }
 
 

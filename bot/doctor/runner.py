@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.doctor import database_checks, dns_checks, manifest, settings_checks, slack_checks
+from bot.doctor import (
+    database_checks,
+    dns_checks,
+    lifetime_checks,
+    manifest,
+    settings_checks,
+    slack_checks,
+)
 from bot.doctor.result import CheckResult, Status, skip
 from bot.settings import Settings
 
@@ -50,6 +57,9 @@ def run_doctor(settings: Settings, options: DoctorOptions | None = None) -> list
         results.append(skip("slack", "not checked: no usable SLACK_BOT_TOKEN"))
 
     results.append(dns_checks.resolver(options.nameservers, options.dns_name, options.dns_timeout))
+    lifetime = lifetime_checks.token(settings)  # only when LIFETIME_API_TOKEN is set
+    if lifetime is not None:
+        results.append(lifetime)
     if database is not None:
         database.dispose()
     return results

@@ -21,7 +21,8 @@ from storage.models import Environment
 
 log = logging.getLogger(__name__)
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+ENV_NAME_MAX = 64
+_ENV_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9 ._-]{{0,{ENV_NAME_MAX - 1}}}$")
 _CHANNEL = re.compile(r"^[#@]?[A-Za-z0-9._-]{1,80}$")
 
 
@@ -31,7 +32,7 @@ def check_name(name: str, kind: str = "environment") -> str:
     if not _ENV_NAME.match(text):
         raise ServiceError(
             "invalid_input",
-            f"{kind} name {name!r} must be 1-64 letters, digits, spaces, dots, dashes or "
+            f"{kind} name {name!r} must be 1-{ENV_NAME_MAX} letters, digits, spaces, dots, dashes or "
             "underscores, starting with a letter or digit",
         )
     return text

@@ -39,6 +39,12 @@ CODES: dict[str, str] = {
     "handshake_failed": "no certificate could be read from the hostname (connection, TLS)",
     "served_unreadable": "what the hostname sent is not one readable certificate",
     "assignment_in_progress": "the environment's current assignment is still updating",
+    "lifetime_not_configured": "no LifeTime URL or LIFETIME_API_TOKEN, or an unreadable trust store",
+    "lifetime_refused": "LifeTime refused the token (401) or the service account (403)",
+    "lifetime_no_environments": "LifeTime lists no environments (204)",
+    "lifetime_not_found": "no LifeTime API at that URL (404)",
+    "lifetime_unreachable": "LifeTime could not be reached: TLS, timeout, refused, redirect, HTTP error",
+    "lifetime_bad_answer": "LifeTime's answer is not the documented shape (not JSON, wrong types, too big)",
 }
 
 

@@ -35,13 +35,16 @@ def check_certificate_name(name: str) -> str:
     return text
 
 
-def fit_name(text: str, suffix: str = "") -> str:
+def fit_name(
+    text: str, suffix: str = "", *, limit: int = MAX_NAME, fallback: str = FALLBACK
+) -> str:
     """A name that fits the rule, made from `text` (a SAN, an old name) and `suffix`.
 
     `*.` becomes `wildcard.`; every run of other characters becomes one `-`; the suffix
-    (such as `-2027`) is kept whole and the base is shortened to make room.
+    (such as `-2027`) is kept whole and the base is shortened to make room. `limit`: a
+    shorter maximum (an environment's name, from LifeTime, is at most 64 characters).
     """
-    tail = _OUTSIDE.sub("-", suffix)[: MAX_NAME - 1]
+    tail = _OUTSIDE.sub("-", suffix)[: limit - 1]
     base = _OUTSIDE.sub("-", text.strip().replace("*.", "wildcard.")).strip(_EDGE)
-    base = base[: MAX_NAME - len(tail)].rstrip(_EDGE) or FALLBACK
-    return (base + tail)[:MAX_NAME]
+    base = base[: limit - len(tail)].rstrip(_EDGE) or fallback
+    return (base + tail)[:limit]

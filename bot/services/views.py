@@ -68,6 +68,9 @@ class EnvironmentView:
     hostname: str | None
     current: AssignmentView | None = None
     open_tickets: list[TicketView] = field(default_factory=list)
+    # From LifeTime's API (`env sync`); None for environments recorded by hand.
+    environment_type: str | None = None
+    lifetime_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,8 @@ class EnvironmentView:
             "hostname": self.hostname,
             "current": self.current.to_dict() if self.current else None,
             "open_tickets": [t.to_dict() for t in self.open_tickets],
+            "environment_type": self.environment_type,
+            "lifetime_key": self.lifetime_key,
         }
 
 
@@ -176,6 +181,8 @@ def environment_view(session: Session, row: Environment) -> EnvironmentView:
         hostname=row.hostname,
         current=assignment_view(session, current) if current else None,
         open_tickets=[ticket_view(session, t) for t in tickets],
+        environment_type=row.environment_type,
+        lifetime_key=row.lifetime_id,
     )
 
 

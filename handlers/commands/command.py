@@ -36,7 +36,7 @@ log = logging.getLogger("certops.slack")
 
 # Subcommands slow enough that the person should see that the work started; their work
 # runs on the work pool (handlers/background.py), the others' on the listener thread.
-WORKING = {"dns": "Checking the DNS…"}
+WORKING = {"dns": "Checking the DNS…", "env sync": "Asking LifeTime for its environments…"}
 NOT_YET = "`/cert {name}` is not available in this version yet."
 
 
@@ -78,7 +78,7 @@ def cert_command(
         )
         follow_up(reply, actor, client, deps)
 
-    if command.name in WORKING:  # slow (DNS): on the work pool, fair per person
+    if command.name in WORKING:  # slow (DNS, LifeTime): on the work pool, fair per person
         after_ack(deps, actor.user_id, answer, body=body, client=client, respond=respond)
     else:
         answer()

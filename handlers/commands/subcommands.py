@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.services import certificates, dns, environments, renewals, tickets
+from bot.services import certificates, dns, environment_sync, environments, renewals, tickets
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from handlers.common.blocks import confirm, records
-from handlers.common.blocks.base import escape, section
+from handlers.common.blocks.base import escape, section, text_blocks
 from handlers.common.blocks.digest import expiring_blocks
 from handlers.common.blocks.dns import dns_blocks
 from handlers.common.command_parser import Command
@@ -55,6 +55,17 @@ def env_add(command: Command, actor: Actor, deps: Deps) -> Reply:
 def env_list(command: Command, actor: Actor, deps: Deps) -> Reply:
     views = environments.list_environments(deps.services)
     return Reply(records.environment_list_blocks([v.to_dict() for v in views]))
+
+
+def env_sync(command: Command, actor: Actor, deps: Deps) -> Reply:
+    """`/cert env sync [dry-run]`: LifeTime's environments into the record, on the work
+    pool (after the ack); answered with the summary `certops env sync` prints."""
+    target = environment_sync.lifetime_target(deps.settings, extra_roots=deps.services.extra_roots)
+    result = environment_sync.sync_environments(
+        deps.services, actor, target, dry_run=bool(command.args.get("dry_run"))
+    )
+    lines = environment_sync.summary_lines(result, escape)
+    return Reply(text_blocks(lines), changed=bool(result.added or result.changed))
 
 
 def approve(command: Command, actor: Actor, deps: Deps) -> Reply:
@@ -154,6 +165,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "expiring": expiring,
     "env add": env_add,
     "env list": env_list,
+    "env sync": env_sync,
     "approve": approve,
     "reject": reject,
     "dns": dns_check,

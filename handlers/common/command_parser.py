@@ -22,6 +22,7 @@ SYNOPSES: tuple[tuple[str, str, str], ...] = (
     ("show", "NAME", "one certificate in detail"),
     ("env add", "NAME DEFAULT_HOST [lifetime] [#channel]", "record an environment"),
     ("env list", "", "the environments on record"),
+    ("env sync", "[dry-run]", "create or update environments from LifeTime's API"),
     ("ticket open", "CERT HOSTNAME", "start a LifeTime support ticket"),
     ("ticket update", "ID STATE [CASE]", "move a ticket on (STATE: submitted, confirmed, ...)"),
     ("ticket list", "", "the support tickets"),
@@ -34,10 +35,10 @@ SYNOPSES: tuple[tuple[str, str, str], ...] = (
 # Subcommands that change what the whole team relies on; the services enforce the same
 # rule, this list only lets the handler refuse politely before doing any work.
 ADMIN_ONLY = frozenset(
-    {"approve", "reject", "env add", "assign", "renew", "ticket open", "ticket update"}
+    {"approve", "reject", "env add", "env sync", "assign", "renew", "ticket open", "ticket update"}
 )
 
-GROUPS = {"env": ("add", "list"), "ticket": ("open", "update", "list")}
+GROUPS = {"env": ("add", "list", "sync"), "ticket": ("open", "update", "list")}
 DEFAULT_EXPIRING_DAYS = 30
 MAX_EXPIRING_DAYS = 3650
 
@@ -162,6 +163,11 @@ def _parse_group(group: str, tokens: list[str]) -> Command:
     rest = tokens[1:]
     if name == "env add":
         return _parse_env_add(rest)
+    if name == "env sync":
+        options = [token.lower() for token in _expect(name, rest, 0, 1)]
+        if options and options[0] not in {"dry-run", "--dry-run", "dryrun"}:
+            raise UsageError(f"`/cert env sync`: I don't know what {rest[0]!r} means.", name)
+        return Command(name, {"dry_run": bool(options)})
     if name == "ticket open":
         cert, host = _expect(name, rest, 2, 2)
         return Command(name, {"certificate": cert, "hostname": host})

@@ -66,18 +66,23 @@ class TlsServer:
                 continue
             except OSError:
                 return
-            conn.settimeout(2)
-            if self.raw is not None:
-                self._raw(conn)
-                continue
-            try:
-                assert self._context is not None
-                with self._context.wrap_socket(conn, server_side=True) as tls:
-                    tls.recv(1)  # until the client closes
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        """One accepted connection: the handshake, then wait until the client closes (the
+        LifeTime stand-in, tests/support/lifetime_server.py, answers HTTP here instead)."""
+        conn.settimeout(2)
+        if self.raw is not None:
+            self._raw(conn)
+            return
+        try:
+            assert self._context is not None
+            with self._context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)  # until the client closes
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
 
     def _raw(self, conn: socket.socket) -> None:
         """Not TLS: hold the connection without a word, or send bytes that are no TLS."""

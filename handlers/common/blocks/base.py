@@ -56,6 +56,24 @@ def section(text: str, *, accessory: dict[str, Any] | None = None) -> dict[str, 
     return block
 
 
+def text_blocks(lines: Sequence[str]) -> Blocks:
+    """Lines of mrkdwn (already escaped) as few sections as fit Slack's text limit, each
+    line whole; `checked_message` then keeps 50 blocks and says how many were left out."""
+    blocks: Blocks = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, SECTION_TEXT_LIMIT - 1)
+        if current and size + len(line) + 1 > SECTION_TEXT_LIMIT:
+            blocks.append(section("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        blocks.append(section("\n".join(current)))
+    return blocks
+
+
 def fields(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """A section of label/value fields (Slack allows 10, each up to 2000 characters)."""
     items = [

@@ -135,6 +135,8 @@ def environment_line(env: Record) -> str:
     current = env.get("current") or {}
     hostname = env.get("hostname") or current.get("hostname") or "no custom hostname"
     lifetime = " · LifeTime" if env.get("is_lifetime") else ""
+    if env.get("environment_type"):
+        lifetime += f" · {escape(str(env['environment_type']))}"
     cert = current.get("certificate") or "no certificate"
     state = (
         f" ({current['state']})" if current.get("state") and current["state"] != "active" else ""
