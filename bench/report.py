@@ -61,7 +61,7 @@ BENCHES = (
     Bench("bench_deliveries", ("--claims", "1000", "--rows", "100000")),
     Bench("bench_expiry", ("--rows", "100000", "--runs", "3")),
     Bench("bench_metrics", ("--rows", "1000,10000,100000", "--scrapes", "3")),
-    Bench("bench_cli", ("--runs", "5")),
+    Bench("bench_cli", ("--runs", "11")),
     Bench("bench_hung", ("--rounds", "5"), needs_postgres=True),
     Bench("bench_exactly_once", ("--certs", "24", "--channels", "4"), needs_postgres=True),
     Bench("bench_stop", ("--graces", "1,3"), needs_postgres=True),
