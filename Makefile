@@ -24,7 +24,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The benchmarks' figures, written to docs/performance.md (a few minutes; needs PostgreSQL
-# on 127.0.0.1:5432 for its figures, skipped with the reason otherwise).
+# on 127.0.0.1:5432 for its figures, and the sqlite3 and openssl command lines for the
+# peers measured beside certops, each skipped with the reason otherwise).
 bench: $(STAMP)
 	$(BIN)/python bench/report.py
 

@@ -2,7 +2,7 @@
 the record grows?
 
     .venv/bin/python bench/bench_metrics.py [--rows 1000,10000,100000] [--scrapes 10]
-        [--series auto,both,aggregated] [--postgres URL]
+        [--series auto,both,per_certificate,aggregated] [--postgres URL]
 
 The record's gauges are read from the database on a timer and served from memory
 (issue 16's target at 100,000 certificates: a scrape <= 0.5 s, the server <= 200 MiB at
@@ -14,6 +14,10 @@ path) and the server's peak resident memory (VmHWM). The peer, in the same run: 
 scraped through the same server. Half of the certificates, up to `--environments`, serve
 an environment each (the aggregated series grow with environments, not certificates).
 PostgreSQL is skipped with a note when no server answers.
+
+For the largest record it also prints `figure:` lines (what | figures | the peer's | the
+target), which `make bench` gathers into the table of docs/performance.md and, for SQLite,
+into the README's table of what each mode costs.
 """
 
 from __future__ import annotations
@@ -189,19 +193,39 @@ def report(label: str, rows: int, mode: str, figures: dict[str, float]) -> None:
     )
 
 
-def run(label: str, url: str, rows: int, args: argparse.Namespace) -> None:
+def run(label: str, url: str, rows: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     fill(url, rows, args.environments)
-    modes = args.series.split(",")
-    scrapes = args.scrapes
-    for mode in modes:
-        report(label, rows, mode, measure(url, mode, scrapes))
+    found = {}
+    for mode in args.series.split(","):
+        found[mode] = measure(url, mode, args.scrapes)
+        report(label, rows, mode, found[mode])
+    return found
+
+
+def figures(
+    label: str, rows: int, found: dict[str, dict[str, float]], peer: dict[str, float]
+) -> None:
+    """One `figure:` line per mode: what a record of `rows` certificates costs."""
+    versus = (
+        f"plain registry of {rows * SERIES_PER_ROW:,} series: scrape"
+        f" {peer['median'] * 1000:.0f} ms, peak {peer['peak']:.0f} MiB"
+    )
+    target = "<= 500 ms, <= 200 MiB" if rows >= 100_000 else "-"
+    for mode, f in found.items():
+        what = f"/metrics, {rows:,} certificates, {label}, `{mode}`"
+        size = f["size"] / 1024
+        answer = f"{size / 1024:.1f} MiB" if size >= 1024 else f"{size:.0f} KiB"
+        print(
+            f"figure: {what} | scrape {f['median'] * 1000:.0f} ms, answer {answer},"
+            f" refresh {f['refresh']:.1f} s, peak {f['peak']:.0f} MiB | {versus} | {target}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000,10000,100000")
     parser.add_argument("--scrapes", type=int, default=10)
-    parser.add_argument("--series", default="auto,both,aggregated")
+    parser.add_argument("--series", default="auto,both,per_certificate,aggregated")
     parser.add_argument("--environments", type=int, default=1000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -210,14 +234,19 @@ def main() -> None:
         serve(args.serve, args.series)
         return
     print(f"backend       rows mode  ({args.environments} environments at most)")
-    for rows in (int(x) for x in args.rows.split(",")):
+    sizes = [int(x) for x in args.rows.split(",")]
+    for rows in sizes:
+        found = {}
         with tempfile.TemporaryDirectory() as folder:
-            run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", rows, args)
+            found["sqlite"] = run("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}", rows, args)
         with scratch_postgres(args.postgres) as pg_url:
             if pg_url is not None:
-                run("postgresql", pg_url, rows, args)
-        peer = rows * SERIES_PER_ROW
-        report("peer", rows, "plain registry", measure(f"peer:{peer}", "auto", args.scrapes))
+                found["postgresql"] = run("postgresql", pg_url, rows, args)
+        peer = measure(f"peer:{rows * SERIES_PER_ROW}", "auto", args.scrapes)
+        report("peer", rows, "plain registry", peer)
+        if rows == max(sizes):
+            for label, modes in found.items():
+                figures(label, rows, modes, peer)
 
 
 if __name__ == "__main__":

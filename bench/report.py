@@ -5,8 +5,18 @@ apart from it; now every figure comes from one run, with the date and the machin
 ran on, and the docs link to this one page. Each bench prints its own figures and
 asserts nothing; this script only runs them, in turn, with settings that keep the whole
 run to a few minutes on 2 cores (`--full` uses each bench's own defaults instead), and
-records what each printed. A bench whose service is absent (PostgreSQL) is skipped with
+records what each printed. Every `bench/bench_*.py` runs: one missing from `BENCHES`
+runs with its own defaults. A bench whose service is absent (PostgreSQL) is skipped with
 the reason; the benches that measure both databases print their SQLite figures alone.
+
+The page opens with one table of the headline figures, each beside its peer measured in
+the same run: the lines a bench prints as `figure: what | figures | peer | target`. The
+README's table of what a 100,000-certificate record costs in each metrics mode, and the
+same table in docs/operating.md, are written from bench_metrics' lines between their
+`<!-- bench:NAME -->` markers: never typed by hand.
+
+`--only NAME,...` runs those benches and keeps the other sections of the page as the
+last run wrote them (their row in the table says so).
 
     .venv/bin/python bench/report.py [--full] [--only NAME,...] [--output PATH]
 """
@@ -16,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -50,7 +61,7 @@ BENCHES = (
     Bench("bench_deliveries", ("--claims", "1000", "--rows", "100000")),
     Bench("bench_expiry", ("--rows", "100000", "--runs", "3")),
     Bench("bench_metrics", ("--rows", "1000,10000,100000", "--scrapes", "3")),
-    Bench("bench_cli", ("--runs", "5")),
+    Bench("bench_cli", ("--runs", "11")),
     Bench("bench_samples", ("--runs", "3")),
     Bench("bench_hung", ("--rounds", "5"), needs_postgres=True),
     Bench("bench_exactly_once", ("--certs", "24", "--channels", "4"), needs_postgres=True),
@@ -59,6 +70,13 @@ BENCHES = (
     Bench("bench_soak", ("--requests", "500", "--rounds", "2")),
     Bench("bench_socket_mode", ("--wait", "70")),
 )
+
+
+def every_bench() -> list[Bench]:
+    """BENCHES, then any bench script they do not name (run with its own defaults)."""
+    named = {bench.name for bench in BENCHES}
+    found = sorted(path.stem for path in (ROOT / "bench").glob("bench_*.py"))
+    return [*BENCHES, *(Bench(name) for name in found if name not in named)]
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,8 @@ def library_versions() -> str:
 
 def section(bench: Bench, outcome: Outcome) -> list[str]:
     """One bench's part of the page: what it measures, how it ran, what it printed."""
+    if outcome.status.startswith(KEPT):
+        return [outcome.output.rstrip(), ""]
     source = (ROOT / "bench" / f"{bench.name}.py").read_text()
     summary = source.split('"""', 2)[1].strip().split("\n\n", 1)[0].replace("\n", " ")
     lines = [f"## {bench.name}", "", summary, "", f"`{outcome.command}`"]
@@ -152,9 +172,81 @@ def section(bench: Bench, outcome: Outcome) -> list[str]:
     return [*lines, ""]
 
 
+KEPT = "kept from the last run"
+FIGURE = re.compile(r"^figure: (.+?) \| (.+?) \| (.+?) \| (.+?)\s*$", re.MULTILINE)
+
+
+def figure_rows(results: list[tuple[Bench, Outcome]]) -> list[tuple[str, ...]]:
+    """(bench, what, figures, peer, target) of every `figure:` line printed."""
+    rows = []
+    for bench, outcome in results:
+        rows += [(bench.name, *match.groups()) for match in FIGURE.finditer(outcome.output)]
+    return rows
+
+
+def figure_table(rows: list[tuple[str, ...]], *, link: str = "#") -> list[str]:
+    lines = ["| what | figures | peer, same run | target |", "|---|---|---|---|"]
+    for name, what, figures, peer, target in rows:
+        lines.append(f"| [{what}]({link}{name}) | {figures} | {peer} | {target} |")
+    return lines
+
+
+def kept_sections(path: Path) -> dict[str, str]:
+    """The sections of an earlier page, by bench name (for `--only`)."""
+    if not path.exists():
+        return {}
+    parts = re.split(r"^## (bench_\w+)[ \t]*$", path.read_text(), flags=re.MULTILINE)
+    return {
+        name: f"## {name}{body}".rstrip()
+        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
+def write_block(path: Path, name: str, lines: list[str]) -> bool:
+    """Replace what lies between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`."""
+    text = path.read_text()
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text("\n".join([head + start, *lines, end]) + tail)
+    return True
+
+
+def metrics_blocks(results: list[tuple[Bench, Outcome]], when: str) -> None:
+    """The README's and docs/operating.md's table of a 100,000-certificate record's cost
+    in each series mode, from bench_metrics' `figure:` lines of this run (SQLite)."""
+    rows = [
+        row
+        for row in figure_rows(results)
+        if row[0] == "bench_metrics" and "100,000 certificates, sqlite" in row[1]
+    ]
+    if not rows:
+        return
+    table = ["| mode | cost |", "|---|---|"]
+    for _, what, figures, _, _ in rows:
+        table.append(f"| {what.rsplit(', ', 1)[1]} | {figures} |")
+    _, _, _, peer, target = rows[0]
+    source = (
+        f"From `make bench` of {when} (bench_metrics, SQLite, 2 shared cores); target {target};"
+        f" peer in the same run: a {peer}."
+    )
+    for path, link in ((ROOT / "README.md", "docs/"), (ROOT / "docs" / "operating.md", "")):
+        block = [
+            "",
+            source + f" [All figures]({link}performance.md#bench_metrics).",
+            "",
+            *table,
+            "",
+        ]
+        write_block(path, "metrics-100k", block)
+
+
 def page(results: list[tuple[Bench, Outcome]], full: bool, total: float) -> str:
     """The whole of docs/performance.md."""
     settings = "each bench's own defaults (`--full`)" if full else "the quick settings below"
+    figures = figure_rows(results)
     lines = [
         "# Performance",
         "",
@@ -169,13 +261,13 @@ def page(results: list[tuple[Bench, Outcome]], full: bool, total: float) -> str:
         *machine(),
         f"- whole run: {total:.0f} s",
         "",
+        *(["## Headline figures", "", *figure_table(figures), ""] if figures else []),
         "| bench | status | seconds |",
         "|---|---|---|",
     ]
     for bench, outcome in results:
-        lines.append(
-            f"| [{bench.name}](#{bench.name}) | {outcome.status} | {outcome.seconds:.0f} |"
-        )
+        seconds = "-" if outcome.status.startswith(KEPT) else f"{outcome.seconds:.0f}"
+        lines.append(f"| [{bench.name}](#{bench.name}) | {outcome.status} | {seconds} |")
     lines.append("")
     for bench, outcome in results:
         lines += section(bench, outcome)
@@ -188,7 +280,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated bench names")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
     args = parser.parse_args()
-    chosen = [b for b in BENCHES if not args.only or b.name in args.only.split(",")]
+    benches = every_bench()
+    chosen = [b for b in benches if not args.only or b.name in args.only.split(",")]
     postgres_absent = postgres_answers()
     if postgres_absent:
         print(f"PostgreSQL: {postgres_absent}; its figures are skipped", flush=True)
@@ -199,11 +292,26 @@ def main() -> int:
         outcome = run(bench, args.full, postgres_absent)
         print(f"{outcome.status} ({outcome.seconds:.0f} s)", flush=True)
         results.append((bench, outcome))
-    args.output.write_text(page(results, args.full, time.monotonic() - start))
+    total = time.monotonic() - start
+    if args.only:  # the other benches' sections as the last run wrote them
+        kept = kept_sections(args.output)
+        ran = dict(results)
+        results = [
+            (b, ran[b] if b in ran else Outcome("", 0.0, kept[b.name], KEPT))
+            for b in benches
+            if b in ran or b.name in kept
+        ]
+    args.output.write_text(page(results, args.full, total))
+    fresh = [(b, o) for b, o in results if not o.status.startswith(KEPT)]
+    metrics_blocks(fresh, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
     print(
         f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}"
     )
-    failed = [b.name for b, o in results if o.status != "ok" and not o.status.startswith("skip")]
+    failed = [
+        b.name
+        for b, o in results
+        if o.status not in ("ok", KEPT) and not o.status.startswith("skip")
+    ]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -42,6 +42,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+# What the services call (`current`, `record_validation`) lives in bot.metrics_scope, free
+# of Prometheus; importable from here too.
+from bot.metrics_scope import _current, current, record_validation  # noqa: F401
 from bot.services.deadlines import Bounded
 
 if TYPE_CHECKING:
@@ -88,9 +91,6 @@ CERT_LABELS = (
     "serial_number",
 )
 
-_current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar(
-    "certops_metrics", default=None
-)
 _kind: contextvars.ContextVar[str] = contextvars.ContextVar("certops_request_kind", default="other")
 
 
@@ -186,19 +186,6 @@ def watch_socket_mode(metrics: Metrics | None, connected: Callable[[], bool]) ->
         registry=metrics.registry,
     )
     gauge.set_function(lambda: 1.0 if connected() else 0.0)
-
-
-# --- what the services call ------------------------------------------------------------
-def current() -> Metrics | None:
-    """The metrics bound to this context (a Slack request, a bound block), if any."""
-    return _current.get()
-
-
-def record_validation(verdict: str) -> None:
-    """Count one validation; a no-op outside an app (the CLI, a test of the services)."""
-    metrics = _current.get()
-    if metrics is not None:
-        metrics.validations.labels(verdict=verdict).inc()
 
 
 # --- request latency, request id, listener latency -------------------------------------

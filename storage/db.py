@@ -12,15 +12,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel import Session, create_engine
 
 from storage.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:  # SQLModel (and pydantic, the ORM) load with the first session only
+    from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 POSTGRES_CONNECT_TIMEOUT_S = 5
@@ -203,12 +205,37 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
+        from sqlmodel import Session
+
         session = Session(self.engine, expire_on_commit=False)
         try:
-            yield session
-            session.commit()
+            with self._errors():
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A SQLAlchemy Core connection for read-only queries, with the errors of `session()`.
+
+        What `certops cert list` reads through: Core alone, without the ORM, SQLModel and
+        pydantic, whose import was most of that command's time (issue 16). The transaction
+        is rolled back at the end: nothing read this way is written.
+        """
+        with self._errors(), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors as `DatabaseUnavailable` (one line); a bug in a query stays loud."""
+        try:
+            yield
         except (OperationalError, InterfaceError, ProgrammingError) as error:
-            session.rollback()
             if schema_missing(error):
                 raise DatabaseUnavailable(
                     f"database {describe(self.url)} has no certops schema, or an older one "
@@ -217,11 +244,6 @@ class Database:
             if not is_unavailable(error):
                 raise
             raise unavailable(self.url, error) from None
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def check(self) -> None:
         """Connect once and run a trivial query; raise `DatabaseUnavailable` if that fails."""

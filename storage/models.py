@@ -15,12 +15,23 @@ changes to a list or dict are not tracked).
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# The enums live in storage.enums (importable without the tables); importable from here too.
+from storage.enums import (  # noqa: F401
+    CURRENT_ASSIGNMENT_STATES,
+    OPEN_TICKET_STATES,
+    AssignmentState,
+    CertificateStatus,
+    SilenceKind,
+    SubmittedFormat,
+    TicketState,
+    TlsCheckState,
+)
+from storage.enums import enum_type as _enum
 from storage.types import UTCDateTime, utcnow
 
 # Named constraints make batch migrations on SQLite (which rebuild tables) able to find
@@ -32,65 +43,6 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-class SubmittedFormat(StrEnum):
-    PEM = "pem"
-    PFX = "pfx"
-    ZIP = "zip"
-    # Read from what a hostname serves (`certops adopt`): nothing was submitted.
-    SERVED = "served"
-
-
-class CertificateStatus(StrEnum):
-    VALIDATED = "validated"
-    PENDING_MANUAL = "pending_manual"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"
-    # Taken in from what a hostname already serves (`certops adopt`, issue 17): public
-    # parts only, no validation by certops and no key. Watched for expiry and renewable
-    # like a validated one, but never assigned elsewhere (the key is not ours to upload).
-    OBSERVED = "observed"
-
-
-class AssignmentState(StrEnum):
-    UPDATING = "updating"
-    ACTIVE = "active"
-    REPLACED = "replaced"
-
-
-# The states in which an assignment is the environment's current one (at most one).
-CURRENT_ASSIGNMENT_STATES = (AssignmentState.UPDATING, AssignmentState.ACTIVE)
-
-
-class TicketState(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    CONFIRMED = "confirmed"
-    DNS_CONFIGURED = "dns_configured"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-OPEN_TICKET_STATES = (
-    TicketState.DRAFT,
-    TicketState.SUBMITTED,
-    TicketState.CONFIRMED,
-    TicketState.DNS_CONFIGURED,
-)
-
-
-def _enum(enum_cls: type[Enum], length: int = 20) -> sa.Enum:
-    """An enum stored as its value in a VARCHAR: no native PostgreSQL type to migrate."""
-    return sa.Enum(
-        enum_cls,
-        native_enum=False,
-        create_constraint=False,
-        length=length,
-        validate_strings=True,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class Environment(SQLModel, table=True):
@@ -225,11 +177,6 @@ class ChannelPace(SQLModel, table=True):
     next_at: float = 0.0
 
 
-class SilenceKind(StrEnum):
-    SNOOZE = "snooze"
-    ACKNOWLEDGE = "acknowledge"
-
-
 class WarningSilence(SQLModel, table=True):
     """A snooze (quiet until `until`) or an acknowledgement (quiet until the next threshold)
     of a certificate's expiry warning in one channel: who, when, which threshold."""
@@ -245,13 +192,6 @@ class WarningSilence(SQLModel, table=True):
     until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     actor: str
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class TlsCheckState(StrEnum):
-    PENDING = "pending"
-    OK = "ok"
-    MISMATCH = "mismatch"
-    UNREACHABLE = "unreachable"
 
 
 class TlsCheck(SQLModel, table=True):

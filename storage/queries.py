@@ -1,5 +1,8 @@
 """The queries the bot makes, as plain functions over a Session.
 
+The read-only ones written in SQLAlchemy Core, which need no ORM and so start fast at the
+terminal, are in `storage.reading` and re-exported here: still one function per question.
+
 Services call these instead of writing SQL, so the indexes in `storage.models` match the
 questions asked. Inserts that a database constraint can refuse (a taken name, a second
 current assignment, a notification already claimed) run in a SAVEPOINT and turn the
@@ -39,6 +42,7 @@ from storage.models import (
     TlsCheckState,
     WarningSilence,
 )
+from storage.reading import certificates_by_name  # noqa: F401 (Core, part of this layer)
 from storage.types import utcnow
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -146,16 +150,6 @@ def certificate_by_id(session: Session, certificate_id: int) -> Certificate:
 
 def certificate_name_taken(session: Session, name: str) -> bool:
     return session.exec(select(Certificate.id).where(Certificate.name == name)).first() is not None
-
-
-def certificates_by_name(
-    session: Session, status: CertificateStatus | None = None
-) -> Sequence[Certificate]:
-    """Certificates in name order (only those in `status` if given): the list people read."""
-    query = select(Certificate).order_by(col(Certificate.name))
-    if status is not None:
-        query = query.where(Certificate.status == status)
-    return session.exec(query).all()
 
 
 def certificates_with_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:

@@ -89,6 +89,49 @@ def test_cert_submit_at_head_imports_no_alembic_dns_or_slack(
     assert not {m for m in modules if m.split(".")[0] in NEVER}
 
 
+# Every record verb that reads, as at the terminal; each runs against a record that holds
+# one environment and one certificate (renewing another), so `show` finds what it shows.
+RECORD_READS = (
+    ("cert", "list"),
+    ("cert", "list", "--status", "validated", "--json"),
+    ("cert", "show", "acme-2027"),
+    ("env", "list"),
+    ("env", "show", "acme-dev"),
+    ("ticket", "list"),
+    ("audit",),
+)
+
+
+@pytest.fixture
+def filled_sqlite_url(sqlite_url: str) -> str:
+    from tests.support.rows import make_certificate, make_environment
+
+    database = Database(sqlite_url)
+    with database.session() as session:
+        report = {"verdict": "valid", "findings": []}
+        old = make_certificate("acme-2026", fingerprint_sha256="cd" * 32, report=report)
+        session.add(old)
+        session.flush()
+        session.add(make_certificate(renews_id=old.id, report=report))
+        session.add(make_environment())
+    database.dispose()
+    return sqlite_url
+
+
+@pytest.mark.parametrize("argv", RECORD_READS, ids=" ".join)
+def test_record_reads_import_no_alembic_dns_or_slack(
+    filled_sqlite_url: str, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    code, modules, out = imported(filled_sqlite_url, tmp_path, *argv)
+    assert code == 0, out
+    assert not {m for m in modules if m.split(".")[0] in NEVER}, argv
+    assert "prometheus_client" not in modules  # nothing is served from a terminal
+    if argv[:2] == ("cert", "list"):  # read through SQLAlchemy Core alone
+        assert not {m for m in modules if m.split(".")[0] in ("sqlmodel", "pydantic")}
+        assert "sqlalchemy.orm" not in modules
+        assert "acme-2027" in out and "acme-2026" in out
+
+
 def test_a_database_behind_the_head_is_still_migrated_first(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert Database(url).revision() is None  # an empty file: never migrated

@@ -6,25 +6,16 @@ report (large, and already stored), and a row never holds a secret in the first 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
 from bot.services.actors import Actor
+from bot.services.clock import iso
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import AuditEvent
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    """ISO-8601 in UTC with a Z, as every JSON output of certops writes time."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def snapshot(row: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from bot.metrics import record_validation
+from bot.metrics_scope import record_validation
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords
 from bot.pipeline.report import Report, fingerprint_sha256, serial_hex

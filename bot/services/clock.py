@@ -62,3 +62,12 @@ class ShiftedClock:
     def reset(self) -> dt.datetime:
         self.shift = dt.timedelta(0)
         return self()
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """ISO-8601 in UTC with a Z, as every JSON output of certops writes time."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from bot.services.clock import Clock, utc_now
 from bot.services.errors import DatabaseDown, NotFound, ServiceError
@@ -23,8 +22,10 @@ from bot.settings import DEFAULT_LOAD_BALANCER_PATTERNS
 from storage.db import Database
 from storage.errors import DatabaseUnavailable, EnvironmentBusy, NameTaken, RecordMissing
 
-if TYPE_CHECKING:  # a type only: the record commands need no cryptography to start
+if TYPE_CHECKING:  # types only: the record commands need no cryptography or ORM to start
     from cryptography import x509
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,20 @@ class ServiceContext:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work whose storage errors come out as service refusals."""
+        with self._refusals(), self.database.session() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only Core connection (no ORM to import), with the refusals of `session()`."""
+        with self._refusals(), self.database.reading() as connection:
+            yield connection
+
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Storage errors as the service refusals a person reads."""
         try:
-            with self.database.session() as session:
-                yield session
+            yield
         except DatabaseUnavailable as error:
             log.warning("database unavailable: %s", error)
             raise DatabaseDown(str(error)) from None

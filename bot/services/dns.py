@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.pipeline.dns_check import check_dns
 from bot.pipeline.dns_report import VERDICT_MISCONFIGURED, VERDICT_UNKNOWN, DnsReport
 from bot.pipeline.hostnames import InvalidHostname
 from bot.services.context import ServiceContext
@@ -31,6 +30,10 @@ def run_check(
     certificate_names: Sequence[str] | None = None,
 ) -> DnsReport:
     """Check the CNAME; raise `dns_misconfigured` with the report when it is wrong."""
+    # dnspython loads with the first check: the record commands that only read (ticket
+    # list, cert show) import this module and must not pay for it (issue 16).
+    from bot.pipeline.dns_check import check_dns
+
     servers = nameservers if nameservers is not None else ctx.default_nameservers or ()
     try:
         report = check_dns(

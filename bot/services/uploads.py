@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from bot.check_child import summarize
 from bot.isolation import Isolated
-from bot.metrics import record_validation
+from bot.metrics_scope import record_validation
 from bot.pipeline.findings import missing_secrets
 from bot.pipeline.hostnames import InvalidHostname, normalize
 from bot.pipeline.material import InputFile, Passwords

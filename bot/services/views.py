@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
-
-from bot.services.audit import iso
+from bot.services.clock import iso
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
-from storage import queries
-from storage.models import (
-    Assignment,
-    Certificate,
-    CertificateStatus,
-    Environment,
-    SupportTicket,
-)
+from storage import reading
+from storage.enums import CertificateStatus
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from storage.models import Assignment, Certificate, Environment, SupportTicket
+
+# `storage.queries` (and with it SQLModel and the table classes) is imported by the views
+# that read through the ORM, inside them: `certops cert list` reads through
+# `storage.reading` alone and must not pay for the ORM (issue 16).
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def _days_left(not_after: dt.datetime | None, now: dt.datetime) -> int | None:
 
 
 def assignment_view(session: Session, row: Assignment) -> AssignmentView:
+    from storage import queries
+
     cert = queries.certificate_by_id(session, row.certificate_id)
     env = queries.environment_by_id(session, row.environment_id)
     verdict = row.dns_report.get("verdict") if row.dns_report else None
@@ -155,6 +158,8 @@ def assignment_view(session: Session, row: Assignment) -> AssignmentView:
 
 
 def ticket_view(session: Session, row: SupportTicket) -> TicketView:
+    from storage import queries
+
     cert = queries.certificate_by_id(session, row.certificate_id)
     env = queries.environment_by_id(session, row.environment_id)
     return TicketView(
@@ -171,6 +176,8 @@ def ticket_view(session: Session, row: SupportTicket) -> TicketView:
 
 
 def environment_view(session: Session, row: Environment) -> EnvironmentView:
+    from storage import queries
+
     current = queries.active_assignment(session, row.id or 0)
     tickets = queries.open_tickets_of_environment(session, row.id or 0)
     return EnvironmentView(
@@ -186,11 +193,35 @@ def environment_view(session: Session, row: Environment) -> EnvironmentView:
     )
 
 
-def certificate_view(
-    session: Session, row: Certificate, now: dt.datetime, *, full: bool = True
-) -> CertificateView:
+def certificate_view(session: Session, row: Certificate, now: dt.datetime) -> CertificateView:
+    """One certificate in full: report, PEM, assignments and renewals (show, submit)."""
+    from storage import queries
+
     renews = queries.certificate_by_id(session, row.renews_id).name if row.renews_id else None
-    assignments = queries.assignments_of_certificate(session, row.id or 0) if full else []
+    return _certificate_view(
+        row,
+        now,
+        renews=renews,
+        renewed_by=[r.name for r in queries.renewals_of(session, row.id or 0)],
+        assignments=[
+            assignment_view(session, a)
+            for a in queries.assignments_of_certificate(session, row.id or 0)
+        ],
+        full=True,
+    )
+
+
+def _certificate_view(
+    row: Any,
+    now: dt.datetime,
+    *,
+    renews: str | None,
+    renewed_by: list[str],
+    assignments: list[AssignmentView],
+    full: bool,
+) -> CertificateView:
+    """The view of a certificate's row: an ORM `Certificate` or a row of the Core listing
+    (`storage.reading.certificates_by_name`), which have the same column names."""
     return CertificateView(
         name=row.name,
         status=str(row.status.value),
@@ -209,11 +240,11 @@ def certificate_view(
         submitted_by=row.submitted_by,
         submitted_at=iso(row.submitted_at),
         renews=renews,
-        renewed_by=[r.name for r in queries.renewals_of(session, row.id or 0)] if full else [],
+        renewed_by=renewed_by,
         reviewed_by=row.reviewed_by,
         reviewed_at=iso(row.reviewed_at),
         review_reason=row.review_reason,
-        assignments=[assignment_view(session, a) for a in assignments],
+        assignments=assignments,
         report=row.report if full else None,
         certificate_pem=row.certificate_pem if full else None,
         chain_pem=row.chain_pem if full else "",
@@ -230,8 +261,11 @@ def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[Ce
         except ValueError:
             choices = ", ".join(s.value for s in CertificateStatus)
             raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
-    with ctx.session() as session:
+    now = ctx.now()
+    with ctx.reading() as connection:
         return [
-            certificate_view(session, row, ctx.now(), full=False)
-            for row in queries.certificates_by_name(session, wanted)
+            _certificate_view(
+                row, now, renews=row.renews, renewed_by=[], assignments=[], full=False
+            )
+            for row in reading.certificates_by_name(connection, wanted)
         ]

@@ -10,7 +10,6 @@ from bot.pipeline.readers.der import read_der
 from bot.pipeline.readers.keys import is_library_panic
 from bot.pipeline.readers.outcome import FileOutcome
 from bot.pipeline.readers.pem import has_pem_block, read_pem
-from bot.pipeline.readers.pkcs12 import parse_pfx, read_pfx
 from bot.pipeline.readers.text import decode_text
 
 # Formats people upload by mistake, named so that the message says what it was.
@@ -78,6 +77,10 @@ def _read_content(outcome: FileOutcome, data: bytes, passwords: Passwords) -> No
     if text is not None and (der := bare_base64(text)) is not None:
         data = der  # base64 pasted without its BEGIN/END lines
     data = strip_trailing_padding(data)
+    # The PKCS#12 reader (asn1crypto's CMS and PKCS#12 modules) loads with the first
+    # binary file: a PEM set never needs it (issue 16).
+    from bot.pipeline.readers.pkcs12 import parse_pfx, read_pfx
+
     pfx = parse_pfx(data)
     if pfx is not None:
         read_pfx(outcome, pfx, data, passwords)

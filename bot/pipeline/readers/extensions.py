@@ -11,8 +11,6 @@ certificate that holds only that extension (its signature does not matter to par
 
 from __future__ import annotations
 
-from asn1crypto import core
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -68,6 +66,9 @@ def malformed_extension(cert: x509.Certificate) -> str | None:
 
 
 def _diagnose(der: bytes) -> str:
+    # asn1crypto only for a broken certificate: a sound one (nearly all) never loads it.
+    from asn1crypto import x509 as asn1_x509
+
     certificate = asn1_x509.Certificate.load(der)
     tbs = certificate["tbs_certificate"]
     fields = b"".join(tbs[name].dump() for name in TBS_FIELDS)
@@ -88,6 +89,8 @@ def _diagnose(der: bytes) -> str:
 
 def _parses_alone(fields: bytes, extension: bytes, signature_algorithm: bytes) -> bool:
     """Whether cryptography parses a copy of the certificate that holds only `extension`."""
+    from asn1crypto import core
+
     wrapped = tlv(0xA3, tlv(0x30, extension))
     tbs = tlv(0x30, fields + wrapped)
     fake = tlv(0x30, tbs + signature_algorithm + core.BitString(()).dump())
