@@ -16,4 +16,5 @@ def create_service_context(settings: Settings, database: Database | None = None)
     return ServiceContext(
         database=database or Database(settings.effective_database_url),
         load_balancer_patterns=settings.load_balancer_patterns,
+        default_nameservers=list(settings.nameservers) or None,
     )

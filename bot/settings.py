@@ -93,6 +93,17 @@ class Settings:
     # CERTOPS_TRUST_STORE: PEM files of extra roots (separated with ':'), trusted by the bot,
     # the console and every command as `--trust-store` is (issue 15). Read where it is used.
     trust_store: tuple[Path, ...] = ()
+    # Issue 17: the served-certificate probe. CERTOPS_PROBE_INTERVAL (seconds between two
+    # probes of one hostname; 0: the bot's scheduler does not probe), CERTOPS_PROBE_CONCURRENCY (connections at once),
+    # CERTOPS_PROBE_TIMEOUT (one connection and handshake in all). CERTOPS_NAMESERVERS: the
+    # IP[:port] nameservers the bot asks (the DNS check and the probe; empty: the system
+    # resolver). CERTOPS_PROBE_PORT and CERTOPS_PROBE_ALLOW_LOOPBACK are for tests and labs.
+    probe_interval_seconds: float = 6 * 3600.0
+    probe_concurrency: int = 16
+    probe_timeout_seconds: float = 5.0
+    probe_port: int = 443
+    probe_allow_loopback: bool = False
+    nameservers: tuple[tuple[str, int], ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -211,6 +222,28 @@ def _work(environ: Mapping[str, str], errors: list[str]) -> tuple[int, int, floa
     return int(threads), int(per_person), deadline
 
 
+def _probe(environ: Mapping[str, str], errors: list[str]) -> dict[str, object]:
+    """The probe's settings (issue 17); bad values are added to `errors`."""
+    servers: list[tuple[str, int]] = []
+    for text in _split(environ.get("CERTOPS_NAMESERVERS")):
+        from bot.pipeline.dns_check import parse_nameserver  # only when set: dnspython
+
+        try:
+            servers.append(parse_nameserver(text))
+        except ValueError:
+            errors.append("CERTOPS_NAMESERVERS must be host[:port] values separated by commas")
+    return {
+        "probe_interval_seconds": _number(
+            environ, "CERTOPS_PROBE_INTERVAL", 6 * 3600.0, 0.0, 7 * 86400.0, errors
+        ),
+        "probe_concurrency": int(_number(environ, "CERTOPS_PROBE_CONCURRENCY", 16, 1, 256, errors)),
+        "probe_timeout_seconds": _number(environ, "CERTOPS_PROBE_TIMEOUT", 5.0, 0.5, 60.0, errors),
+        "probe_port": int(_number(environ, "CERTOPS_PROBE_PORT", 443, 1, 65535, errors)),
+        "probe_allow_loopback": _flag(environ, "CERTOPS_PROBE_ALLOW_LOOPBACK", False, errors),
+        "nameservers": tuple(servers),
+    }
+
+
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read settings from `environ` (default: os.environ after loading `.env`)."""
     if environ is None:
@@ -267,6 +300,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
     drain_seconds = _number(environ, "CERTOPS_DRAIN_SECONDS", 0.0, 0.0, 3600.0, errors)
     threads, per_person, download_deadline = _work(environ, errors)
     isolate = _flag(environ, "CERTOPS_ISOLATE_CHECKS", True, errors)
+    probe = _probe(environ, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -301,4 +335,5 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         trust_store=tuple(
             Path(part) for part in (environ.get("CERTOPS_TRUST_STORE") or "").split(":") if part
         ),
+        **probe,  # type: ignore[arg-type]
     )

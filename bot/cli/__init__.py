@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("bot.cli.record", "the latest changes: who, what, when, before/after"),
     "doctor": ("bot.cli.doctor", "check the configuration item by item and say what to fix"),
     "notify": ("bot.cli.notify", "post due expiry warnings and TLS checks once (for cron)"),
+    "probe": ("bot.cli.probe", "probe what every hostname serves, report drift (for cron)"),
 }
 
 

@@ -1,5 +1,8 @@
 """After an assignment: does the hostname really serve the certificate assigned?
 
+This check is the first run of the served-certificate probe (served.py) for the
+hostname: its final outcome is recorded there too, and this thread reply reports it.
+
 The secure endpoint changes in about five minutes, so each new assignment gets a check
 row (`tls_check`, one per assignment: the insert is the claim) due five minutes after it.
 Whoever runs an attempt first moves `next_at` forward with a compare-and-set, so two
@@ -226,7 +229,24 @@ def _attempt(
     else:
         report.unreachable += 1
     _finish(ctx, check_id, state, attempts, result, text)
+    _first_probe(ctx, check_id, result)
     _post_outcome(ctx, publisher, check_id, text)
+
+
+def _first_probe(ctx: ServiceContext, check_id: int, result: ProbeResult) -> None:
+    """This check is the first run of the served-certificate probe for its hostname: its
+    outcome is recorded there (and reported by this thread's reply, not posted again)."""
+    from bot.services import served
+
+    with ctx.session() as session:
+        row = session.get(TlsCheck, check_id)
+        assignment_id = row.assignment_id if row is not None else None
+    if assignment_id is None:
+        return
+    try:
+        served.record_first_check(ctx, assignment_id, result)
+    except Exception as error:  # the check's own outcome stands; the next probe records
+        log.warning("TLS check %s: outcome not recorded for the probe: %s", check_id, error)
 
 
 def lookups_assignment(session: Any, assignment_id: int) -> Assignment:

@@ -54,6 +54,15 @@ class WarningId(StrEnum):
     ACKNOWLEDGE = "certops_warning_ack"
 
 
+class ServedAction(StrEnum):
+    """The buttons of a served-certificate change (issue 17): the next step it calls for.
+    ADOPT's listener belongs to the adopt feature (`certops adopt`'s Slack side)."""
+
+    ADOPT = "served_adopt"
+    DNS_CHECK = "served_dns_check"
+    RENEW = "served_renew"
+
+
 # Old values still carried by posted messages, registered beside the new id.
 LEGACY: dict[str, tuple[str, ...]] = {
     AssignId.RENEW_CONFIRM: ("renew_confirm",),
@@ -61,7 +70,14 @@ LEGACY: dict[str, tuple[str, ...]] = {
     AssignId.OPEN: ("upload_assign",),
 }
 
-FEATURE_IDS: tuple[type[StrEnum], ...] = (HomeId, UploadId, ValidateId, AssignId, WarningId)
+FEATURE_IDS: tuple[type[StrEnum], ...] = (
+    HomeId,
+    UploadId,
+    ValidateId,
+    AssignId,
+    WarningId,
+    ServedAction,
+)
 
 
 def with_legacy(ident: str) -> tuple[str, ...]:

@@ -32,11 +32,11 @@ HOST = "shop.example.com"
 class TlsServer:
     """Serves one certificate (switchable) on a loopback port; records the SNI names."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, address: str = "127.0.0.1", port: int = 0) -> None:
         self.tmp = tmp
         self.sni: list[str | None] = []
         self._context: ssl.SSLContext | None = None
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock = socket.create_server((address, port))
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
@@ -77,6 +77,50 @@ class TlsServer:
         self._stop.set()
         self._sock.close()
         self._thread.join(2)
+
+
+class RawServer:
+    """Accepts on `address:port` and then never speaks (`reply` None: a silent server, the
+    probe must end at its deadline), or answers every connection with `reply` bytes and
+    closes (garbage instead of a TLS handshake)."""
+
+    def __init__(self, address: str, port: int = 0, reply: bytes | None = None) -> None:
+        self.reply = reply
+        self._sock = socket.create_server((address, port))
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.reply is None:
+                self._held.append(conn)  # open and silent until the server stops
+                continue
+            try:
+                conn.sendall(self.reply)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+    def __enter__(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(2)
+        for conn in self._held:
+            conn.close()
 
 
 def _record(ctx: ServiceContext, issued: Issued, env_name: str) -> int:

@@ -1,0 +1,285 @@
+"""The served-certificate probe (issue 17, part 2) against real servers on loopback.
+
+TLS servers on 127.0.0.2-3 serve a cryptography-made and an openssl-made leaf, a silent
+server accepts and never speaks, another answers garbage, and the test DNS server
+resolves the test hostnames to them: every outcome comes out of one run. A change of
+outcome is posted once (Slack stand-in), the post carries the next step's button, the
+five-minute check is the hostname's first probe, and two `certops probe --once`
+processes on PostgreSQL post each change once between them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+from sqlmodel import col, select
+
+from bot.console.slack_api import FakeSlackApi
+from bot.pipeline import served as pipeline
+from bot.pipeline.tls_probe import ProbeResult
+from bot.services import expiry, served, tls_check
+from bot.services.clock import ManualClock
+from bot.services.context import ServiceContext
+from bot.services.tls_check import TlsCheckConfig
+from handlers.warnings.publisher import EVENT_TYPE, SlackPublisher
+from storage import queries
+from storage.db import Database
+from storage.models import Notification, ServedProbe
+from tests.support.certops_run import run_environ
+from tests.support.openssl_pki import OpenSSLPKI
+from tests.support.served_lab import EXPECTED, Lab, lab, seed_lab
+from tests.support.tls_server import START
+
+TOKEN = "xoxb-probe-test"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> OpenSSLPKI:
+    return OpenSSLPKI(tmp_path_factory.mktemp("openssl-probe"))
+
+
+@pytest.fixture
+def probe_lab(tmp_path: Path, pki: OpenSSLPKI) -> Iterator[Lab]:
+    with lab(tmp_path, pki) as running:
+        yield running
+
+
+@pytest.fixture
+def api() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi(bot_token=TOKEN) as fake:
+        yield fake
+
+
+def outcomes(report: served.ProbeReport) -> dict[str, str]:
+    return {r["hostname"]: r["outcome"] for r in report.results}
+
+
+def stored(ctx: ServiceContext) -> dict[str, ServedProbe]:
+    with ctx.session() as session:
+        rows = list(queries.served_probes(session))
+        session.expunge_all()
+    return {row.hostname: row for row in rows}
+
+
+def test_every_outcome_in_one_run(sqlite_url: str, probe_lab: Lab) -> None:
+    database = Database(sqlite_url)
+    try:
+        ctx = ServiceContext(database=database)
+        seed_lab(ctx, probe_lab)
+        report = served.run_probe(ctx, probe_lab.config(), every=True)
+        found = outcomes(report)
+        assert {host: found.get(host) for host in EXPECTED} == EXPECTED
+        details = {r["hostname"]: r["detail"] or "" for r in report.results}
+        assert "within" in details["silent.shop.test"]  # the silent server ends at the deadline
+        assert "169.254.169.254" in details["meta.shop.test"]
+        assert "NXDOMAIN" in details["gone.shop.test"]
+        rows = stored(ctx)
+        assert {host: rows[host].outcome for host in EXPECTED} == EXPECTED
+        assert rows["sooner.shop.test"].served_not_after == (
+            probe_lab.cert_b.cert.not_valid_after_utc
+        )
+        # A first `ok` is no news; every other first outcome is a change to say.
+        assert rows["ok.shop.test"].change == 0 and rows["other.shop.test"].change == 1
+    finally:
+        database.dispose()
+
+
+def test_loopback_is_refused_without_the_setting(sqlite_url: str, probe_lab: Lab) -> None:
+    database = Database(sqlite_url)
+    try:
+        ctx = ServiceContext(database=database)
+        seed_lab(ctx, probe_lab)
+        report = served.run_probe(ctx, probe_lab.config(allow_loopback=False), every=True)
+        found = outcomes(report)
+        assert found["ok.shop.test"] == "address_refused"
+        assert "loopback" in next(
+            r["detail"] for r in report.results if r["hostname"] == "ok.shop.test"
+        )
+        assert probe_lab.a.sni == []  # nothing was dialled
+    finally:
+        database.dispose()
+
+
+def test_garbage_and_oversized_leaves_are_outcomes_not_crashes() -> None:
+    with pytest.raises(pipeline.UnreadableLeaf):
+        pipeline.read_served_leaf(b"\x30\x82\x01\x00garbage")
+    with pytest.raises(pipeline.UnreadableLeaf, match="bytes"):
+        pipeline.read_served_leaf(b"\x30" * (pipeline.MAX_SERVED_LEAF_BYTES + 1))
+    target = served.Target("x.shop.test", 1, "x", "acme-x.env.test", 1, "AB", None)
+    garbage = ProbeResult("x.shop.test", "127.0.0.9", 443, "AB", leaf_der=b"not a certificate")
+    observation = served.judge_probe(None, target, garbage)  # type: ignore[arg-type]
+    assert observation.outcome == "handshake_failed"
+    for address, refused in [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("169.254.1.1", True),
+        ("fe80::1", True),
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("192.0.2.10", False),
+    ]:
+        assert (pipeline.address_refusal(address, allow_loopback=False) is not None) is refused
+    assert pipeline.address_refusal("127.0.0.1", allow_loopback=True) is None
+    assert pipeline.address_refusal("169.254.1.1", allow_loopback=True) is not None
+
+
+def _action_ids(blocks: object) -> list[str]:
+    parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert isinstance(parsed, list)
+    return [e["action_id"] for b in parsed if b["type"] == "actions" for e in b["elements"]]
+
+
+def _post(ctx: ServiceContext, lab_: Lab, api: FakeSlackApi) -> served.ProbeReport:
+    publisher = SlackPublisher(WebClient(token=TOKEN, base_url=api.api_url))
+    return served.post_changes(
+        ctx,
+        lab_.config(),
+        publisher,
+        expiry.ExpiryConfig(thresholds=()),
+        expiry.ChannelPacer(interval=0),
+    )
+
+
+def test_a_change_is_posted_once_with_its_next_step(
+    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+) -> None:
+    database = Database(sqlite_url)
+    try:
+        ctx = ServiceContext(database=database)
+        seed_lab(ctx, probe_lab)
+        config = probe_lab.config()
+        served.run_probe(ctx, config, every=True)
+        first = _post(ctx, probe_lab, api)
+        posts = api.calls("chat.postMessage")
+        news = [h for h, outcome in EXPECTED.items() if outcome != "ok"]
+        assert first.posted == len(posts) >= len(news)
+        texts = [p.params["text"] for p in posts]
+        for host in news:
+            assert sum(text.startswith(f"{host} on ") for text in texts) == 1
+        by_host = {p.params["text"].split(" ")[0]: p.params for p in posts}
+        buttons = {host: _action_ids(params["blocks"]) for host, params in by_host.items()}
+        assert buttons["other.shop.test"] == ["served_adopt"]
+        assert buttons["acme-lab.env.test"] == ["served_adopt"]
+        assert buttons["sooner.shop.test"] == ["served_renew"]
+        assert buttons["silent.shop.test"] == ["served_dns_check"]
+        assert buttons["moved.shop.test"] == ["served_dns_check"]
+        assert by_host["other.shop.test"]["channel"] == "C0OTHER"
+        meta = by_host["other.shop.test"]["metadata"]
+        meta = json.loads(meta) if isinstance(meta, str) else meta
+        assert meta["event_type"] == EVENT_TYPE
+
+        # Nothing changed: a second run posts nothing.
+        served.run_probe(ctx, config, every=True)
+        assert _post(ctx, probe_lab, api).posted == 0
+        assert len(api.calls("chat.postMessage")) == len(posts)
+
+        # ok.shop.test now serves B: one post for it, one for its default host.
+        probe_lab.a.serve(probe_lab.cert_b)
+        served.run_probe(ctx, config, every=True)
+        assert _post(ctx, probe_lab, api).posted == 2
+        last = [p.params["text"] for p in api.calls("chat.postMessage")[len(posts) :]]
+        sooner = probe_lab.cert_b.cert.not_valid_after_utc < (
+            probe_lab.cert_a.cert.not_valid_after_utc
+        )
+        now = "served_expires_sooner" if sooner else "served_other_certificate"
+        assert sorted(last) == sorted(
+            [f"ok.shop.test on ok: {now}", "acme-ok.env.test on ok: not_recorded"]
+        )
+        assert stored(ctx)["ok.shop.test"].reported == stored(ctx)["ok.shop.test"].change
+    finally:
+        database.dispose()
+
+
+def test_the_scheduler_waits_for_new_hostnames_and_the_interval(
+    sqlite_url: str, probe_lab: Lab
+) -> None:
+    database = Database(sqlite_url)
+    try:
+        clock = ManualClock(dt.datetime.now(dt.UTC))
+        ctx = ServiceContext(database=database, clock=clock)
+        seed_lab(ctx, probe_lab)
+        config = probe_lab.config()
+        assert served.run_probe(ctx, config).probed == 0  # first seen: in five minutes
+        clock.advance(minutes=5)
+        assert served.run_probe(ctx, config).probed >= len(EXPECTED)
+        assert served.run_probe(ctx, config).probed == 0  # not due again before 6 h
+        clock.advance(hours=6)
+        assert served.run_probe(ctx, config).probed >= len(EXPECTED)
+    finally:
+        database.dispose()
+
+
+def test_the_five_minute_check_is_the_first_probe(
+    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+) -> None:
+    from tests.support.tls_server import _record
+
+    database = Database(sqlite_url)
+    try:
+        clock = ManualClock(START)
+        ctx = ServiceContext(database=database, clock=clock)
+        _record(ctx, probe_lab.cert_a, "prod")  # shop.example.com, updating now
+        config = TlsCheckConfig(
+            port=probe_lab.port, resolve=lambda _: "127.0.0.2", timeout=5, attempts=1
+        )
+        tls_check.run_checks(ctx, config, None)
+        # Before its check ran, the probe leaves the new assignment's hostname alone.
+        assert "shop.example.com" not in {
+            t.hostname for t in served.targets(ctx, waiting_checks=False)
+        }
+        clock.advance(minutes=5)
+        assert tls_check.run_checks(ctx, config, None).ok == 1
+        row = stored(ctx)["shop.example.com"]
+        assert row.outcome == "ok" and row.served_fingerprint and row.checked_at
+        assert row.reported == row.change  # said by the check's thread reply
+        assert "shop.example.com" in {t.hostname for t in served.targets(ctx, waiting_checks=False)}
+    finally:
+        database.dispose()
+
+
+def test_two_processes_post_each_change_once_on_postgres(
+    pg_url: str, probe_lab: Lab, api: FakeSlackApi, tmp_path: Path
+) -> None:
+    database = Database(pg_url)
+    try:
+        seed_lab(ServiceContext(database=database), probe_lab)
+    finally:
+        database.dispose()
+    environ = run_environ(
+        DATABASE_URL=pg_url,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_API_URL=api.api_url,
+        CERTOPS_NAMESERVERS=probe_lab.dns.nameserver,
+        CERTOPS_PROBE_PORT=str(probe_lab.port),
+        CERTOPS_PROBE_ALLOW_LOOPBACK="1",
+        CERTOPS_PROBE_TIMEOUT="1.5",
+    )
+    command = [sys.executable, "-m", "bot", "probe", "--once", "--json"]
+    runs = [
+        subprocess.Popen(command, env=environ, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    answers = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    assert sorted(run.returncode for run in runs) == [4, 4]  # drift found, documented
+    assert sum(a["probed"] for a in answers) >= len(EXPECTED)
+    posted = api.calls("chat.postMessage")
+    texts = [p.params["text"] for p in posted]
+    assert len(texts) == len(set(texts)) == sum(a["posted"] for a in answers)
+    for host, outcome in EXPECTED.items():
+        assert sum(t.startswith(f"{host} on ") for t in texts) == (outcome != "ok")
+    database = Database(pg_url)
+    try:
+        with database.session() as session:
+            claims = session.exec(
+                select(Notification).where(col(Notification.certificate_id).is_(None))
+            ).all()
+            assert len(claims) == len(texts) and all(c.posted_at for c in claims)
+    finally:
+        database.dispose()
