@@ -966,6 +966,24 @@ def served_probes_of_environments(
     ).all()
 
 
+def served_probes_of_certificates(
+    session: Session, certificate_ids: Iterable[int], chunk: int = 500
+) -> list[ServedProbe]:
+    """The probed hostnames compared with these certificates (probed at least once)."""
+    ids = list(certificate_ids)
+    found: list[ServedProbe] = []
+    for start in range(0, len(ids), chunk):
+        found += session.exec(
+            select(ServedProbe)
+            .where(
+                col(ServedProbe.certificate_id).in_(ids[start : start + chunk]),
+                col(ServedProbe.outcome).is_not(None),
+            )
+            .order_by(col(ServedProbe.hostname))
+        ).all()
+    return found
+
+
 def add_served_probe(session: Session, row: ServedProbe) -> ServedProbe | None:
     """Insert the hostname's row; None when another replica inserted it first."""
     try:

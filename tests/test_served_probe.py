@@ -283,3 +283,48 @@ def test_two_processes_post_each_change_once_on_postgres(
             assert len(claims) == len(texts) and all(c.posted_at for c in claims)
     finally:
         database.dispose()
+
+
+def test_outcomes_in_views_metrics_and_cert_show(sqlite_url: str, probe_lab: Lab) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot.cli.record_text import render
+    from bot.metrics import Metrics
+    from bot.services import views
+    from handlers.common.blocks.records import certificate_blocks, certificate_line
+
+    database = Database(sqlite_url)
+    try:
+        ctx = ServiceContext(database=database)
+        seed_lab(ctx, probe_lab)
+        served.run_probe(ctx, probe_lab.config(), every=True)
+        listed = {v.name: v for v in views.list_certificates(ctx)}
+        other = listed["cert-other"].to_dict(with_report=False)
+        assert other["served"][0]["outcome"] == "served_other_certificate"
+        assert "served_other_certificate" in certificate_line(other)
+        assert ":white_check_mark: served" in certificate_line(listed["cert-ok"].to_dict())
+        with ctx.session() as session:
+            row = queries.certificate_by_name(session, "cert-silent")
+            assert row is not None
+            shown = views.certificate_view(session, row, ctx.now())
+        text = json.dumps(certificate_blocks(shown.to_dict()))
+        assert "silent.shop.test" in text and "handshake_failed" in text
+        assert "served:      silent.shop.test: handshake_failed" in render(shown)
+
+        metrics = Metrics(database)
+        families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+        match = {
+            s.labels["hostname"]: s.value
+            for s in families["certops_served_certificate_match"].samples
+        }
+        assert match["ok.shop.test"] == 1.0 and match["other.shop.test"] == 0.0
+        expiry_series = {
+            s.labels["hostname"]: s.value
+            for s in families["certops_served_certificate_not_after"].samples
+        }
+        assert expiry_series["sooner.shop.test"] == (
+            probe_lab.cert_b.cert.not_valid_after_utc.timestamp()
+        )
+        assert "silent.shop.test" not in expiry_series  # nothing was served
+    finally:
+        database.dispose()

@@ -49,6 +49,17 @@ from storage.models import CURRENT_ASSIGNMENT_STATES, ServedProbe
 
 log = logging.getLogger(__name__)
 
+# The outcomes, named here for the Slack layer (which does not import the pipeline).
+OK = judge_served.OK
+SERVED_OTHER = judge_served.SERVED_OTHER
+SERVED_EXPIRES_SOONER = judge_served.SERVED_EXPIRES_SOONER
+HANDSHAKE_FAILED = judge_served.HANDSHAKE_FAILED
+UNRESOLVABLE = judge_served.UNRESOLVABLE
+CNAME_CHANGED = judge_served.CNAME_CHANGED
+ADDRESS_REFUSED = judge_served.ADDRESS_REFUSED
+NOT_RECORDED = judge_served.NOT_RECORDED
+OUTCOMES = judge_served.OUTCOMES
+
 CLAIM_PREFIX = "served:"
 DEFAULT_INTERVAL = dt.timedelta(hours=6)
 # A new assignment's hostname waits for its own check (tls_check) this long at most.

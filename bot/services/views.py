@@ -105,6 +105,8 @@ class CertificateView:
     reviewed_at: str | None
     review_reason: str | None
     assignments: list[AssignmentView] = field(default_factory=list)
+    # What its hostnames serve, from the latest probe (issue 17): hostname, outcome, ...
+    served: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None
     certificate_pem: str | None = None
     chain_pem: str = ""
@@ -116,6 +118,7 @@ class CertificateView:
     def to_dict(self, *, with_report: bool = True) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in {"assignments", "report"}}
         data["assignments"] = [a.to_dict() for a in self.assignments]
+        data["served"] = [dict(s) for s in self.served]
         if with_report:
             data["report"] = self.report
         else:
@@ -179,9 +182,33 @@ def environment_view(session: Session, row: Environment) -> EnvironmentView:
     )
 
 
+def served_of(session: Session, certificate_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """certificate id -> the latest probe outcome of each hostname compared with it (one
+    query for any number of certificates: the list shows it too)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in queries.served_probes_of_certificates(session, certificate_ids):
+        out.setdefault(row.certificate_id or 0, []).append(
+            {
+                "hostname": row.hostname,
+                "outcome": row.outcome,
+                "detail": row.detail,
+                "served_not_after": iso(row.served_not_after),
+                "checked_at": iso(row.checked_at),
+            }
+        )
+    return out
+
+
 def certificate_view(
-    session: Session, row: Certificate, now: dt.datetime, *, full: bool = True
+    session: Session,
+    row: Certificate,
+    now: dt.datetime,
+    *,
+    full: bool = True,
+    served: list[dict[str, Any]] | None = None,
 ) -> CertificateView:
+    if served is None:
+        served = served_of(session, [row.id or 0]).get(row.id or 0, [])
     renews = queries.certificate_by_id(session, row.renews_id).name if row.renews_id else None
     assignments = queries.assignments_of_certificate(session, row.id or 0) if full else []
     return CertificateView(
@@ -207,6 +234,7 @@ def certificate_view(
         reviewed_at=iso(row.reviewed_at),
         review_reason=row.review_reason,
         assignments=[assignment_view(session, a) for a in assignments],
+        served=served,
         report=row.report if full else None,
         certificate_pem=row.certificate_pem if full else None,
         chain_pem=row.chain_pem if full else "",
@@ -224,7 +252,11 @@ def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[Ce
             choices = ", ".join(s.value for s in CertificateStatus)
             raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
     with ctx.session() as session:
+        rows = queries.certificates_by_name(session, wanted)
+        served = served_of(session, [row.id or 0 for row in rows])
         return [
-            certificate_view(session, row, ctx.now(), full=False)
-            for row in queries.certificates_by_name(session, wanted)
+            certificate_view(
+                session, row, ctx.now(), full=False, served=served.get(row.id or 0, [])
+            )
+            for row in rows
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from bot.pipeline import served as outcomes
+from bot.services import served as outcomes
 from bot.services.expiry import DueWarning, RenewedNotice
 from bot.services.served import ServedChange
 from handlers.common.blocks.base import (
