@@ -328,3 +328,31 @@ def test_outcomes_in_views_metrics_and_cert_show(sqlite_url: str, probe_lab: Lab
         assert "silent.shop.test" not in expiry_series  # nothing was served
     finally:
         database.dispose()
+
+
+def test_the_buttons_check_the_dns_renew_and_adopt(sqlite_url: str, probe_lab: Lab) -> None:
+    from tests.support.slack_harness import slack_harness
+
+    with slack_harness(sqlite_url, nameservers=[probe_lab.dns.address]) as h:
+        seed_lab(h.deps.services, probe_lab)
+        with h.deps.services.session() as session:
+            env = queries.environment(session, "moved")
+            env_id = env.id
+        value = json.dumps(
+            {
+                "hostname": "moved.shop.test",
+                "environment_id": env_id,
+                "environment": "moved",
+                "certificate": "cert-moved",
+                "domain": "moved.shop.test",
+                "channel": "C0MOVED",
+            }
+        )
+        checked = h.click("served_dns_check", value=value)
+        text = checked.all_text
+        assert "moved.shop.test" in text and "misconfigured" in text.lower()
+        renew = h.click("served_renew", value=value)
+        assert renew.of("views.open"), "the renewal form opens"
+        assert "cert-moved" in json.dumps(renew.of("views.open")[0].params)
+        adopt = h.click("served_adopt", value=value)
+        assert "not available" in adopt.all_text
