@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch_databases import scratch_sqlite  # noqa: E402
+
 from bot.pipeline.report import fingerprint_sha256  # noqa: E402
 from bot.services import served  # noqa: E402
 from bot.services.context import ServiceContext  # noqa: E402
