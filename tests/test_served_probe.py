@@ -57,6 +57,18 @@ def api() -> Iterator[FakeSlackApi]:
         yield fake
 
 
+@pytest.fixture
+def seeded(sqlite_url: str, probe_lab: Lab) -> Iterator[ServiceContext]:
+    """The lab's record in a SQLite file, and the services' context on it."""
+    database = Database(sqlite_url)
+    try:
+        ctx = ServiceContext(database=database)
+        seed_lab(ctx, probe_lab)
+        yield ctx
+    finally:
+        database.dispose()
+
+
 def outcomes(report: served.ProbeReport) -> dict[str, str]:
     return {r["hostname"]: r["outcome"] for r in report.results}
 
@@ -68,43 +80,31 @@ def stored(ctx: ServiceContext) -> dict[str, ServedProbe]:
     return {row.hostname: row for row in rows}
 
 
-def test_every_outcome_in_one_run(sqlite_url: str, probe_lab: Lab) -> None:
-    database = Database(sqlite_url)
-    try:
-        ctx = ServiceContext(database=database)
-        seed_lab(ctx, probe_lab)
-        report = served.run_probe(ctx, probe_lab.config(), every=True)
-        found = outcomes(report)
-        assert {host: found.get(host) for host in EXPECTED} == EXPECTED
-        details = {r["hostname"]: r["detail"] or "" for r in report.results}
-        assert "within" in details["silent.shop.test"]  # the silent server ends at the deadline
-        assert "169.254.169.254" in details["meta.shop.test"]
-        assert "NXDOMAIN" in details["gone.shop.test"]
-        rows = stored(ctx)
-        assert {host: rows[host].outcome for host in EXPECTED} == EXPECTED
-        assert rows["sooner.shop.test"].served_not_after == (
-            probe_lab.cert_b.cert.not_valid_after_utc
-        )
-        # A first `ok` is no news; every other first outcome is a change to say.
-        assert rows["ok.shop.test"].change == 0 and rows["other.shop.test"].change == 1
-    finally:
-        database.dispose()
+def test_every_outcome_in_one_run(seeded: ServiceContext, probe_lab: Lab) -> None:
+    ctx = seeded
+    report = served.run_probe(ctx, probe_lab.config(), every=True)
+    found = outcomes(report)
+    assert {host: found.get(host) for host in EXPECTED} == EXPECTED
+    details = {r["hostname"]: r["detail"] or "" for r in report.results}
+    assert "within" in details["silent.shop.test"]  # the silent server ends at the deadline
+    assert "169.254.169.254" in details["meta.shop.test"]
+    assert "NXDOMAIN" in details["gone.shop.test"]
+    rows = stored(ctx)
+    assert {host: rows[host].outcome for host in EXPECTED} == EXPECTED
+    assert rows["sooner.shop.test"].served_not_after == (probe_lab.cert_b.cert.not_valid_after_utc)
+    # A first `ok` is no news; every other first outcome is a change to say.
+    assert rows["ok.shop.test"].change == 0 and rows["other.shop.test"].change == 1
 
 
-def test_loopback_is_refused_without_the_setting(sqlite_url: str, probe_lab: Lab) -> None:
-    database = Database(sqlite_url)
-    try:
-        ctx = ServiceContext(database=database)
-        seed_lab(ctx, probe_lab)
-        report = served.run_probe(ctx, probe_lab.config(allow_loopback=False), every=True)
-        found = outcomes(report)
-        assert found["ok.shop.test"] == "address_refused"
-        assert "loopback" in next(
-            r["detail"] for r in report.results if r["hostname"] == "ok.shop.test"
-        )
-        assert probe_lab.a.sni == []  # nothing was dialled
-    finally:
-        database.dispose()
+def test_loopback_is_refused_without_the_setting(seeded: ServiceContext, probe_lab: Lab) -> None:
+    ctx = seeded
+    report = served.run_probe(ctx, probe_lab.config(allow_loopback=False), every=True)
+    found = outcomes(report)
+    assert found["ok.shop.test"] == "address_refused"
+    assert "loopback" in next(
+        r["detail"] for r in report.results if r["hostname"] == "ok.shop.test"
+    )
+    assert probe_lab.a.sni == []  # nothing was dialled
 
 
 def test_garbage_and_oversized_leaves_are_outcomes_not_crashes() -> None:
@@ -148,53 +148,46 @@ def _post(ctx: ServiceContext, lab_: Lab, api: FakeSlackApi) -> served.ProbeRepo
 
 
 def test_a_change_is_posted_once_with_its_next_step(
-    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+    seeded: ServiceContext, probe_lab: Lab, api: FakeSlackApi
 ) -> None:
-    database = Database(sqlite_url)
-    try:
-        ctx = ServiceContext(database=database)
-        seed_lab(ctx, probe_lab)
-        config = probe_lab.config()
-        served.run_probe(ctx, config, every=True)
-        first = _post(ctx, probe_lab, api)
-        posts = api.calls("chat.postMessage")
-        news = [h for h, outcome in EXPECTED.items() if outcome != "ok"]
-        assert first.posted == len(posts) >= len(news)
-        texts = [p.params["text"] for p in posts]
-        for host in news:
-            assert sum(text.startswith(f"{host} on ") for text in texts) == 1
-        by_host = {p.params["text"].split(" ")[0]: p.params for p in posts}
-        buttons = {host: _action_ids(params["blocks"]) for host, params in by_host.items()}
-        assert buttons["other.shop.test"] == ["served_adopt"]
-        assert buttons["acme-lab.env.test"] == ["served_adopt"]
-        assert buttons["sooner.shop.test"] == ["served_renew"]
-        assert buttons["silent.shop.test"] == ["served_dns_check"]
-        assert buttons["moved.shop.test"] == ["served_dns_check"]
-        assert by_host["other.shop.test"]["channel"] == "C0OTHER"
-        meta = by_host["other.shop.test"]["metadata"]
-        meta = json.loads(meta) if isinstance(meta, str) else meta
-        assert meta["event_type"] == EVENT_TYPE
+    ctx = seeded
+    config = probe_lab.config()
+    served.run_probe(ctx, config, every=True)
+    first = _post(ctx, probe_lab, api)
+    posts = api.calls("chat.postMessage")
+    news = [h for h, outcome in EXPECTED.items() if outcome != "ok"]
+    assert first.posted == len(posts) >= len(news)
+    texts = [p.params["text"] for p in posts]
+    for host in news:
+        assert sum(text.startswith(f"{host} on ") for text in texts) == 1
+    by_host = {p.params["text"].split(" ")[0]: p.params for p in posts}
+    buttons = {host: _action_ids(params["blocks"]) for host, params in by_host.items()}
+    assert buttons["other.shop.test"] == ["served_adopt"]
+    assert buttons["acme-lab.env.test"] == ["served_adopt"]
+    assert buttons["sooner.shop.test"] == ["served_renew"]
+    assert buttons["silent.shop.test"] == ["served_dns_check"]
+    assert buttons["moved.shop.test"] == ["served_dns_check"]
+    assert by_host["other.shop.test"]["channel"] == "C0OTHER"
+    meta = by_host["other.shop.test"]["metadata"]
+    meta = json.loads(meta) if isinstance(meta, str) else meta
+    assert meta["event_type"] == EVENT_TYPE
 
-        # Nothing changed: a second run posts nothing.
-        served.run_probe(ctx, config, every=True)
-        assert _post(ctx, probe_lab, api).posted == 0
-        assert len(api.calls("chat.postMessage")) == len(posts)
+    # Nothing changed: a second run posts nothing.
+    served.run_probe(ctx, config, every=True)
+    assert _post(ctx, probe_lab, api).posted == 0
+    assert len(api.calls("chat.postMessage")) == len(posts)
 
-        # ok.shop.test now serves B: one post for it, one for its default host.
-        probe_lab.a.serve(probe_lab.cert_b)
-        served.run_probe(ctx, config, every=True)
-        assert _post(ctx, probe_lab, api).posted == 2
-        last = [p.params["text"] for p in api.calls("chat.postMessage")[len(posts) :]]
-        sooner = probe_lab.cert_b.cert.not_valid_after_utc < (
-            probe_lab.cert_a.cert.not_valid_after_utc
-        )
-        now = "served_expires_sooner" if sooner else "served_other_certificate"
-        assert sorted(last) == sorted(
-            [f"ok.shop.test on ok: {now}", "acme-ok.env.test on ok: not_recorded"]
-        )
-        assert stored(ctx)["ok.shop.test"].reported == stored(ctx)["ok.shop.test"].change
-    finally:
-        database.dispose()
+    # ok.shop.test now serves B: one post for it, one for its default host.
+    probe_lab.a.serve(probe_lab.cert_b)
+    served.run_probe(ctx, config, every=True)
+    assert _post(ctx, probe_lab, api).posted == 2
+    last = [p.params["text"] for p in api.calls("chat.postMessage")[len(posts) :]]
+    sooner = probe_lab.cert_b.cert.not_valid_after_utc < (probe_lab.cert_a.cert.not_valid_after_utc)
+    now = "served_expires_sooner" if sooner else "served_other_certificate"
+    assert sorted(last) == sorted(
+        [f"ok.shop.test on ok: {now}", "acme-ok.env.test on ok: not_recorded"]
+    )
+    assert stored(ctx)["ok.shop.test"].reported == stored(ctx)["ok.shop.test"].change
 
 
 def test_the_scheduler_waits_for_new_hostnames_and_the_interval(
@@ -285,7 +278,7 @@ def test_two_processes_post_each_change_once_on_postgres(
         database.dispose()
 
 
-def test_outcomes_in_views_metrics_and_cert_show(sqlite_url: str, probe_lab: Lab) -> None:
+def test_outcomes_in_views_metrics_and_cert_show(seeded: ServiceContext, probe_lab: Lab) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
     from bot.cli.record_text import render
@@ -293,41 +286,35 @@ def test_outcomes_in_views_metrics_and_cert_show(sqlite_url: str, probe_lab: Lab
     from bot.services import views
     from handlers.common.blocks.records import certificate_blocks, certificate_line
 
-    database = Database(sqlite_url)
-    try:
-        ctx = ServiceContext(database=database)
-        seed_lab(ctx, probe_lab)
-        served.run_probe(ctx, probe_lab.config(), every=True)
-        listed = {v.name: v for v in views.list_certificates(ctx)}
-        other = listed["cert-other"].to_dict(with_report=False)
-        assert other["served"][0]["outcome"] == "served_other_certificate"
-        assert "served_other_certificate" in certificate_line(other)
-        assert ":white_check_mark: served" in certificate_line(listed["cert-ok"].to_dict())
-        with ctx.session() as session:
-            row = queries.certificate_by_name(session, "cert-silent")
-            assert row is not None
-            shown = views.certificate_view(session, row, ctx.now())
-        text = json.dumps(certificate_blocks(shown.to_dict()))
-        assert "silent.shop.test" in text and "handshake_failed" in text
-        assert "served:      silent.shop.test: handshake_failed" in render(shown)
+    ctx = seeded
+    served.run_probe(ctx, probe_lab.config(), every=True)
+    listed = {v.name: v for v in views.list_certificates(ctx)}
+    other = listed["cert-other"].to_dict(with_report=False)
+    assert other["served"][0]["outcome"] == "served_other_certificate"
+    assert "served_other_certificate" in certificate_line(other)
+    assert ":white_check_mark: served" in certificate_line(listed["cert-ok"].to_dict())
+    with ctx.session() as session:
+        row = queries.certificate_by_name(session, "cert-silent")
+        assert row is not None
+        shown = views.certificate_view(session, row, ctx.now())
+    text = json.dumps(certificate_blocks(shown.to_dict()))
+    assert "silent.shop.test" in text and "handshake_failed" in text
+    assert "served:      silent.shop.test: handshake_failed" in render(shown)
 
-        metrics = Metrics(database)
-        families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
-        match = {
-            s.labels["hostname"]: s.value
-            for s in families["certops_served_certificate_match"].samples
-        }
-        assert match["ok.shop.test"] == 1.0 and match["other.shop.test"] == 0.0
-        expiry_series = {
-            s.labels["hostname"]: s.value
-            for s in families["certops_served_certificate_not_after"].samples
-        }
-        assert expiry_series["sooner.shop.test"] == (
-            probe_lab.cert_b.cert.not_valid_after_utc.timestamp()
-        )
-        assert "silent.shop.test" not in expiry_series  # nothing was served
-    finally:
-        database.dispose()
+    metrics = Metrics(ctx.database)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+    match = {
+        s.labels["hostname"]: s.value for s in families["certops_served_certificate_match"].samples
+    }
+    assert match["ok.shop.test"] == 1.0 and match["other.shop.test"] == 0.0
+    expiry_series = {
+        s.labels["hostname"]: s.value
+        for s in families["certops_served_certificate_not_after"].samples
+    }
+    assert expiry_series["sooner.shop.test"] == (
+        probe_lab.cert_b.cert.not_valid_after_utc.timestamp()
+    )
+    assert "silent.shop.test" not in expiry_series  # nothing was served
 
 
 def test_the_buttons_check_the_dns_renew_and_adopt(sqlite_url: str, probe_lab: Lab) -> None:

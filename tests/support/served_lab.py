@@ -23,17 +23,12 @@ from bot.services.context import ServiceContext
 from bot.services.served import ProbeConfig
 from storage import queries
 from storage.models import (
-    Assignment,
-    AssignmentState,
-    Certificate,
-    CertificateStatus,
     Environment,
-    SubmittedFormat,
 )
 from tests.support.dns_server import DnsServer
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.pki import CA, Issued, rsa_key
-from tests.support.tls_server import RawServer, TlsServer
+from tests.support.tls_server import RawServer, TlsServer, place_certificate
 
 SERVES_A = "127.0.0.2"  # a cryptography-made leaf, the recorded one of `ok`
 SERVES_B = "127.0.0.3"  # an openssl-made leaf, recorded nowhere
@@ -118,7 +113,7 @@ def lab_servers(
                 garbage = RawServer(GARBAGE, a.port, reply=b"HTTP/1.1 400 Bad Request\r\n\r\n")
             except OSError:  # the port is taken on another address: another port
                 for server in made:
-                    server._sock.close()
+                    server.close_listener()
                 continue
             (tmp / "a").mkdir(exist_ok=True)
             (tmp / "b").mkdir(exist_ok=True)
@@ -166,32 +161,17 @@ def seed_lab(ctx: ServiceContext, lab: Lab) -> None:
             )
             if host is None:
                 return
-            cert = queries.add_certificate(
+            long_ago = ctx.now() - dt.timedelta(days=30)
+            place_certificate(
                 session,
-                Certificate(
-                    name=f"cert-{env_name}",
-                    domain=host,
-                    submitted_format=SubmittedFormat.PEM,
-                    status=CertificateStatus.VALIDATED,
-                    sans=[host],
-                    not_after=not_after,
-                    fingerprint_sha256=fingerprint,
-                    submitted_by="U1",
-                ),
-            )
-            now = ctx.now()
-            queries.add_assignment(
-                session,
-                Assignment(
-                    certificate_id=cert.id or 0,
-                    environment_id=env.id or 0,
-                    hostname=host,
-                    state=AssignmentState.ACTIVE,
-                    dns_report={"verdict": "ok"} if dns_ok else None,
-                    assigned_by="UADMIN",
-                    assigned_at=now - dt.timedelta(days=30),
-                    active_at=now - dt.timedelta(days=30),
-                ),
+                env,
+                host,
+                fingerprint,
+                not_after,
+                cert_name=f"cert-{env_name}",
+                assigned_at=long_ago,
+                active_at=long_ago,
+                dns_report={"verdict": "ok"} if dns_ok else None,
             )
 
         fp_a = fingerprint_sha256(lab.cert_a.cert)
