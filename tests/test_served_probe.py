@@ -343,3 +343,48 @@ def test_the_buttons_check_the_dns_renew_and_adopt(sqlite_url: str, probe_lab: L
         assert "cert-moved" in json.dumps(renew.of("views.open")[0].params)
         adopt = h.click("served_adopt", value=value)
         assert "not available" in adopt.all_text
+
+
+def test_the_bot_scheduler_runs_the_probe_and_posts(
+    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+) -> None:
+    from bot.scheduler import build_jobs, run_once
+    from bot.settings import load
+    from tests.support.slack_harness import harness_settings
+
+    environ = {
+        "CERTOPS_PROBE_PORT": str(probe_lab.port),
+        "CERTOPS_PROBE_ALLOW_LOOPBACK": "1",
+        "CERTOPS_PROBE_TIMEOUT": "1.5",
+        "CERTOPS_NAMESERVERS": probe_lab.dns.nameserver,
+    }
+    loaded = load(environ, dotenv=False)
+    assert (loaded.probe_port, loaded.probe_allow_loopback) == (probe_lab.port, True)
+    assert loaded.nameservers == (probe_lab.dns.address,)
+    assert load({"CERTOPS_PROBE_CONCURRENCY": "0"}, dotenv=False).problems()
+    assert load({"CERTOPS_PROBE_ALLOW_LOOPBACK": "maybe"}, dotenv=False).problems()
+    assert load({}, dotenv=False).probe_interval_seconds == 6 * 3600
+    settings = harness_settings(
+        sqlite_url,
+        slack_bot_token=TOKEN,
+        slack_api_url=api.api_url,
+        probe_port=loaded.probe_port,
+        probe_allow_loopback=True,
+        probe_timeout_seconds=1.5,
+        nameservers=loaded.nameservers,
+    )
+    database = Database(sqlite_url)
+    try:
+        clock = ManualClock(dt.datetime.now(dt.UTC))
+        ctx = ServiceContext(database=database, clock=clock)
+        seed_lab(ctx, probe_lab)
+        jobs = build_jobs(settings, ctx, WebClient(token=TOKEN, base_url=api.api_url))
+        assert [name for name, _ in jobs.as_list()] == ["expiry", "tls"]  # notify --once
+        tick = jobs.as_list(with_probe=True)
+        assert run_once(tick)["probe"].probed == 0  # new hostnames wait five minutes
+        clock.advance(minutes=5)
+        report = run_once(tick)["probe"]
+        assert report.probed >= len(EXPECTED)
+        assert report.posted == len(api.calls("chat.postMessage")) >= 9
+    finally:
+        database.dispose()
