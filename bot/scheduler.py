@@ -98,7 +98,10 @@ def build_jobs(
         publisher=SlackPublisher(client, on_rate_limited=pacer.hold),
         config=config,
         tls_publisher=SlackTlsPublisher(client),
-        tls_config=tls_config or tls_check.TlsCheckConfig(default_channel=settings.default_channel),
+        tls_config=tls_config
+        or tls_check.TlsCheckConfig(
+            default_channel=settings.default_channel, probe=served.config_from_settings(settings)
+        ),
         pacer=pacer,
         probe_config=(
             served.config_from_settings(settings) if settings.probe_interval_seconds > 0 else None

@@ -28,7 +28,7 @@ from bot.services import expiry, served, tls_check
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.tls_check import TlsCheckConfig
-from handlers.warnings.publisher import EVENT_TYPE, SlackPublisher
+from handlers.warnings.publisher import EVENT_TYPE, SlackPublisher, SlackTlsPublisher
 from storage import queries
 from storage.db import Database
 from storage.models import Notification, ServedProbe
@@ -233,6 +233,29 @@ def test_the_five_minute_check_is_the_first_probe(
         assert row.outcome == "ok" and row.served_fingerprint and row.checked_at
         assert row.reported == row.change  # said by the check's thread reply
         assert "shop.example.com" in {t.hostname for t in served.targets(ctx, waiting_checks=False)}
+    finally:
+        database.dispose()
+
+
+def test_the_check_resolves_and_is_bounded_as_the_probe(
+    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+) -> None:
+    from tests.support.tls_server import _record
+
+    database = Database(sqlite_url)
+    try:
+        clock = ManualClock(START)
+        ctx = ServiceContext(database=database, clock=clock)
+        _record(ctx, probe_lab.cert_a, "prod")  # shop.example.com: not in the lab's DNS
+        config = TlsCheckConfig(attempts=1, probe=probe_lab.config())
+        publisher = SlackTlsPublisher(WebClient(token=TOKEN, base_url=api.api_url))
+        tls_check.run_checks(ctx, config, publisher)
+        clock.advance(minutes=5)
+        assert tls_check.run_checks(ctx, config, publisher).unreachable == 1
+        assert "unresolvable" in api.calls("chat.postMessage")[-1].params["text"]
+        assert any(q[0].startswith("shop.example.com") for q in probe_lab.dns.queries)
+        row = stored(ctx)["shop.example.com"]
+        assert row.outcome == "unresolvable" and row.reported == row.change == 1
     finally:
         database.dispose()
 

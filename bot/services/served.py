@@ -217,9 +217,23 @@ def observe(ctx: ServiceContext, config: ProbeConfig, target: Target) -> Observa
     """Resolve, check the CNAME if it passed at assignment, dial, read, judge. Never raises
     for anything the network or the served bytes do."""
     host = target.hostname
+    address, failed = dial_address(config, host)
+    if failed is not None:
+        return failed
+    if target.dns_passed:
+        changed = _cname_failure(ctx, config, target)
+        if changed:
+            return Observation(host, judge_served.CNAME_CHANGED, changed, address=address)
+    result = probe(host, port=config.port, timeout=config.timeout, address=address)
+    return judge_probe(ctx, target, result)
+
+
+def dial_address(config: ProbeConfig, host: str) -> tuple[str | None, Observation | None]:
+    """The first address of `host` the probe may dial, or the outcome that says why there
+    is none (`unresolvable`, `address_refused`)."""
     resolved = judge_served.resolve_addresses(host, config.nameservers, config.dns_timeout)
     if not resolved.addresses:
-        return Observation(host, judge_served.UNRESOLVABLE, resolved.error)
+        return None, Observation(host, judge_served.UNRESOLVABLE, resolved.error)
     refusals = [
         (a, judge_served.address_refusal(a, allow_loopback=config.allow_loopback))
         for a in resolved.addresses
@@ -227,13 +241,18 @@ def observe(ctx: ServiceContext, config: ProbeConfig, target: Target) -> Observa
     allowed = [a for a, why in refusals if why is None]
     if not allowed:
         why = "; ".join(str(w) for _, w in refusals[:3])
-        return Observation(host, judge_served.ADDRESS_REFUSED, f"not dialled: {why}")
-    if target.dns_passed:
-        changed = _cname_failure(ctx, config, target)
-        if changed:
-            return Observation(host, judge_served.CNAME_CHANGED, changed, address=allowed[0])
-    result = probe(host, port=config.port, timeout=config.timeout, address=allowed[0])
-    return judge_probe(ctx, target, result)
+        return None, Observation(host, judge_served.ADDRESS_REFUSED, f"not dialled: {why}")
+    return allowed[0], None
+
+
+def check_served(config: ProbeConfig, host: str) -> tuple[ProbeResult, Observation | None]:
+    """The five-minute check's connection, resolved and bounded as every probe is: the
+    result, and the outcome when no address could be dialled."""
+    address, failed = dial_address(config, host)
+    if failed is not None:
+        error = f"{failed.outcome}: {failed.detail}"
+        return ProbeResult(host, host, config.port, error=error), failed
+    return probe(host, port=config.port, timeout=config.timeout, address=address), None
 
 
 def _cname_failure(ctx: ServiceContext, config: ProbeConfig, target: Target) -> str | None:
@@ -389,9 +408,14 @@ def record(
     return changed, outcome
 
 
-def record_first_check(ctx: ServiceContext, assignment_id: int, result: ProbeResult) -> None:
+def record_first_check(
+    ctx: ServiceContext,
+    assignment_id: int,
+    result: ProbeResult,
+    failed: Observation | None = None,
+) -> None:
     """The five-minute check's outcome, as the first probe of its hostname (its thread
-    reply reports it: no separate post)."""
+    reply reports it: no separate post). `failed`: no address could be dialled."""
     with ctx.session() as session:
         assignment = queries.assignment_by_id(session, assignment_id)
         if assignment is None:
@@ -409,7 +433,7 @@ def record_first_check(ctx: ServiceContext, assignment_id: int, result: ProbeRes
             isinstance(assignment.dns_report, dict)
             and assignment.dns_report.get("verdict") == VERDICT_OK,
         )
-    observation = judge_probe(ctx, target, result)
+    observation = failed or judge_probe(ctx, target, result)
     record(ctx, ProbeConfig(), target, observation, reported=True)
 
 
