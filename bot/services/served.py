@@ -302,8 +302,7 @@ def run_probe(
     """Probe the hostnames that are due (`every`: all of them now, as `certops probe
     --once` does), `config.concurrency` at a time, and record each outcome. Once
     `stopping()` is true no further connection starts. Posting is `post_changes`."""
-    now = ctx.now()
-    chosen = [t for t in targets(ctx, waiting_checks=False) if _take(ctx, config, t, now, every)]
+    chosen = _take_due(ctx, config, targets(ctx, waiting_checks=False), ctx.now(), every)
     report = ProbeReport()
     if not chosen:
         return report
@@ -314,16 +313,17 @@ def run_probe(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certops-probe") as pool:
         observations = list(pool.map(one, chosen))
-    for target, observation in zip(chosen, observations, strict=True):
-        if observation is None:
-            continue
-        changed, outcome = record(ctx, config, target, observation)
-        report.probed += 1
-        report.changed += int(changed)
-        report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-        report.results.append(
-            {"environment": target.environment, **observation.to_dict(), "outcome": outcome}
-        )
+    done = [(t, o) for t, o in zip(chosen, observations, strict=True) if o is not None]
+    for start in range(0, len(done), BATCH):
+        with ctx.session() as session:
+            for target, observation in done[start : start + BATCH]:
+                changed, outcome = _record(session, ctx, config, target, observation)
+                report.probed += 1
+                report.changed += int(changed)
+                report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+                report.results.append(
+                    {"environment": target.environment, **observation.to_dict(), "outcome": outcome}
+                )
     return report
 
 
@@ -335,27 +335,40 @@ def _observe_safely(ctx: ServiceContext, config: ProbeConfig, target: Target) ->
         return Observation(target.hostname, judge_served.HANDSHAKE_FAILED, type(error).__name__)
 
 
-def _take(
-    ctx: ServiceContext, config: ProbeConfig, target: Target, now: dt.datetime, every: bool
-) -> bool:
-    """Claim this run's probe of `target` (the insert, or the compare-and-set on next_at)."""
-    with ctx.session() as session:
-        row = queries.served_probe_of(session, target.hostname)
-        if row is None:
-            made = queries.add_served_probe(
-                session,
-                ServedProbe(
-                    hostname=target.hostname,
-                    environment_id=target.environment_id,
-                    next_at=now + (config.interval if every else FIRST_DELAY),
-                ),
-            )
-            return made is not None and every
-        if not every and as_utc(row.next_at) > now:
-            return False
-        return queries.take_served_probe(
-            session, row.id or 0, as_utc(row.next_at), now + config.interval
+BATCH = 200  # hostnames per transaction when taking and recording (row locks stay short)
+
+
+def _take_due(
+    ctx: ServiceContext, config: ProbeConfig, targets: list[Target], now: dt.datetime, every: bool
+) -> list[Target]:
+    """Claim this run's probes (the insert of a new hostname's row, or the compare-and-set
+    on next_at), `BATCH` hostnames per transaction: SQLite commits cost a sync each."""
+    taken: list[Target] = []
+    for start in range(0, len(targets), BATCH):
+        with ctx.session() as session:
+            for target in targets[start : start + BATCH]:
+                if _take(session, config, target, now, every):
+                    taken.append(target)
+    return taken
+
+
+def _take(session: Any, config: ProbeConfig, target: Target, now: dt.datetime, every: bool) -> bool:
+    row = queries.served_probe_of(session, target.hostname)
+    if row is None:
+        made = queries.add_served_probe(
+            session,
+            ServedProbe(
+                hostname=target.hostname,
+                environment_id=target.environment_id,
+                next_at=now + (config.interval if every else FIRST_DELAY),
+            ),
         )
+        return made is not None and every
+    if not every and as_utc(row.next_at) > now:
+        return False
+    return queries.take_served_probe(
+        session, row.id or 0, as_utc(row.next_at), now + config.interval
+    )
 
 
 def record(
@@ -368,42 +381,53 @@ def record(
 ) -> tuple[bool, str]:
     """Store the hostname's latest outcome; (changed, the outcome stored). A first outcome
     other than `ok` is a change too; `not_recorded` becomes `ok` when the record holds
-    the served certificate (by fingerprint). `reported`: the change is already said (the five-minute
-    check's thread reply), so no post is made for it."""
+    the served certificate (by fingerprint). `reported`: the change is already said (the
+    five-minute check's thread reply), so no post is made for it."""
+    with ctx.session() as session:
+        return _record(session, ctx, config, target, observation, reported=reported)
+
+
+def _record(
+    session: Any,
+    ctx: ServiceContext,
+    config: ProbeConfig,
+    target: Target,
+    observation: Observation,
+    *,
+    reported: bool = False,
+) -> tuple[bool, str]:
     now = ctx.now()
     served = observation.served
-    with ctx.session() as session:
-        certificate_id = target.certificate_id
-        outcome = observation.outcome
-        if outcome == judge_served.NOT_RECORDED and served is not None:
-            known = queries.certificate_by_fingerprint(session, served.fingerprint_sha256)
-            if known is not None:  # the record holds it, only not as this host's
-                outcome, certificate_id = judge_served.OK, known.id
-        row = queries.served_probe_of(session, target.hostname)
-        if row is None:
-            row = ServedProbe(hostname=target.hostname, next_at=now + config.interval)
-        before = row.outcome
-        changed = outcome != before and not (before is None and outcome == judge_served.OK)
-        row.environment_id = target.environment_id
-        row.certificate_id = certificate_id
-        row.outcome = outcome
-        row.detail = observation.detail
-        row.served_fingerprint = served.fingerprint_sha256 if served else None
-        row.served_not_after = served.not_after if served else None
-        row.served_subject = served.subject if served else None
-        row.checked_at = now
-        if changed:
-            row.change += 1
-            row.changed_at = now
-        if reported:
-            row.reported = row.change
-        session.add(row)
-        if changed:
-            session.flush()
-            audit.record(
-                session, ctx, SYSTEM, f"served_probe.{outcome}", row, before={"outcome": before}
-            )
+    certificate_id = target.certificate_id
+    outcome = observation.outcome
+    if outcome == judge_served.NOT_RECORDED and served is not None:
+        known = queries.certificate_by_fingerprint(session, served.fingerprint_sha256)
+        if known is not None:  # the record holds it, only not as this host's
+            outcome, certificate_id = judge_served.OK, known.id
+    row = queries.served_probe_of(session, target.hostname)
+    if row is None:
+        row = ServedProbe(hostname=target.hostname, next_at=now + config.interval)
+    before = row.outcome
+    changed = outcome != before and not (before is None and outcome == judge_served.OK)
+    row.environment_id = target.environment_id
+    row.certificate_id = certificate_id
+    row.outcome = outcome
+    row.detail = observation.detail
+    row.served_fingerprint = served.fingerprint_sha256 if served else None
+    row.served_not_after = served.not_after if served else None
+    row.served_subject = served.subject if served else None
+    row.checked_at = now
     if changed:
+        row.change += 1
+        row.changed_at = now
+    if reported:
+        row.reported = row.change
+    session.add(row)
+    if changed:
+        session.flush()
+        audit.record(
+            session, ctx, SYSTEM, f"served_probe.{outcome}", row, before={"outcome": before}
+        )
         log.info("%s: %s (was %s)", target.hostname, outcome, before or "never probed")
     return changed, outcome
 
