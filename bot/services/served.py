@@ -341,34 +341,31 @@ BATCH = 200  # hostnames per transaction when taking and recording (row locks st
 def _take_due(
     ctx: ServiceContext, config: ProbeConfig, targets: list[Target], now: dt.datetime, every: bool
 ) -> list[Target]:
-    """Claim this run's probes (the insert of a new hostname's row, or the compare-and-set
-    on next_at), `BATCH` hostnames per transaction: SQLite commits cost a sync each."""
+    """Claim this run's probes: the insert of a new hostname's row, or the compare-and-set
+    on a due row's next_at. The rows are read in one query (the scheduler asks every
+    tick), and written `BATCH` hostnames per transaction (SQLite commits cost a sync)."""
+    with ctx.session() as session:
+        known = {
+            row.hostname: (row.id or 0, as_utc(row.next_at))
+            for row in queries.served_probes(session)
+        }
+    wanted = [t for t in targets if t.hostname not in known or every or known[t.hostname][1] <= now]
     taken: list[Target] = []
-    for start in range(0, len(targets), BATCH):
+    for start in range(0, len(wanted), BATCH):
         with ctx.session() as session:
-            for target in targets[start : start + BATCH]:
-                if _take(session, config, target, now, every):
+            for target in wanted[start : start + BATCH]:
+                seen = known.get(target.hostname)
+                if seen is None:
+                    row = ServedProbe(
+                        hostname=target.hostname,
+                        environment_id=target.environment_id,
+                        next_at=now + (config.interval if every else FIRST_DELAY),
+                    )
+                    if queries.add_served_probe(session, row) is not None and every:
+                        taken.append(target)
+                elif queries.take_served_probe(session, seen[0], seen[1], now + config.interval):
                     taken.append(target)
     return taken
-
-
-def _take(session: Any, config: ProbeConfig, target: Target, now: dt.datetime, every: bool) -> bool:
-    row = queries.served_probe_of(session, target.hostname)
-    if row is None:
-        made = queries.add_served_probe(
-            session,
-            ServedProbe(
-                hostname=target.hostname,
-                environment_id=target.environment_id,
-                next_at=now + (config.interval if every else FIRST_DELAY),
-            ),
-        )
-        return made is not None and every
-    if not every and as_utc(row.next_at) > now:
-        return False
-    return queries.take_served_probe(
-        session, row.id or 0, as_utc(row.next_at), now + config.interval
-    )
 
 
 def record(
