@@ -147,10 +147,6 @@ class ProbeReport:
             "results": self.results,
         }
 
-    @property
-    def drift(self) -> bool:
-        return any(key != judge_served.OK for key in self.outcomes)
-
 
 # -- what to probe --------------------------------------------------------------------------
 
@@ -162,6 +158,7 @@ def targets(ctx: ServiceContext, *, waiting_checks: bool = True) -> list[Target]
     run yet (that check is their first probe)."""
     now = ctx.now()
     found: dict[str, Target] = {}
+    skipped: set[str] = set()  # left to their own check: not even as a default host
     with ctx.session() as session:
         envs = {env.id: env for env in queries.environments(session)}
         waiting = set() if waiting_checks else _awaiting_check(session, now)
@@ -174,10 +171,10 @@ def targets(ctx: ServiceContext, *, waiting_checks: bool = True) -> list[Target]
             report,
         ) in queries.served_assignment_targets(session):
             env = envs.get(env_id)
-            if env is None or host in found:
+            if env is None or host in found or host in skipped:
                 continue
             if host in waiting:
-                found[host] = Target(host, env_id, env.name, env.default_host, -1)
+                skipped.add(host)
                 continue
             passed = isinstance(report, dict) and report.get("verdict") == VERDICT_OK
             found[host] = Target(
@@ -192,9 +189,9 @@ def targets(ctx: ServiceContext, *, waiting_checks: bool = True) -> list[Target]
             )
         for env in envs.values():
             for host in (env.default_host, env.hostname):
-                if host and host not in found:
+                if host and host not in found and host not in skipped:
                     found[host] = Target(host, env.id or 0, env.name, env.default_host)
-    return [t for t in found.values() if t.certificate_id != -1]
+    return list(found.values())
 
 
 def _awaiting_check(session: Any, now: dt.datetime) -> set[str]:
