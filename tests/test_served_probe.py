@@ -69,6 +69,21 @@ def seeded(sqlite_url: str, probe_lab: Lab) -> Iterator[ServiceContext]:
         database.dispose()
 
 
+@pytest.fixture
+def just_assigned(sqlite_url: str, probe_lab: Lab) -> Iterator[tuple[ServiceContext, ManualClock]]:
+    """shop.example.com assigned now (updating), cert A recorded; a clock to move on."""
+    from tests.support.tls_server import _record
+
+    database = Database(sqlite_url)
+    try:
+        clock = ManualClock(START)
+        ctx = ServiceContext(database=database, clock=clock)
+        _record(ctx, probe_lab.cert_a, "prod")
+        yield ctx, clock
+    finally:
+        database.dispose()
+
+
 def outcomes(report: served.ProbeReport) -> dict[str, str]:
     return {r["hostname"]: r["outcome"] for r in report.results}
 
@@ -210,54 +225,36 @@ def test_the_scheduler_waits_for_new_hostnames_and_the_interval(
 
 
 def test_the_five_minute_check_is_the_first_probe(
-    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+    just_assigned: tuple[ServiceContext, ManualClock], probe_lab: Lab
 ) -> None:
-    from tests.support.tls_server import _record
-
-    database = Database(sqlite_url)
-    try:
-        clock = ManualClock(START)
-        ctx = ServiceContext(database=database, clock=clock)
-        _record(ctx, probe_lab.cert_a, "prod")  # shop.example.com, updating now
-        config = TlsCheckConfig(
-            port=probe_lab.port, resolve=lambda _: "127.0.0.2", timeout=5, attempts=1
-        )
-        tls_check.run_checks(ctx, config, None)
-        # Before its check ran, the probe leaves the new assignment's hostname alone.
-        assert "shop.example.com" not in {
-            t.hostname for t in served.targets(ctx, waiting_checks=False)
-        }
-        clock.advance(minutes=5)
-        assert tls_check.run_checks(ctx, config, None).ok == 1
-        row = stored(ctx)["shop.example.com"]
-        assert row.outcome == "ok" and row.served_fingerprint and row.checked_at
-        assert row.reported == row.change  # said by the check's thread reply
-        assert "shop.example.com" in {t.hostname for t in served.targets(ctx, waiting_checks=False)}
-    finally:
-        database.dispose()
+    ctx, clock = just_assigned
+    config = TlsCheckConfig(
+        port=probe_lab.port, resolve=lambda _: "127.0.0.2", timeout=5, attempts=1
+    )
+    tls_check.run_checks(ctx, config, None)
+    # Before its check ran, the probe leaves the new assignment's hostname alone.
+    assert "shop.example.com" not in {t.hostname for t in served.targets(ctx, waiting_checks=False)}
+    clock.advance(minutes=5)
+    assert tls_check.run_checks(ctx, config, None).ok == 1
+    row = stored(ctx)["shop.example.com"]
+    assert row.outcome == "ok" and row.served_fingerprint and row.checked_at
+    assert row.reported == row.change  # said by the check's thread reply
+    assert "shop.example.com" in {t.hostname for t in served.targets(ctx, waiting_checks=False)}
 
 
 def test_the_check_resolves_and_is_bounded_as_the_probe(
-    sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
+    just_assigned: tuple[ServiceContext, ManualClock], probe_lab: Lab, api: FakeSlackApi
 ) -> None:
-    from tests.support.tls_server import _record
-
-    database = Database(sqlite_url)
-    try:
-        clock = ManualClock(START)
-        ctx = ServiceContext(database=database, clock=clock)
-        _record(ctx, probe_lab.cert_a, "prod")  # shop.example.com: not in the lab's DNS
-        config = TlsCheckConfig(attempts=1, probe=probe_lab.config())
-        publisher = SlackTlsPublisher(WebClient(token=TOKEN, base_url=api.api_url))
-        tls_check.run_checks(ctx, config, publisher)
-        clock.advance(minutes=5)
-        assert tls_check.run_checks(ctx, config, publisher).unreachable == 1
-        assert "unresolvable" in api.calls("chat.postMessage")[-1].params["text"]
-        assert any(q[0].startswith("shop.example.com") for q in probe_lab.dns.queries)
-        row = stored(ctx)["shop.example.com"]
-        assert row.outcome == "unresolvable" and row.reported == row.change == 1
-    finally:
-        database.dispose()
+    ctx, clock = just_assigned  # shop.example.com is not in the lab's DNS
+    config = TlsCheckConfig(attempts=1, probe=probe_lab.config())
+    publisher = SlackTlsPublisher(WebClient(token=TOKEN, base_url=api.api_url))
+    tls_check.run_checks(ctx, config, publisher)
+    clock.advance(minutes=5)
+    assert tls_check.run_checks(ctx, config, publisher).unreachable == 1
+    assert "unresolvable" in api.calls("chat.postMessage")[-1].params["text"]
+    assert any(q[0].startswith("shop.example.com") for q in probe_lab.dns.queries)
+    row = stored(ctx)["shop.example.com"]
+    assert row.outcome == "unresolvable" and row.reported == row.change == 1
 
 
 def test_two_processes_post_each_change_once_on_postgres(

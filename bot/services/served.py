@@ -365,7 +365,8 @@ def _take_due(
     return taken
 
 
-def record(
+def _record(
+    session: Any,
     ctx: ServiceContext,
     config: ProbeConfig,
     target: Target,
@@ -377,19 +378,6 @@ def record(
     other than `ok` is a change too; `not_recorded` becomes `ok` when the record holds
     the served certificate (by fingerprint). `reported`: the change is already said (the
     five-minute check's thread reply), so no post is made for it."""
-    with ctx.session() as session:
-        return _record(session, ctx, config, target, observation, reported=reported)
-
-
-def _record(
-    session: Any,
-    ctx: ServiceContext,
-    config: ProbeConfig,
-    target: Target,
-    observation: Observation,
-    *,
-    reported: bool = False,
-) -> tuple[bool, str]:
     now = ctx.now()
     served = observation.served
     certificate_id = target.certificate_id
@@ -452,7 +440,8 @@ def record_first_check(
             and assignment.dns_report.get("verdict") == VERDICT_OK,
         )
     observation = failed or judge_probe(ctx, target, result)
-    record(ctx, ProbeConfig(), target, observation, reported=True)
+    with ctx.session() as session:
+        _record(session, ctx, ProbeConfig(), target, observation, reported=True)
 
 
 # -- saying a change, once -----------------------------------------------------------------
