@@ -191,7 +191,8 @@ def served_buttons(change: ServedChange) -> list[dict[str, object]]:
 
 
 def served_text(change: ServedChange) -> str:
-    return f"{change.hostname} on {change.environment}: {change.outcome}"
+    """The notification text (escaped like the blocks: a name may predate the rules)."""
+    return f"{escape(change.hostname)} on {escape(change.environment)}: {change.outcome}"
 
 
 def served_blocks(change: ServedChange) -> Blocks:
