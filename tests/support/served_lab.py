@@ -28,7 +28,7 @@ from storage.models import (
 from tests.support.dns_server import DnsServer
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.pki import CA, Issued, rsa_key
-from tests.support.tls_server import RawServer, TlsServer, place_certificate
+from tests.support.tls_server import TlsServer, place_certificate
 
 SERVES_A = "127.0.0.2"  # a cryptography-made leaf, the recorded one of `ok`
 SERVES_B = "127.0.0.3"  # an openssl-made leaf, recorded nowhere
@@ -104,23 +104,23 @@ def lab_servers(
     for _ in range(20):
         with ExitStack() as stack:
             a = TlsServer(tmp / "a", SERVES_A)
-            made: list[TlsServer | RawServer] = [a]
+            made = [a]
             try:
-                b = TlsServer(tmp / "b", SERVES_B, a.port)
-                made.append(b)
-                silent = RawServer(SILENT, a.port)
-                made.append(silent)
-                garbage = RawServer(GARBAGE, a.port, reply=b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                for address in (SERVES_B, SILENT, GARBAGE):
+                    made.append(TlsServer(tmp / "b", address, a.port))
             except OSError:  # the port is taken on another address: another port
                 for server in made:
                     server.close_listener()
                 continue
             (tmp / "a").mkdir(exist_ok=True)
             (tmp / "b").mkdir(exist_ok=True)
+            _, b, silent, garbage = made
             a.serve(cert_a)
             b.serve(cert_b)
-            for server in (a, b, silent, garbage):
-                stack.enter_context(server)  # type: ignore[arg-type]
+            silent.raw = "silent"
+            garbage.raw = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+            for server in made:
+                stack.enter_context(server)
             yield a.port, a, b
             return
     raise RuntimeError("no free port on every lab address")

@@ -1,7 +1,8 @@
 """A real TLS server on loopback (ssl in a thread) serving one certificate, switchable, and
 an `updating` assignment of a certificate to check it against.
 
-Shared by tests/test_tls_probe.py and tests/test_tls_thread.py.
+Shared by tests/test_tls_probe.py, tests/test_tls_thread.py, the served-certificate
+probe's lab (tests/support/served_lab.py) and the LifeTime stand-in.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from bot.pipeline.report import fingerprint_sha256
 from bot.services.context import ServiceContext
@@ -30,19 +31,35 @@ START = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
 HOST = "shop.example.com"
 
 
-class _Acceptor:
-    """A listening socket on `address:port` and a thread handing each connection to
-    `handle` until the server stops."""
+class TlsServer:
+    """Serves one certificate (switchable) on a loopback port; records the SNI names."""
 
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(self, tmp: Path, address: str = "127.0.0.1", port: int = 0) -> None:
+        self.tmp = tmp
+        self.sni: list[str | None] = []
+        self._context: ssl.SSLContext | None = None
+        # What a connection gets instead of TLS: None (TLS), "silent" (accepts, never
+        # speaks) or bytes (sent as is: not a TLS server at all).
+        self.raw: str | bytes | None = None
+        self._held: list[socket.socket] = []  # silent connections, open until the stop
         self._sock = socket.create_server((address, port))
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def handle(self, conn: socket.socket) -> None:
-        raise NotImplementedError
+    def serve(self, issued: Issued) -> None:
+        cert, key = self.tmp / "server.pem", self.tmp / "server.key"
+        cert.write_bytes(issued.pem)
+        key.write_bytes(issued.key_pem())
+        self.serve_files(cert, key)
+
+    def serve_files(self, cert: Path, key: Path) -> None:
+        """Serve the PEM certificate (chain) and key in these files (e.g. from openssl)."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
+        self._context = context
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -52,41 +69,15 @@ class _Acceptor:
                 continue
             except OSError:
                 return
-            self.handle(conn)
+            self._handle(conn)
 
-    def close_listener(self) -> None:
-        self._sock.close()
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(2)
-
-
-class TlsServer(_Acceptor):
-    """Serves one certificate (switchable) on a loopback port; records the SNI names."""
-
-    def __init__(self, tmp: Path, address: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(address, port)
-        self.tmp = tmp
-        self.sni: list[str | None] = []
-        self._context: ssl.SSLContext | None = None
-
-    def serve(self, issued: Issued) -> None:
-        cert, key = self.tmp / "server.pem", self.tmp / "server.key"
-        cert.write_bytes(issued.pem)
-        key.write_bytes(issued.key_pem())
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        context.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,misc]
-        self._context = context
-
-    def handle(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket) -> None:
+        """One accepted connection: the handshake, then wait until the client closes (the
+        LifeTime stand-in, tests/support/lifetime_server.py, answers HTTP here instead)."""
         conn.settimeout(2)
+        if self.raw is not None:
+            self._raw(conn)
+            return
         try:
             assert self._context is not None
             with self._context.wrap_socket(conn, server_side=True) as tls:
@@ -96,30 +87,33 @@ class TlsServer(_Acceptor):
         finally:
             conn.close()
 
-
-class RawServer(_Acceptor):
-    """Accepts on `address:port` and then never speaks (`reply` None: a silent server, the
-    probe must end at its deadline), or answers every connection with `reply` bytes and
-    closes (garbage instead of a TLS handshake)."""
-
-    def __init__(self, address: str, port: int = 0, reply: bytes | None = None) -> None:
-        super().__init__(address, port)
-        self.reply = reply
-        self._held: list[socket.socket] = []
-
-    def handle(self, conn: socket.socket) -> None:
-        if self.reply is None:
-            self._held.append(conn)  # open and silent until the server stops
+    def _raw(self, conn: socket.socket) -> None:
+        """Not TLS: hold the connection without a word (open until the server stops, so a
+        client's own deadline is what ends it), or send bytes that are no TLS."""
+        if self.raw == "silent":
+            self._held.append(conn)
             return
         try:
-            conn.sendall(self.reply)
+            if isinstance(self.raw, bytes):
+                conn.sendall(self.raw)
+            while conn.recv(4096):  # read the ClientHello and all, say nothing, until the
+                pass  # client gives up and closes (or the 2 s timeout ends it here)
         except OSError:
             pass
         finally:
             conn.close()
 
+    def __enter__(self) -> TlsServer:
+        self._thread.start()
+        return self
+
+    def close_listener(self) -> None:
+        self._sock.close()
+
     def __exit__(self, *exc: object) -> None:
-        super().__exit__(*exc)
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(2)
         for conn in self._held:
             conn.close()
 
