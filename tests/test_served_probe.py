@@ -123,10 +123,10 @@ def test_loopback_is_refused_without_the_setting(seeded: ServiceContext, probe_l
 
 
 def test_garbage_and_oversized_leaves_are_outcomes_not_crashes() -> None:
-    with pytest.raises(pipeline.UnreadableLeaf):
-        pipeline.read_served_leaf(b"\x30\x82\x01\x00garbage")
-    with pytest.raises(pipeline.UnreadableLeaf, match="bytes"):
-        pipeline.read_served_leaf(b"\x30" * (pipeline.MAX_SERVED_LEAF_BYTES + 1))
+    with pytest.raises(pipeline.ServedProblem):
+        pipeline.read_served_leaf(b"\x30\x82\x01\x00garbage", "x.shop.test")
+    with pytest.raises(pipeline.ServedProblem, match="bytes"):
+        pipeline.read_served_leaf(b"\x30" * (pipeline.MAX_LEAF_BYTES + 1), "x.shop.test")
     target = served.Target("x.shop.test", 1, "x", "acme-x.env.test", 1, "AB", None)
     garbage = ProbeResult("x.shop.test", "127.0.0.9", 443, "AB", leaf_der=b"not a certificate")
     observation = served.judge_probe(None, target, garbage)  # type: ignore[arg-type]

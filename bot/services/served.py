@@ -226,20 +226,18 @@ def observe(ctx: ServiceContext, config: ProbeConfig, target: Target) -> Observa
 
 
 def dial_address(config: ProbeConfig, host: str) -> tuple[str | None, Observation | None]:
-    """The first address of `host` the probe may dial, or the outcome that says why there
-    is none (`unresolvable`, `address_refused`)."""
-    resolved = judge_served.resolve_addresses(host, config.nameservers, config.dns_timeout)
-    if not resolved.addresses:
-        return None, Observation(host, judge_served.UNRESOLVABLE, resolved.error)
-    refusals = [
-        (a, judge_served.address_refusal(a, allow_loopback=config.allow_loopback))
-        for a in resolved.addresses
-    ]
-    allowed = [a for a, why in refusals if why is None]
-    if not allowed:
-        why = "; ".join(str(w) for _, w in refusals[:3])
-        return None, Observation(host, judge_served.ADDRESS_REFUSED, f"not dialled: {why}")
-    return allowed[0], None
+    """The address of `host` the probe may dial (asked of the configured nameservers), or
+    the outcome that says why there is none (`unresolvable`, `address_refused`)."""
+    try:
+        address = judge_served.resolve_address(
+            host,
+            config.nameservers,
+            timeout=config.dns_timeout,
+            allow_loopback=config.allow_loopback,
+        )
+    except judge_served.ServedProblem as problem:
+        return None, Observation(host, problem.code, problem.message)
+    return address, None
 
 
 def check_served(config: ProbeConfig, host: str) -> tuple[ProbeResult, Observation | None]:
@@ -277,9 +275,11 @@ def judge_probe(ctx: ServiceContext, target: Target, result: ProbeResult) -> Obs
             host, judge_served.HANDSHAKE_FAILED, (result.error or "no certificate")[:500]
         )
     try:
-        leaf = judge_served.read_served_leaf(result.leaf_der)
-    except judge_served.UnreadableLeaf as error:
-        return Observation(host, judge_served.HANDSHAKE_FAILED, str(error), address=result.address)
+        leaf = judge_served.served_leaf(judge_served.read_served_leaf(result.leaf_der, host))
+    except judge_served.ServedProblem as problem:  # served_unreadable: no handshake to speak of
+        return Observation(
+            host, judge_served.HANDSHAKE_FAILED, problem.message, address=result.address
+        )
     recorded = (
         judge_served.Recorded(target.fingerprint, target.not_after) if target.fingerprint else None
     )
