@@ -44,6 +44,7 @@ from bot.services.actors import SYSTEM
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
+from bot.services.supersession import VALID_STATES
 from storage import queries
 from storage.models import CURRENT_ASSIGNMENT_STATES, ServedProbe
 
@@ -59,6 +60,10 @@ CNAME_CHANGED = judge_served.CNAME_CHANGED
 ADDRESS_REFUSED = judge_served.ADDRESS_REFUSED
 NOT_RECORDED = judge_served.NOT_RECORDED
 OUTCOMES = judge_served.OUTCOMES
+
+# A certificate of the record in one of these states, served where nothing is assigned,
+# counts as `ok` (a superseded or rejected one does not; "observed" is the adopt flow's).
+KNOWN_STATES = frozenset({*(str(s.value) for s in VALID_STATES), "observed"})
 
 CLAIM_PREFIX = "served:"
 DEFAULT_INTERVAL = dt.timedelta(hours=6)
@@ -384,8 +389,8 @@ def _record(
     outcome = observation.outcome
     if outcome == judge_served.NOT_RECORDED and served is not None:
         known = queries.certificate_by_fingerprint(session, served.fingerprint_sha256)
-        if known is not None:  # the record holds it, only not as this host's
-            outcome, certificate_id = judge_served.OK, known.id
+        if known is not None and str(known.status.value) in KNOWN_STATES:
+            outcome, certificate_id = judge_served.OK, known.id  # held, not as this host's
     row = queries.served_probe_of(session, target.hostname)
     if row is None:
         row = ServedProbe(hostname=target.hostname, next_at=now + config.interval)
