@@ -69,6 +69,7 @@ BENCHES = (
     Bench("bench_load", ("--hostile", "10")),
     Bench("bench_soak", ("--requests", "500", "--rounds", "2")),
     Bench("bench_socket_mode", ("--wait", "70")),
+    Bench("bench_probe", ("--hosts", "1000")),
 )
 
 

@@ -409,6 +409,7 @@ class RecordCollector(Collector):
             )
             rows = queries.expiry_series_rows(session, EXPIRY_STATUSES) if per_certificate else []
             warnings = queries.posted_warning_counts(session)
+            served = queries.served_match_rows(session)
         by_status = GaugeMetricFamily(
             "certops_certificates", "Certificates in the record by status.", labels=["status"]
         )
@@ -426,7 +427,7 @@ class RecordCollector(Collector):
             "1 when the per-certificate expiry series are served (CERTOPS_METRICS_SERIES).",
         )
         mode.add_metric([], 1.0 if per_certificate else 0.0)
-        families: list[Metric] = [by_status, posted, mode]
+        families: list[Metric] = [by_status, posted, mode, *_served(served)]
         if self.series != "per_certificate":
             families += _aggregated(summary)
         return families, rows if per_certificate else None, now
@@ -444,6 +445,27 @@ def _refresh_loop(
         collector.refresh()
         del collector
         stop.wait(seconds)
+
+
+def _served(rows: list[Any]) -> list[Metric]:
+    """What each probed hostname serves (issue 17): 1 when it is the recorded certificate,
+    and the served certificate's expiry as a series of its own."""
+    match = GaugeMetricFamily(
+        "certops_served_certificate_match",
+        "1 when the hostname serves the recorded certificate (latest probe), else 0.",
+        labels=["environment", "hostname"],
+    )
+    expiry = GaugeMetricFamily(
+        "certops_served_certificate_not_after",
+        "Expiry (Unix time) of the certificate the hostname served at the latest probe.",
+        labels=["environment", "hostname"],
+    )
+    for environment, hostname, outcome, not_after in rows:
+        labels = [environment or "", hostname]
+        match.add_metric(labels, 1.0 if outcome == "ok" else 0.0)
+        if not_after is not None:
+            expiry.add_metric(labels, not_after.timestamp())  # UTCDateTime: aware
+    return [match, expiry]
 
 
 def _aggregated(summary: list[tuple[str, str, int, dt.datetime]]) -> list[Metric]:

@@ -1,4 +1,5 @@
-"""The bot's own clock-driven work: expiry warnings and post-assignment TLS checks.
+"""The bot's own clock-driven work: expiry warnings, post-assignment TLS checks and the
+served-certificate probe (each hostname every CERTOPS_PROBE_INTERVAL, 0: off).
 
 A small daemon thread runs every job each `interval` seconds (CERTOPS_NOTIFY_INTERVAL,
 default 60). No job store and no in-process locking: every job claims its work in the
@@ -18,7 +19,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.services import expiry, tls_check
+from bot.services import expiry, served, tls_check
 from bot.services.context import ServiceContext
 from bot.settings import Settings
 
@@ -37,6 +38,8 @@ class Jobs:
     tls_publisher: tls_check.TlsPublisher | None
     tls_config: tls_check.TlsCheckConfig
     pacer: expiry.ChannelPacer
+    probe_config: served.ProbeConfig | None = None  # None: the probe is off
+    stopping: Callable[[], bool] = lambda: False
 
     def expiry(self) -> expiry.ScanReport:
         return expiry.run_scan(self.services, self.publisher, self.config, self.pacer)
@@ -44,14 +47,28 @@ class Jobs:
     def tls(self) -> tls_check.TlsReport:
         return tls_check.run_checks(self.services, self.tls_config, self.tls_publisher)
 
+    def probe(self) -> served.ProbeReport:
+        """Probe the hostnames that are due, then post the changes not said yet."""
+        if self.probe_config is None:
+            return served.ProbeReport()
+        report = served.run_probe(self.services, self.probe_config, stopping=self.stopping)
+        publisher: Any = self.publisher
+        return served.post_changes(
+            self.services, self.probe_config, publisher, self.config, self.pacer, report
+        )
+
     def release_claims(self) -> int:
         """Give back the warnings claimed and not yet posting (the process is stopping)."""
         return self.config.held.release_all(self.services)
 
-    def as_list(self, *, with_tls: bool = True) -> list[Job]:
+    def as_list(self, *, with_tls: bool = True, with_probe: bool = False) -> list[Job]:
+        """The jobs of one tick; the probe only where asked (the bot's scheduler), not in
+        `certops notify --once` (cron has `certops probe --once` for it)."""
         jobs: list[Job] = [("expiry", self.expiry)]
         if with_tls:
             jobs.append(("tls", self.tls))
+        if with_probe and self.probe_config is not None:
+            jobs.append(("probe", self.probe))
         return jobs
 
 
@@ -81,8 +98,15 @@ def build_jobs(
         publisher=SlackPublisher(client, on_rate_limited=pacer.hold),
         config=config,
         tls_publisher=SlackTlsPublisher(client),
-        tls_config=tls_config or tls_check.TlsCheckConfig(default_channel=settings.default_channel),
+        tls_config=tls_config
+        or tls_check.TlsCheckConfig(
+            default_channel=settings.default_channel, probe=served.config_from_settings(settings)
+        ),
         pacer=pacer,
+        probe_config=(
+            served.config_from_settings(settings) if settings.probe_interval_seconds > 0 else None
+        ),
+        stopping=closing,
     )
 
 
@@ -185,7 +209,7 @@ def start_scheduler(
     # The first scan a few seconds after start (the app is up by then), or sooner when
     # the interval is shorter.
     return Scheduler(
-        jobs.as_list(),
+        jobs.as_list(with_probe=True),
         interval,
         first_delay=min(5.0, interval),
         on_stop=jobs.release_claims,

@@ -117,6 +117,13 @@ class Settings:
     # of resolving the LifeTime URL's host name (its certificate is still checked against
     # the name), as curl's --connect-to does.
     lifetime_address: str | None = None
+    # Issue 17, the served-certificate probe: CERTOPS_PROBE_INTERVAL (seconds between two
+    # probes of one hostname; 0: the bot's scheduler does not probe),
+    # CERTOPS_PROBE_CONCURRENCY (connections at once), CERTOPS_PROBE_TIMEOUT (one
+    # connection and handshake in all).
+    probe_interval_seconds: float = 6 * 3600.0
+    probe_concurrency: int = 16
+    probe_timeout_seconds: float = 5.0
 
     @property
     def effective_database_url(self) -> str:
@@ -320,6 +327,11 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
     nameservers = _nameservers(environ, errors)
     probe_port = int(_number(environ, "CERTOPS_PROBE_PORT", 443, 1, 65535, errors))
     allow_loopback = _flag(environ, "CERTOPS_PROBE_ALLOW_LOOPBACK", False, errors)
+    probe_interval = _number(
+        environ, "CERTOPS_PROBE_INTERVAL", 6 * 3600.0, 0.0, 7 * 86400.0, errors
+    )
+    probe_concurrency = int(_number(environ, "CERTOPS_PROBE_CONCURRENCY", 16, 1, 256, errors))
+    probe_timeout = _number(environ, "CERTOPS_PROBE_TIMEOUT", 5.0, 0.5, 60.0, errors)
     api_url = environ.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
     if not api_url.endswith("/"):
         api_url += "/"
@@ -360,4 +372,7 @@ def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Se
         lifetime_api_token=(environ.get("LIFETIME_API_TOKEN") or "").strip() or None,
         lifetime_url=(environ.get("CERTOPS_LIFETIME_URL") or "").strip() or None,
         lifetime_address=(environ.get("CERTOPS_LIFETIME_ADDRESS") or "").strip() or None,
+        probe_interval_seconds=probe_interval,
+        probe_concurrency=probe_concurrency,
+        probe_timeout_seconds=probe_timeout,
     )

@@ -145,15 +145,25 @@ class SupportTicket(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
-    """An expiry warning, claimed by one replica before it is posted (unique row)."""
+    """A message claimed by one replica before it is posted (unique row): an expiry warning
+    (certificate, threshold, channel), or a served-certificate change (no certificate;
+    `threshold` is `served:<hostname>:<change>`, unique per channel by a partial index)."""
 
     __tablename__ = "notification"
     __table_args__ = (
         sa.UniqueConstraint("certificate_id", "threshold", "channel", name="uq_notification_once"),
+        sa.Index(
+            "uq_notification_once_without_certificate",
+            "threshold",
+            "channel",
+            unique=True,
+            sqlite_where=sa.text("certificate_id IS NULL"),
+            postgresql_where=sa.text("certificate_id IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    certificate_id: int | None = Field(default=None, foreign_key="certificate.id", index=True)
     threshold: str
     channel: str
     message_ts: str | None = None
@@ -215,6 +225,33 @@ class TlsCheck(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ServedProbe(SQLModel, table=True):
+    """The latest probe of one hostname: what it serves, judged against the record.
+
+    One row per hostname (unique: inserting it claims the first probe). `next_at` is moved
+    on by whoever probes it (a compare-and-set), so replicas share the work. `change` counts
+    the changes of outcome; `reported` is the last change said in a channel (the post is
+    claimed in `notification` as `served:<hostname>:<change>`, so one replica posts it).
+    """
+
+    __tablename__ = "served_probe"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hostname: str = Field(unique=True)
+    environment_id: int | None = Field(default=None, foreign_key="environment.id", index=True)
+    certificate_id: int | None = Field(default=None, foreign_key="certificate.id")
+    outcome: str | None = Field(default=None, sa_type=sa.String(32))
+    detail: str | None = Field(default=None, sa_type=sa.Text)
+    served_fingerprint: str | None = None
+    served_not_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    served_subject: str | None = Field(default=None, sa_type=sa.Text)
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    change: int = 0
+    reported: int = 0
+
+
 class AuditEvent(SQLModel, table=True):
     """Who did what to which record, when, with the record before and after."""
 
@@ -258,4 +295,5 @@ TABLES = (
     TlsCheck,
     SlackDelivery,
     ChannelPace,
+    ServedProbe,
 )

@@ -35,6 +35,7 @@ from storage.models import (
     ChannelPace,
     Environment,
     Notification,
+    ServedProbe,
     SlackDelivery,
     SupportTicket,
     TicketState,
@@ -42,7 +43,10 @@ from storage.models import (
     TlsCheckState,
     WarningSilence,
 )
-from storage.reading import certificates_by_name  # noqa: F401 (Core, part of this layer)
+from storage.reading import (  # noqa: F401 (Core, part of this layer)
+    certificates_by_name,
+    served_probes_of_certificates,
+)
 from storage.types import utcnow
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -231,6 +235,10 @@ def active_assignment(session: Session, environment_id: int) -> Assignment | Non
     ).first()
 
 
+def assignment_by_id(session: Session, assignment_id: int) -> Assignment | None:
+    return session.get(Assignment, assignment_id)
+
+
 def assignments_of_certificate(
     session: Session, certificate_id: int, *, current_only: bool = False
 ) -> Sequence[Assignment]:
@@ -325,7 +333,7 @@ def open_tickets_of_environment(session: Session, environment_id: int) -> Sequen
 
 def claim_notification(
     session: Session,
-    certificate_id: int,
+    certificate_id: int | None,
     threshold: str,
     channel: str,
     claimed_by: str,
@@ -355,11 +363,13 @@ def claim_notification(
 
 
 def notification_for(
-    session: Session, certificate_id: int, threshold: str, channel: str
+    session: Session, certificate_id: int | None, threshold: str, channel: str
 ) -> Notification | None:
     return session.exec(
         select(Notification).where(
-            Notification.certificate_id == certificate_id,
+            col(Notification.certificate_id).is_(None)
+            if certificate_id is None
+            else col(Notification.certificate_id) == certificate_id,
             Notification.threshold == threshold,
             Notification.channel == channel,
         )
@@ -907,7 +917,126 @@ def posted_warning_counts(session: Session) -> list[tuple[str, int]]:
     """Warnings posted, by threshold: all replicas together."""
     rows = session.execute(
         sa_select(col(Notification.threshold), func.count())
-        .where(col(Notification.posted_at).is_not(None))
+        .where(
+            col(Notification.posted_at).is_not(None),
+            col(Notification.certificate_id).is_not(None),  # expiry warnings only
+        )
         .group_by(col(Notification.threshold))
     ).all()
     return [(str(threshold), int(count)) for threshold, count in rows]
+
+
+# -- served-certificate probes (issue 17) -------------------------------------------------
+
+
+def served_assignment_targets(session: Session) -> list[Any]:
+    """(hostname, environment id, certificate id, fingerprint, not_after, dns_report) of
+    every current assignment: the hostnames whose served certificate is recorded."""
+    return list(
+        session.execute(
+            sa_select(
+                col(Assignment.hostname),
+                col(Assignment.environment_id),
+                col(Assignment.certificate_id),
+                col(Certificate.fingerprint_sha256),
+                col(Certificate.not_after),
+                col(Assignment.dns_report),
+            )
+            .join(Certificate, col(Certificate.id) == col(Assignment.certificate_id))
+            .where(col(Assignment.state).in_(list(CURRENT_ASSIGNMENT_STATES)))
+            .order_by(col(Assignment.id))
+        ).all()
+    )
+
+
+def certificate_by_fingerprint(session: Session, fingerprint: str) -> Certificate | None:
+    """A certificate of the record with this SHA-256 fingerprint (colons, upper case)."""
+    return session.exec(
+        select(Certificate)
+        .where(col(Certificate.fingerprint_sha256) == fingerprint)
+        .order_by(col(Certificate.id).desc())
+    ).first()
+
+
+def served_probe_of(session: Session, hostname: str) -> ServedProbe | None:
+    return session.exec(select(ServedProbe).where(col(ServedProbe.hostname) == hostname)).first()
+
+
+def served_probes(session: Session) -> Sequence[ServedProbe]:
+    """Every probed hostname, by hostname."""
+    return session.exec(select(ServedProbe).order_by(col(ServedProbe.hostname))).all()
+
+
+def served_probes_of_environments(
+    session: Session, environment_ids: Iterable[int]
+) -> Sequence[ServedProbe]:
+    ids = list(environment_ids)
+    if not ids:
+        return []
+    return session.exec(
+        select(ServedProbe)
+        .where(col(ServedProbe.environment_id).in_(ids))
+        .order_by(col(ServedProbe.hostname))
+    ).all()
+
+
+def add_served_probe(session: Session, row: ServedProbe) -> ServedProbe | None:
+    """Insert the hostname's row; None when another replica inserted it first."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        if served_probe_of(session, row.hostname) is None:
+            raise
+        return None
+    return row
+
+
+def take_served_probe(
+    session: Session, probe_id: int, expected_next_at: datetime, next_at: datetime
+) -> bool:
+    """Take the probe of one hostname (compare-and-set on `next_at`): one replica wins."""
+    result = session.execute(
+        update(ServedProbe)
+        .where(col(ServedProbe.id) == probe_id, col(ServedProbe.next_at) == expected_next_at)
+        .values(next_at=next_at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def unreported_served_changes(session: Session) -> Sequence[ServedProbe]:
+    """Hostnames whose latest change of outcome has not been said in a channel yet."""
+    return session.exec(
+        select(ServedProbe)
+        .where(col(ServedProbe.reported) < col(ServedProbe.change))
+        .order_by(col(ServedProbe.changed_at), col(ServedProbe.id))
+    ).all()
+
+
+def mark_served_reported(session: Session, probe_id: int, change: int) -> None:
+    """The change `change` of this hostname is said (never moves `reported` back)."""
+    session.execute(
+        update(ServedProbe)
+        .where(col(ServedProbe.id) == probe_id, col(ServedProbe.reported) < change)
+        .values(reported=change)
+    )
+
+
+def served_match_rows(session: Session) -> list[Any]:
+    """(environment name, hostname, outcome, served not_after) of every probed hostname,
+    for the metrics."""
+    return list(
+        session.execute(
+            sa_select(
+                col(Environment.name),
+                col(ServedProbe.hostname),
+                col(ServedProbe.outcome),
+                col(ServedProbe.served_not_after),
+            )
+            .select_from(ServedProbe)
+            .outerjoin(Environment, col(Environment.id) == col(ServedProbe.environment_id))
+            .where(col(ServedProbe.outcome).is_not(None))
+            .order_by(col(ServedProbe.hostname))
+        ).all()
+    )

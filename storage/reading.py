@@ -14,7 +14,7 @@ The tables here name the columns these queries read, with the types that convert
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -70,3 +70,35 @@ def certificates_by_name(
     if status is not None:
         query = query.where(CERTIFICATE.c.status == status)
     return connection.execute(query).all()
+
+
+# The probe's latest outcome per hostname (bot/services/served.py writes it), as the
+# listing and `show` read it.
+SERVED_PROBE = sa.table(
+    "served_probe",
+    sa.column("hostname", sa.String),
+    sa.column("certificate_id", sa.Integer),
+    sa.column("outcome", sa.String),
+    sa.column("detail", sa.Text),
+    sa.column("served_not_after", UTCDateTime),
+    sa.column("checked_at", UTCDateTime),
+)
+
+
+def served_probes_of_certificates(
+    connection: Connection | Session, certificate_ids: Iterable[int], chunk: int = 500
+) -> list[sa.Row[Any]]:
+    """The probed hostnames compared with these certificates (probed at least once), by
+    hostname; asked `chunk` ids at a time (bound parameters are limited)."""
+    ids = list(certificate_ids)
+    found: list[sa.Row[Any]] = []
+    for start in range(0, len(ids), chunk):
+        found += connection.execute(
+            sa.select(*SERVED_PROBE.c)
+            .where(
+                SERVED_PROBE.c.certificate_id.in_(ids[start : start + chunk]),
+                SERVED_PROBE.c.outcome.is_not(None),
+            )
+            .order_by(SERVED_PROBE.c.hostname)
+        ).all()
+    return found

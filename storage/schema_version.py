@@ -6,4 +6,4 @@ quarter of a second (issue 16). tests/test_cli_startup_cost.py checks it against
 migration scripts, so a new migration without this line changed fails there.
 """
 
-HEAD_REVISION = "0006_lifetime_environments"
+HEAD_REVISION = "0007_served_probes"

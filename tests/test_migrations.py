@@ -31,6 +31,7 @@ TABLES = {
     "tls_check",
     "slack_delivery",
     "channel_pace",
+    "served_probe",
 }
 
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.samples",
         "write test certificates (a throwaway CA, valid and broken sets)",
     ),
+    "probe": ("bot.cli.probe", "probe what every hostname serves, report drift (for cron)"),
 }
 
 

@@ -87,6 +87,11 @@ def _certificate(c: CertificateView) -> str:
         lines.append(f"  reviewed:    by {c.reviewed_by} at {c.reviewed_at}{reason}")
     for a in c.assignments:
         lines.append(f"  on {_assignment_line(a)}")
+    for s in c.served:
+        why = f" ({s['detail']})" if s.get("detail") else ""
+        lines.append(
+            f"  served:      {s['hostname']}: {s['outcome']}{why}, probed {s['checked_at']}"
+        )
     if c.report and c.report.get("verdict"):  # an observed certificate was never validated
         lines.append(f"  validation:  {c.report.get('verdict')}")
         lines += _findings(c.report, "    ")
@@ -94,7 +99,16 @@ def _certificate(c: CertificateView) -> str:
 
 
 def _certificate_line(c: CertificateView) -> str:
-    return f"{c.name:<24} {c.status:<15} {', '.join(c.sans)[:50]:<50} until {_until(c, 'days')}"
+    line = f"{c.name:<24} {c.status:<15} {', '.join(c.sans)[:50]:<50} until {_until(c, 'days')}"
+    return line + _served_summary(c.served)
+
+
+def _served_summary(served: list[dict[str, Any]]) -> str:
+    """`  served ok`, or the hostnames that drifted: what the probe saw last."""
+    if not served:
+        return ""
+    drift = [f"{s['hostname']} {s['outcome']}" for s in served if s.get("outcome") != "ok"]
+    return f"  served: {'; '.join(drift)}" if drift else "  served ok"
 
 
 def _until(c: CertificateView, unit: str) -> str:

@@ -5,13 +5,18 @@ certificate is exactly what it must be able to see); it reports the served leaf'
 SHA-256 fingerprint, in the form the record stores (upper-case hex with colons). Where
 to connect is injectable: `resolve` maps the hostname to the address to dial (tests map
 it to loopback) and `port` defaults to 443; the SNI name stays the hostname.
+
+`timeout` bounds the connection and the handshake together (a hard deadline: a server
+that accepts and never speaks, or trickles a byte at a time, ends there).
 """
 
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,18 +66,45 @@ def probe(
     port: int = HTTPS_PORT,
     resolve: Resolve | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    address: str | None = None,
 ) -> ProbeResult:
-    """Connect to `hostname` (SNI) and return the served certificate's fingerprint."""
-    address = resolve(hostname) if resolve else hostname
+    """Connect to `hostname` (SNI) and return the served certificate's fingerprint.
+
+    `address`: dial this address (already resolved and vetted by the caller) instead of
+    `resolve(hostname)` or the hostname itself."""
+    deadline = time.monotonic() + timeout
     try:
+        address = address or (resolve(hostname) if resolve else hostname)
         with (
             socket.create_connection((address, port), timeout=timeout) as raw,
-            _context().wrap_socket(raw, server_hostname=hostname) as tls,
+            _context().wrap_socket(
+                raw, server_hostname=hostname, do_handshake_on_connect=False
+            ) as tls,
         ):
+            _handshake(tls, deadline, timeout)
             der = tls.getpeercert(binary_form=True)
     except (OSError, ssl.SSLError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        return ProbeResult(hostname, address, port, error=f"{type(error).__name__}: {reason}")
+        return ProbeResult(
+            hostname, address or hostname, port, error=f"{type(error).__name__}: {reason}"
+        )
     if not der:
         return ProbeResult(hostname, address, port, error="the server sent no certificate")
     return ProbeResult(hostname, address, port, fingerprint(der), leaf_der=der)
+
+
+def _handshake(tls: ssl.SSLSocket, deadline: float, timeout: float) -> None:
+    """The handshake, non-blocking, under one deadline (a per-read timeout would let a
+    server that trickles bytes hold the probe for ever)."""
+    tls.setblocking(False)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no TLS handshake within {timeout:g} s")
+        try:
+            tls.do_handshake()
+            return
+        except ssl.SSLWantReadError:
+            select.select([tls], [], [], left)
+        except ssl.SSLWantWriteError:
+            select.select([], [tls], [], left)

@@ -356,7 +356,8 @@ def find_due(ctx: ServiceContext, config: ExpiryConfig) -> list[DueWarning]:
         renewed = renewed_by(session, until)
         claims: dict[tuple[int, str], list[Notification]] = defaultdict(list)
         for note in queries.notifications_of_watched(session, until, since):
-            claims[(note.certificate_id, note.channel)].append(note)
+            if note.certificate_id is not None:
+                claims[(note.certificate_id, note.channel)].append(note)
         silences: dict[tuple[int, str], list[WarningSilence]] = defaultdict(list)
         for silence in queries.silences_of_watched(session, until, since):
             silences[(silence.certificate_id, silence.channel)].append(silence)
@@ -537,6 +538,20 @@ def run_scan(
     return report
 
 
+@dataclass(frozen=True)
+class ClaimKey:
+    """What one claim is for: an expiry warning (certificate, threshold, channel), or a
+    message about no certificate (`certificate_id` None, the key alone names it)."""
+
+    certificate_id: int | None
+    key: str
+    channel: str
+
+
+# claim id, time the post was sent -> the message's ts (PublishFailed when it failed)
+Send = Callable[[int, dt.datetime], str]
+
+
 def deliver(
     ctx: ServiceContext,
     publisher: Publisher,
@@ -546,36 +561,22 @@ def deliver(
     report: ScanReport,
 ) -> bool:
     """Claim, post, record; release the claim if the post fails. True when posted."""
-    with ctx.session() as session:
-        claim = queries.claim_notification(
-            session,
-            warning.certificate_id,
-            warning.threshold,
+
+    def send(claim_id: int, since: dt.datetime) -> str:
+        claimed = dataclasses.replace(warning, claim_id=claim_id)
+        return publish_settled(
+            lambda: _publish(publisher, claimed),
+            getattr(publisher, "find_warning", None),
             warning.channel,
-            config.replica,
-            at=ctx.now(),
+            claim_id,
+            since,
         )
-        claim_id = claim.id if claim is not None else None
-    if claim_id is None:
-        report.skipped_claimed += 1
+
+    claim = ClaimKey(warning.certificate_id, warning.threshold, warning.channel)
+    label = f"{warning.certificate} {warning.threshold}"
+    ts = post_claimed(ctx, config, claim, pacer, send, report, label=label)
+    if ts is None:
         return False
-    config.held.hold(claim_id)
-    pacer.wait(warning.channel)
-    if not config.held.begin_post(ctx, claim_id):
-        return False  # the process is stopping: the claim was given back
-    since = ctx.now()
-    with ctx.session() as session:  # the lease starts as the post is sent
-        ours = queries.renew_claim(session, claim_id, config.replica, since)
-    if not ours:  # the wait outlasted the lease and another replica settled the claim
-        report.skipped_claimed += 1
-        return False
-    warning = dataclasses.replace(warning, claim_id=claim_id)
-    try:
-        ts = _publish_settled(publisher, warning, since)
-    except Exception as error:
-        _post_failed(ctx, config, warning, claim_id, error, report)
-        return False
-    _record_posted(ctx, config, warning, claim_id, ts, "notification.posted")
     if warning.action == "update":
         report.updated += 1
     elif warning.action == "remind":
@@ -586,37 +587,85 @@ def deliver(
     return True
 
 
+def post_claimed(
+    ctx: ServiceContext,
+    config: ExpiryConfig,
+    claim: ClaimKey,
+    pacer: ChannelPacer,
+    send: Send,
+    report: ScanReport,
+    *,
+    label: str,
+    action: str = "notification.posted",
+) -> str | None:
+    """The exactly-once post of any claimed message: claim (a unique row), wait for the
+    channel's pace, restart the lease, send, record the ts; give the claim back when the
+    post fails. The message's ts, or None when not posted (claimed elsewhere, stopping,
+    failed: `report` says which)."""
+    with ctx.session() as session:
+        row = queries.claim_notification(
+            session, claim.certificate_id, claim.key, claim.channel, config.replica, at=ctx.now()
+        )
+        claim_id = row.id if row is not None else None
+    if claim_id is None:
+        report.skipped_claimed += 1
+        return None
+    config.held.hold(claim_id)
+    pacer.wait(claim.channel)
+    if not config.held.begin_post(ctx, claim_id):
+        return None  # the process is stopping: the claim was given back
+    since = ctx.now()
+    with ctx.session() as session:  # the lease starts as the post is sent
+        ours = queries.renew_claim(session, claim_id, config.replica, since)
+    if not ours:  # the wait outlasted the lease and another replica settled the claim
+        report.skipped_claimed += 1
+        return None
+    try:
+        ts = send(claim_id, since)
+    except Exception as error:
+        _post_failed(ctx, config, label, claim.channel, claim_id, error, report)
+        return None
+    _record_posted(ctx, config, claim, claim_id, ts, action)
+    return ts
+
+
 class _Unsettled(PublishFailed):
     """The post's outcome is unknown and the channel's history could not be read."""
 
 
-def _publish_settled(publisher: Publisher, warning: DueWarning, since: dt.datetime) -> str:
+def publish_settled(
+    post: Callable[[], str],
+    find: Callable[[str, int, dt.datetime], str | None] | None,
+    channel: str,
+    claim_id: int,
+    since: dt.datetime,
+) -> str:
     """Post; when the outcome is unknown, look in the channel's history for the claim's
     message before posting again (never twice blindly: the SDK does not retry either)."""
-    find = getattr(publisher, "find_warning", None)
     for attempt in range(1, POST_ATTEMPTS + 1):
         try:
-            return _publish(publisher, warning)
+            return post()
         except PublishFailed as error:
-            if not error.unknown or find is None or warning.claim_id is None:
+            if not error.unknown or find is None:
                 raise
             try:
-                found = find(warning.channel, warning.claim_id, since - LOOKUP_SLACK)
+                found = find(channel, claim_id, since - LOOKUP_SLACK)
             except Exception as lookup:
                 raise _Unsettled(f"{error.reason}, history unreadable: {lookup}") from None
             if found:
-                log.info("warning claim %s was posted after all: %s", warning.claim_id, found)
+                log.info("claim %s was posted after all: %s", claim_id, found)
                 return str(found)
             if attempt == POST_ATTEMPTS:
                 raise
-            log.info("warning claim %s is not in the channel: posting again", warning.claim_id)
+            log.info("claim %s is not in the channel: posting again", claim_id)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _post_failed(
     ctx: ServiceContext,
     config: ExpiryConfig,
-    warning: DueWarning,
+    label: str,
+    channel: str,
     claim_id: int,
     error: Exception,
     report: ScanReport,
@@ -626,23 +675,22 @@ def _post_failed(
     reason = error.reason if isinstance(error, PublishFailed) else type(error).__name__
     unsettled = isinstance(error, _Unsettled)
     log.warning(
-        "warning %s/%s in %s failed (%s): %s",
-        warning.certificate,
-        warning.threshold,
-        warning.channel,
+        "warning %s in %s failed (%s): %s",
+        label,
+        channel,
         reason,
         "kept until the lease ends" if unsettled else "released for the next run",
     )
     if not unsettled:
         config.held.give_back(ctx, claim_id)
     report.failed += 1
-    report.errors.append(f"{warning.certificate} {warning.threshold}: {reason}")
+    report.errors.append(f"{label}: {reason}")
 
 
 def _record_posted(
     ctx: ServiceContext,
     config: ExpiryConfig,
-    warning: DueWarning,
+    claim: ClaimKey,
     claim_id: int,
     ts: str,
     action: str,
@@ -652,14 +700,14 @@ def _record_posted(
         if row is None:  # taken over and given back while this post was slow: claim again
             row = queries.claim_notification(
                 session,
-                warning.certificate_id,
-                warning.threshold,
-                warning.channel,
+                claim.certificate_id,
+                claim.key,
+                claim.channel,
                 config.replica,
                 at=ctx.now(),
             )
             if row is None:
-                log.warning("warning claim %s was given away while posting: %s", claim_id, ts)
+                log.warning("claim %s was given away while posting: %s", claim_id, ts)
                 return
         row.message_ts = ts
         row.posted_at = ctx.now()
@@ -740,7 +788,8 @@ def announce_renewals(
         renewed = renewed_by(session, ctx.now() + _scan_horizon(config, session))
         by_channel: dict[tuple[int, str], list[Notification]] = defaultdict(list)
         for note in posted:
-            by_channel[(note.certificate_id, note.channel)].append(note)
+            if note.certificate_id is not None:  # not a served-certificate message
+                by_channel[(note.certificate_id, note.channel)].append(note)
         names = {
             cid: queries.certificate_by_id(session, cid).name
             for cid, _ in by_channel

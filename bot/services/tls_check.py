@@ -1,5 +1,8 @@
 """After an assignment: does the hostname really serve the certificate assigned?
 
+This check is the first run of the served-certificate probe (served.py) for the
+hostname: its final outcome is recorded there too, and this thread reply reports it.
+
 The secure endpoint changes in about five minutes, so each new assignment gets a check
 row (`tls_check`, one per assignment: the insert is the claim) due five minutes after it.
 Whoever runs an attempt first moves `next_at` forward with a compare-and-set, so two
@@ -20,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.pipeline.tls_probe import HTTPS_PORT, ProbeResult, Resolve, normalize_fingerprint, probe
-from bot.services import audit
+from bot.services import audit, served
 from bot.services.actors import SYSTEM
 from bot.services.clock import as_utc
 from bot.services.context import ServiceContext
 from bot.services.mrkdwn import escape, mention
+from bot.services.served import ProbeConfig
 from storage import queries
 from storage.models import CURRENT_ASSIGNMENT_STATES, Assignment, TlsCheck, TlsCheckState
 
@@ -46,6 +50,9 @@ class TlsCheckConfig:
     # record must not probe its whole history).
     lookback: dt.timedelta = dt.timedelta(hours=6)
     default_channel: str | None = None
+    # The probe's bounds (nameservers, refused addresses, port, deadline): with no
+    # `resolve`, the check connects as every probe does (the bot sets it from settings).
+    probe: ProbeConfig | None = None
 
 
 class TlsPublisher(Protocol):
@@ -192,7 +199,11 @@ def _attempt(
     if not current:
         _finish(ctx, check_id, TlsCheckState.OK, attempts, None, "replaced before the check")
         return
-    result = probe(hostname, port=config.port, resolve=config.resolve, timeout=config.timeout)
+    failed = None
+    if config.resolve is None and config.probe is not None:
+        result, failed = served.check_served(config.probe, hostname)
+    else:
+        result = probe(hostname, port=config.port, resolve=config.resolve, timeout=config.timeout)
     matches = bool(
         result.fingerprint_sha256
         and expected
@@ -226,7 +237,24 @@ def _attempt(
     else:
         report.unreachable += 1
     _finish(ctx, check_id, state, attempts, result, text)
+    _first_probe(ctx, check_id, result, failed)
     _post_outcome(ctx, publisher, check_id, text)
+
+
+def _first_probe(
+    ctx: ServiceContext, check_id: int, result: ProbeResult, failed: served.Observation | None
+) -> None:
+    """This check is the first run of the served-certificate probe for its hostname: its
+    outcome is recorded there (and reported by this thread's reply, not posted again)."""
+    with ctx.session() as session:
+        row = session.get(TlsCheck, check_id)
+        assignment_id = row.assignment_id if row is not None else None
+    if assignment_id is None:
+        return
+    try:
+        served.record_first_check(ctx, assignment_id, result, failed)
+    except Exception as error:  # the check's own outcome stands; the next probe records
+        log.warning("TLS check %s: outcome not recorded for the probe: %s", check_id, error)
 
 
 def lookups_assignment(session: Any, assignment_id: int) -> Assignment:

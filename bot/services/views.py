@@ -111,6 +111,8 @@ class CertificateView:
     reviewed_at: str | None
     review_reason: str | None
     assignments: list[AssignmentView] = field(default_factory=list)
+    # What its hostnames serve, from the latest probe (issue 17): hostname, outcome, ...
+    served: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None
     certificate_pem: str | None = None
     chain_pem: str = ""
@@ -122,6 +124,7 @@ class CertificateView:
     def to_dict(self, *, with_report: bool = True) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in {"assignments", "report"}}
         data["assignments"] = [a.to_dict() for a in self.assignments]
+        data["served"] = [dict(s) for s in self.served]
         if with_report:
             data["report"] = self.report
         else:
@@ -193,8 +196,28 @@ def environment_view(session: Session, row: Environment) -> EnvironmentView:
     )
 
 
+def served_of(connection: Any, certificate_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """certificate id -> the latest probe outcome of each hostname compared with it (one
+    query for any number of certificates: the list shows it too). `connection` is a Core
+    connection or a session (storage.reading)."""
+
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in reading.served_probes_of_certificates(connection, certificate_ids):
+        out.setdefault(row.certificate_id or 0, []).append(
+            {
+                "hostname": row.hostname,
+                "outcome": row.outcome,
+                "detail": row.detail,
+                "served_not_after": iso(row.served_not_after),
+                "checked_at": iso(row.checked_at),
+            }
+        )
+    return out
+
+
 def certificate_view(session: Session, row: Certificate, now: dt.datetime) -> CertificateView:
-    """One certificate in full: report, PEM, assignments and renewals (show, submit)."""
+    """One certificate in full: report, PEM, assignments, renewals and what is served
+    (show, submit)."""
     from storage import queries
 
     renews = queries.certificate_by_id(session, row.renews_id).name if row.renews_id else None
@@ -207,6 +230,7 @@ def certificate_view(session: Session, row: Certificate, now: dt.datetime) -> Ce
             assignment_view(session, a)
             for a in queries.assignments_of_certificate(session, row.id or 0)
         ],
+        served=served_of(session, [row.id or 0]).get(row.id or 0, []),
         full=True,
     )
 
@@ -218,6 +242,7 @@ def _certificate_view(
     renews: str | None,
     renewed_by: list[str],
     assignments: list[AssignmentView],
+    served: list[dict[str, Any]],
     full: bool,
 ) -> CertificateView:
     """The view of a certificate's row: an ORM `Certificate` or a row of the Core listing
@@ -245,6 +270,7 @@ def _certificate_view(
         reviewed_at=iso(row.reviewed_at),
         review_reason=row.review_reason,
         assignments=assignments,
+        served=served,
         report=row.report if full else None,
         certificate_pem=row.certificate_pem if full else None,
         chain_pem=row.chain_pem if full else "",
@@ -263,9 +289,17 @@ def list_certificates(ctx: ServiceContext, status: str | None = None) -> list[Ce
             raise ServiceError("invalid_input", f"status must be one of: {choices}") from None
     now = ctx.now()
     with ctx.reading() as connection:
+        rows = reading.certificates_by_name(connection, wanted)
+        served = served_of(connection, [row.id for row in rows])
         return [
             _certificate_view(
-                row, now, renews=row.renews, renewed_by=[], assignments=[], full=False
+                row,
+                now,
+                renews=row.renews,
+                renewed_by=[],
+                assignments=[],
+                served=served.get(row.id, []),
+                full=False,
             )
-            for row in reading.certificates_by_name(connection, wanted)
+            for row in rows
         ]

@@ -55,8 +55,12 @@ class WarningId(StrEnum):
 
 
 class ServedAction(StrEnum):
-    # The "Adopt" button of a probe's post (issue 17): value {"hostname", "environment_id"}.
+    """The buttons of a served-certificate change (issue 17): the next step it calls for.
+    ADOPT's listener belongs to the adopt feature (`certops adopt`'s Slack side)."""
+
     ADOPT = "served_adopt"
+    DNS_CHECK = "served_dns_check"
+    RENEW = "served_renew"
 
 
 # Old values still carried by posted messages, registered beside the new id.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from handlers.common.deps import Deps
-from handlers.common.ids import WarningId
+from handlers.common.ids import ServedAction, WarningId
 from handlers.warnings import listeners
 
 
@@ -15,3 +15,6 @@ def register(app: App, deps: Deps) -> None:
     app.action(WarningId.SNOOZE_7)(listeners.snooze_7)
     app.action(WarningId.ACKNOWLEDGE)(listeners.acknowledge)
     app.action(WarningId.RENEW)(listeners.renew)
+    # A served-certificate change's buttons (issue 17): Renew opens the same form.
+    app.action(ServedAction.RENEW)(listeners.renew)
+    app.action(ServedAction.DNS_CHECK)(listeners.served_dns_check)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
+from bot.services import served as outcomes
 from bot.services.expiry import DueWarning, RenewedNotice
+from bot.services.served import ServedChange
 from handlers.common.blocks.base import (
     Blocks,
     actions,
@@ -25,7 +27,7 @@ from handlers.common.blocks.base import (
 from handlers.common.blocks.confirm import renew_prompt_blocks
 from handlers.common.blocks.digest import days_text
 from handlers.common.blocks.records import OBSERVED_NOTE
-from handlers.common.ids import WarningId
+from handlers.common.ids import ServedAction, WarningId
 
 BLOCK_WARNING_ACTIONS = "certops_warning_actions"
 
@@ -137,3 +139,82 @@ def renewed_blocks(notice: RenewedNotice) -> Blocks:
 def renewal_offer_blocks(notice: RenewedNotice) -> Blocks:
     """The one-step offer: put the renewal on every environment of the old certificate."""
     return checked_message(renew_prompt_blocks(notice.renewed_by, list(notice.targets)))
+
+
+# -- served-certificate changes (issue 17) --------------------------------------------------
+
+BLOCK_SERVED_ACTIONS = "certops_served_actions"
+
+_SERVED_HEADLINES = {
+    outcomes.OK: ":white_check_mark: *{host}* serves the recorded certificate again",
+    outcomes.SERVED_OTHER: ":warning: *{host}* serves a certificate that is not the recorded one",
+    outcomes.SERVED_EXPIRES_SOONER: (
+        ":warning: *{host}* serves a certificate that expires before the recorded one"
+    ),
+    outcomes.HANDSHAKE_FAILED: ":x: *{host}*: no certificate could be read (handshake failed)",
+    outcomes.UNRESOLVABLE: ":x: *{host}* does not resolve",
+    outcomes.CNAME_CHANGED: ":x: *{host}*: the DNS check fails where it passed at assignment",
+    outcomes.ADDRESS_REFUSED: ":no_entry: *{host}* points at an address the probe does not dial",
+    outcomes.NOT_RECORDED: ":mag: *{host}* serves a certificate that certops does not record",
+}
+
+
+def served_value(change: ServedChange) -> str:
+    """What every button of the message carries: no lookup of the message is needed."""
+    return json.dumps(
+        {
+            "hostname": change.hostname,
+            "environment_id": change.environment_id,
+            "environment": change.environment,
+            "certificate": change.certificate or "",
+            "domain": change.domain or change.hostname,
+            "channel": change.channel,
+        },
+        separators=(",", ":"),
+    )
+
+
+def served_buttons(change: ServedChange) -> list[dict[str, object]]:
+    """The next step the outcome calls for: adopt what is served, renew, or check the DNS."""
+    value = served_value(change)
+    if change.outcome in (outcomes.SERVED_OTHER, outcomes.NOT_RECORDED):
+        return [
+            button("Adopt the served certificate", ServedAction.ADOPT, value=value, style="primary")
+        ]
+    if change.outcome == outcomes.SERVED_EXPIRES_SOONER and change.certificate:
+        return [button("Renew", ServedAction.RENEW, value=value, style="primary")]
+    if change.outcome in (
+        outcomes.HANDSHAKE_FAILED,
+        outcomes.UNRESOLVABLE,
+        outcomes.CNAME_CHANGED,
+        outcomes.ADDRESS_REFUSED,
+    ):
+        return [button("Run the DNS check", ServedAction.DNS_CHECK, value=value)]
+    return []
+
+
+def served_text(change: ServedChange) -> str:
+    """The notification text (escaped like the blocks: a name may predate the rules)."""
+    return f"{escape(change.hostname)} on {escape(change.environment)}: {change.outcome}"
+
+
+def served_blocks(change: ServedChange) -> Blocks:
+    """The message that says a hostname's outcome changed, with the next step's button."""
+    template = _SERVED_HEADLINES.get(change.outcome, "*{host}*: " + escape(change.outcome))
+    pairs = [("Environment", escape(change.environment)), ("Outcome", f"`{change.outcome}`")]
+    if change.certificate:
+        pairs.append(("Recorded", escape(change.certificate)))
+    if change.served_not_after is not None:
+        pairs.append(("Served expires", f"{change.served_not_after:%Y-%m-%d %H:%M} UTC"))
+    if change.served_subject:
+        pairs.append(("Served subject", escape(change.served_subject[:200])))
+    if change.served_fingerprint:
+        pairs.append(("Served SHA-256", f"`{change.served_fingerprint[:23]}…`"))
+    blocks: Blocks = [section(template.format(host=escape(change.hostname))), fields(pairs)]
+    if change.detail:
+        blocks.append(section(f"*Why*\n{escape(change.detail[:500])}"))
+    buttons = served_buttons(change)
+    if buttons:
+        blocks.append(actions(*buttons, block_id=BLOCK_SERVED_ACTIONS))
+    blocks.append(context("The served-certificate probe (certops probe) saw this change."))
+    return checked_message(blocks)

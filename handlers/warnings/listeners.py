@@ -15,11 +15,13 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.services import expiry, names
+from bot.services import expiry, names, served
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
+from handlers.common.background import after_ack
 from handlers.common.blocks.base import checked_message
 from handlers.common.blocks.base import context as context_block
+from handlers.common.blocks.dns import dns_blocks
 from handlers.common.deps import deps_of
 from handlers.common.errors import best_effort
 from handlers.common.forms import FormRequest
@@ -111,3 +113,41 @@ def renew(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContex
         renews=old,
     )
     deps.forms.validate(client, request, deps)
+
+
+# -- the buttons of a served-certificate change (issue 17) ---------------------------------
+
+
+def served_dns_check(
+    ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Run the DNS check of the message's hostname (after the ack, on the work pool) and
+    answer in the message's thread."""
+    ack()
+    deps = deps_of(context)
+    actor: Actor = context["actor"]
+    value = button_value(body)
+    channel, ts = clicked_in(body)
+    hostname = str(value.get("hostname") or "")
+    environment = str(value.get("environment") or "")
+    try:
+        environment_id = int(value.get("environment_id") or 0)
+    except (TypeError, ValueError):
+        environment_id = 0
+
+    def work() -> None:
+        config = served.config_from_settings(deps.settings)
+        try:
+            report = served.dns_check_of(deps.services, config, hostname, environment_id)
+        except ServiceError as error:
+            reply = refusal(error, deps, "DNS check")
+            respond(blocks=reply.blocks, text=reply.text, replace_original=False)
+            return
+        blocks = checked_message(dns_blocks(report.to_dict(), environment or None))
+        text = f"DNS check of {hostname}: {report.verdict}"
+        if channel and ts:
+            client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
+        else:
+            respond(blocks=blocks, text=text, replace_original=False)
+
+    after_ack(deps, actor.user_id, work, body=body, client=client, respond=respond)

@@ -31,6 +31,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.services.expiry import DueWarning, PublishFailed, RenewedNotice
+from bot.services.served import ServedChange
 from bot.settings import Settings
 from handlers.common.blocks.base import broadcast, checked_message, section
 from handlers.common.markup_gate import GuardedWebClient, guarded
@@ -39,6 +40,8 @@ from handlers.warnings.blocks import (
     renewal_offer_text,
     renewed_blocks,
     renewed_text,
+    served_blocks,
+    served_text,
     warning_blocks,
     warning_text,
 )
@@ -209,6 +212,25 @@ class SlackPublisher:
                     text=warning_text(warning),
                     blocks=warning_blocks(warning),
                     metadata=metadata(warning),
+                )
+        except Exception as error:
+            raise _failed(error) from None
+        return str(answer["ts"])
+
+    def post_served(self, change: ServedChange) -> str:
+        """A served-certificate change (a `ServedPublisher` for served.post_changes); its
+        metadata carries the claim, so `find_warning` finds it after a lost answer."""
+        meta = None
+        if change.claim_id is not None:
+            payload = {"claim": change.claim_id, "hostname": change.hostname}
+            meta = {"event_type": EVENT_TYPE, "event_payload": payload}
+        try:
+            with _Channel(change.channel):
+                answer = self.client.chat_postMessage(
+                    channel=change.channel,
+                    text=served_text(change),
+                    blocks=served_blocks(change),
+                    metadata=meta,
                 )
         except Exception as error:
             raise _failed(error) from None

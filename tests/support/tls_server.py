@@ -1,7 +1,8 @@
 """A real TLS server on loopback (ssl in a thread) serving one certificate, switchable, and
 an `updating` assignment of a certificate to check it against.
 
-Shared by tests/test_tls_probe.py and tests/test_tls_thread.py.
+Shared by tests/test_tls_probe.py, tests/test_tls_thread.py, the served-certificate
+probe's lab (tests/support/served_lab.py) and the LifeTime stand-in.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
 from bot.pipeline.report import fingerprint_sha256
 from bot.services.context import ServiceContext
@@ -32,14 +34,15 @@ HOST = "shop.example.com"
 class TlsServer:
     """Serves one certificate (switchable) on a loopback port; records the SNI names."""
 
-    def __init__(self, tmp: Path, address: str = "127.0.0.1") -> None:
+    def __init__(self, tmp: Path, address: str = "127.0.0.1", port: int = 0) -> None:
         self.tmp = tmp
         self.sni: list[str | None] = []
         self._context: ssl.SSLContext | None = None
         # What a connection gets instead of TLS: None (TLS), "silent" (accepts, never
         # speaks) or bytes (sent as is: not a TLS server at all).
         self.raw: str | bytes | None = None
-        self._sock = socket.create_server((address, 0))
+        self._held: list[socket.socket] = []  # silent connections, open until the stop
+        self._sock = socket.create_server((address, port))
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
@@ -85,7 +88,11 @@ class TlsServer:
             conn.close()
 
     def _raw(self, conn: socket.socket) -> None:
-        """Not TLS: hold the connection without a word, or send bytes that are no TLS."""
+        """Not TLS: hold the connection without a word (open until the server stops, so a
+        client's own deadline is what ends it), or send bytes that are no TLS."""
+        if self.raw == "silent":
+            self._held.append(conn)
+            return
         try:
             if isinstance(self.raw, bytes):
                 conn.sendall(self.raw)
@@ -100,10 +107,57 @@ class TlsServer:
         self._thread.start()
         return self
 
+    def close_listener(self) -> None:
+        self._sock.close()
+
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._sock.close()
         self._thread.join(2)
+        for conn in self._held:
+            conn.close()
+
+
+def place_certificate(
+    session: Any,
+    env: Environment,
+    host: str,
+    fingerprint: str,
+    not_after: dt.datetime,
+    *,
+    cert_name: str,
+    state: AssignmentState = AssignmentState.ACTIVE,
+    assigned_at: dt.datetime,
+    active_at: dt.datetime,
+    dns_report: dict[str, Any] | None = None,
+) -> Assignment:
+    """A validated certificate of `host` with this fingerprint, assigned on `env`."""
+    cert = queries.add_certificate(
+        session,
+        Certificate(
+            name=cert_name,
+            domain=host,
+            submitted_format=SubmittedFormat.PEM,
+            status=CertificateStatus.VALIDATED,
+            sans=[host],
+            not_after=not_after,
+            fingerprint_sha256=fingerprint,
+            submitted_by="U1",
+        ),
+    )
+    return queries.add_assignment(
+        session,
+        Assignment(
+            certificate_id=cert.id or 0,
+            environment_id=env.id or 0,
+            hostname=host,
+            state=state,
+            dns_report=dns_report,
+            assigned_by="UADMIN",
+            assigned_at=assigned_at,
+            active_at=active_at,
+        ),
+    )
 
 
 def _record(ctx: ServiceContext, issued: Issued, env_name: str) -> int:
@@ -118,29 +172,15 @@ def _record(ctx: ServiceContext, issued: Issued, env_name: str) -> int:
                 channel="C0PROD",
             ),
         )
-        cert = queries.add_certificate(
+        row = place_certificate(
             session,
-            Certificate(
-                name=f"shop-{env_name}",
-                domain=HOST,
-                submitted_format=SubmittedFormat.PEM,
-                status=CertificateStatus.VALIDATED,
-                sans=[HOST],
-                not_after=START + dt.timedelta(days=90),
-                fingerprint_sha256=fingerprint_sha256(issued.cert),
-                submitted_by="U1",
-            ),
-        )
-        row = queries.add_assignment(
-            session,
-            Assignment(
-                certificate_id=cert.id or 0,
-                environment_id=env.id or 0,
-                hostname=HOST,
-                state=AssignmentState.UPDATING,
-                assigned_by="UADMIN",
-                assigned_at=now,
-                active_at=now + dt.timedelta(minutes=5),
-            ),
+            env,
+            HOST,
+            fingerprint_sha256(issued.cert),
+            START + dt.timedelta(days=90),
+            cert_name=f"shop-{env_name}",
+            state=AssignmentState.UPDATING,
+            assigned_at=now,
+            active_at=now + dt.timedelta(minutes=5),
         )
         return row.id or 0

@@ -63,6 +63,18 @@ def certificate_line(cert: Record) -> str:
         f"{STATUS_LABEL.get(status, status.replace('_', ' '))} · "
         f"expires {day(cert.get('not_after'))} "
         f"({days_left_text(cert.get('days_left'))})"
+    ) + served_text(cert.get("served") or [])
+
+
+def served_text(served: Sequence[Record]) -> str:
+    """What the probe saw its hostnames serve: ` · served ✓`, or each one that drifted."""
+    if not served:
+        return ""
+    drift = [s for s in served if s.get("outcome") != "ok"]
+    if not drift:
+        return " · :white_check_mark: served"
+    return " · :warning: " + ", ".join(
+        f"{escape(str(s['hostname']))} `{escape(str(s.get('outcome')))}`" for s in drift[:5]
     )
 
 
@@ -121,6 +133,15 @@ def certificate_blocks(cert: Record) -> Blocks:
     if assignments:
         blocks.append(divider())
         blocks += [section(assignment_line(a)) for a in assignments]
+    served = cert.get("served") or []
+    if served:
+        lines = [
+            f"• {escape(str(s['hostname']))}: `{escape(str(s.get('outcome')))}`"
+            + (f" ({escape(str(s['detail'])[:200])})" if s.get("detail") else "")
+            + f" · probed {day(s.get('checked_at'))}"
+            for s in served[:10]
+        ]
+        blocks.append(section("*Served (latest probe)*\n" + "\n".join(lines)))
     return blocks
 
 
