@@ -236,7 +236,7 @@ def test_silent_and_garbage_servers(actx: ServiceContext, served: TlsServer) -> 
         actx, served, "app.example.com", "dev", options=ProbeOptions(served.port, True, 0.5)
     )
     assert error.code == "handshake_failed" and "app.example.com" in error.message
-    assert "timed out" in error.message  # capped: the server would hold it for 2 s
+    assert "TimeoutError" in error.message  # capped: the server would hold it open
     served.raw = b"HTTP/1.0 400 not TLS\r\n\r\n" + bytes(range(256))
     error = refusal(actx, served, "app.example.com", "dev")
     assert error.code == "handshake_failed"
