@@ -301,9 +301,15 @@ def test_next_warning_when_a_threshold_is_already_crossed(
 def test_settings_give_the_probe_options(tmp_path: Path) -> None:
     from bot.settings import load
 
-    settings = load({"CERTOPS_PROBE_PORT": "8443", "CERTOPS_PROBE_ALLOW_LOOPBACK": "1"})
-    assert adoption.probe_options(settings) == ProbeOptions(8443, True)
-    assert adoption.probe_options(load({})) == ProbeOptions(443, False)
+    settings = load(
+        {
+            "CERTOPS_PROBE_PORT": "8443",
+            "CERTOPS_PROBE_ALLOW_LOOPBACK": "1",
+            "CERTOPS_PROBE_TIMEOUT": "2.5",
+        }
+    )
+    assert adoption.probe_options(settings) == ProbeOptions(8443, True, 2.5)
+    assert adoption.probe_options(load({})) == ProbeOptions(443, False, 5.0)
     bad = load({"CERTOPS_PROBE_PORT": "0", "CERTOPS_PROBE_ALLOW_LOOPBACK": "maybe"})
     assert len(bad.problems()) == 2
 

@@ -88,8 +88,13 @@ class ProbeOptions:
 
 
 def probe_options(settings: Any) -> ProbeOptions:
-    """The probe options of `bot.settings.Settings`."""
-    return ProbeOptions(port=settings.probe_port, allow_loopback=settings.probe_allow_loopback)
+    """The probe options of `bot.settings.Settings`: the probe's own (CERTOPS_PROBE_*), so
+    adopting dials and waits exactly as the scheduled probe does."""
+    return ProbeOptions(
+        port=settings.probe_port,
+        allow_loopback=settings.probe_allow_loopback,
+        timeout=settings.probe_timeout_seconds,
+    )
 
 
 @dataclass(frozen=True)
