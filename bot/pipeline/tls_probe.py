@@ -62,8 +62,14 @@ def probe(
     resolve: Resolve | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ProbeResult:
-    """Connect to `hostname` (SNI) and return the served certificate's fingerprint."""
-    address = resolve(hostname) if resolve else hostname
+    """Connect to `hostname` (SNI) and return the served certificate's fingerprint.
+
+    A `resolve` that finds no address it may dial raises OSError with the reason: that
+    is the result's error, as a failed connection is."""
+    try:
+        address = resolve(hostname) if resolve else hostname
+    except (OSError, ValueError) as error:
+        return ProbeResult(hostname, hostname, port, error=f"{type(error).__name__}: {error}")
     try:
         with (
             socket.create_connection((address, port), timeout=timeout) as raw,
