@@ -124,7 +124,10 @@ class DnsServer:
         name = _canon(name)
         kept = [r for r in self.records.get(name, []) if r[0] == "SOA"]
         added = [(r[0].upper(), r[1], int(r[2]) if len(r) == 3 else DEFAULT_TTL) for r in records]
-        self.records[name] = kept + [r for r in added if r not in kept]
+        if kept or added:
+            self.records[name] = kept + [r for r in added if r not in kept]
+        else:
+            self.records.pop(name, None)  # no record left: the name no longer exists
 
     def knows(self, name: str) -> bool:
         """Whether `name` is in one of the zones served (an authoritative server answers)."""

@@ -8,8 +8,9 @@ is authoritative for the names reserved for testing and documentation (`test`,
 whose `acme-dev` host it gives an address; any other name gets REFUSED, as an
 authoritative server answers for a zone it does not serve, so the DNS check says the
 answer is unknown rather than inventing one. `/samples` adds the CNAME the walk-through
-needs; `/dns NAME CNAME|A TARGET` adds any other record (a name outside its zones
-becomes a zone of its own), so each verdict of the DNS check can be tried.
+needs; `/dns NAME CNAME|A TARGET` adds any other record (for a name outside its zones
+the lab becomes authoritative for the name's parent), so each verdict of the DNS check
+can be tried.
 
 The TLS check after an assignment resolves through it too (never the system resolver).
 The lab host's address is 127.0.0.1, which the probe does not dial (a loopback address:
@@ -104,7 +105,9 @@ class LabDns:
         else:
             raise LabDnsError(f"the lab holds {' and '.join(RECORD_TYPES)} records, not {kind}")
         if not self.server.knows(host):
-            self.server.add_zone(host)  # the lab becomes authoritative for it
+            # The lab becomes authoritative for the name's parent (a CNAME cannot sit
+            # at a zone's apex), or for the name when it is a single label.
+            self.server.add_zone(host.partition(".")[2] or host)
         self.server.set_records(host, [record])
         return f"Lab DNS: {host}. {kind} {value}{'.' if kind == 'CNAME' else ''}"
 

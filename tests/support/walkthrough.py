@@ -81,8 +81,7 @@ def resolve(typed: str, screen: str) -> str:
         rows = _BUTTONS.findall(screen)
         assert rows, "no button on the screen yet"
         buttons = dict(
-            (text, number)
-            for number, text in re.findall(r"(\d+)\) (.+?)(?=  \d+\) |$)", rows[-1])
+            (text, number) for number, text in re.findall(r"(\d+)\) (.+?)(?=  \d+\) |$)", rows[-1])
         )
         assert label.group(1) in buttons, f"no {label.group(1)!r} button; {screen[-3000:]}"
         typed = f"/click {buttons[label.group(1)]}"
