@@ -170,7 +170,11 @@ def samples(session: ConsoleSession, args: str) -> str:
         return f"{error}. {SAMPLES_USAGE}"
     try:
         written = write_samples(
-            Path(options.directory), options.name, force=options.force, now=session.clock()
+            Path(options.directory),
+            options.name,
+            force=options.force,
+            now=session.clock(),
+            progress=session.notice,
         )
         roots = read_trust_file(written.trust_store)
     except (SamplesError, TrustRootsError) as error:

@@ -110,6 +110,9 @@ class ConsoleSession:
         self.shown = api.mark()
         # The modal being filled in, if any: the lines typed are its answers.
         self.form: FormWalk | None = None
+        # A line shown at once while a slow command works (`/samples`' 8192-bit key):
+        # the loop prints it; nowhere by default.
+        self.notice: Callable[[str], object] = lambda text: None
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -469,6 +472,12 @@ def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool
     """Read lines until EOF or /quit, printing the bot's answers. Returns the exit code."""
     if prompt:
         stdout.write(CONSOLE_HELP + "\n")
+
+    def notice(text: str) -> None:
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    session.notice = notice
     while True:
         line = read_answer(
             stdin, stdout, prompt=session.prompt if prompt else "", secret=session.secret
