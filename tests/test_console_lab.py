@@ -84,7 +84,7 @@ def test_samples_options_and_refusals_are_one_line(sqlite_url: str, in_tmp: Path
         a_file = line(s, "/samples afile")
         named = line(s, "/samples shop --name shop.example.com")
         assert s.lab is not None
-        record = ask(s.lab.server.address, "shop.example.com")
+        record = ask(s.lab.address, "shop.example.com")
     for answer in (bad_name, bad_option, quote, a_file):
         assert "\n" not in answer and "Traceback" not in answer
     assert bad_name.startswith("No samples written: --name:")
@@ -136,7 +136,7 @@ def test_without_a_lab_dns_says_where_the_records_live(sqlite_url: str) -> None:
 
 def test_the_lab_is_authoritative_for_its_zones_only() -> None:
     with LabDns() as lab:
-        server = lab.server.address
+        server = lab.address
         known = ask(server, LAB_TARGET)
         missing = ask(server, "nothing.certops.test")
         outside = ask(server, "www.google.com")

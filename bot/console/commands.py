@@ -195,7 +195,7 @@ def samples(session: ConsoleSession, args: str) -> str:
             name, kind, target = line.split()
             session.lab.set(name, kind, target.rstrip("."))
         dns = (
-            f"The console's lab DNS ({session.lab.server.nameserver}) now answers:\n"
+            f"The console's lab DNS ({session.lab.nameserver}) now answers:\n"
             + "\n".join(f"  {line}" for line in needed)
             + f"\n  {LAB_TARGET}. A {LAB_ADDRESS}\n"
             "/dns NAME CNAME|A TARGET changes it (try the other DNS verdicts)."

@@ -39,6 +39,7 @@ import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
+from typing import Self
 
 import dns.flags
 import dns.message
@@ -148,7 +149,7 @@ class DnsServer:
         """The CLI form: 127.0.0.1:PORT."""
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> DnsServer:
+    def start(self) -> Self:
         self._sock.settimeout(0.05)
         self._thread.start()
         return self
@@ -158,7 +159,7 @@ class DnsServer:
         self._thread.join(2)
         self._sock.close()
 
-    def __enter__(self) -> DnsServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -21,7 +21,6 @@ not read the certificate", at once, instead of a timeout.
 from __future__ import annotations
 
 import ipaddress
-from types import TracebackType
 
 from bot.console.dns_server import DnsServer
 from bot.pipeline.hostnames import InvalidHostname, normalize
@@ -57,31 +56,19 @@ def record_lines(host: str, target: str = LAB_TARGET) -> list[str]:
     return [f"{host}. CNAME {target}."]
 
 
-class LabDns:
-    """The lab server and what the console asks of it."""
+class LabDns(DnsServer):
+    """The lab server: its zones, the lab host's address, and what the console asks."""
 
     def __init__(self) -> None:
-        self.server = DnsServer(
+        super().__init__(
             {LAB_TARGET: [("A", LAB_ADDRESS, LAB_TTL)]},
             zones=LAB_ZONES,
             authoritative_only=True,
         )
 
-    def __enter__(self) -> LabDns:
-        self.server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.server.stop()
-
     @property
     def nameservers(self) -> list[tuple[str, int]]:
-        return [self.server.address]
+        return [self.address]
 
     def set(self, name: str, kind: str, target: str | None) -> str:
         """Give `name` one record (None: no record, so it does not exist); the line that
@@ -89,7 +76,7 @@ class LabDns:
         host = _hostname(name, "NAME")
         kind = kind.upper()
         if target is None:
-            self.server.set_records(host, [])
+            self.set_records(host, [])
             return f"Lab DNS: {host} has no record now (NXDOMAIN)."
         if kind == "CNAME":
             value = _hostname(target, "TARGET")
@@ -104,25 +91,25 @@ class LabDns:
             record = (kind, value, LAB_TTL)
         else:
             raise LabDnsError(f"the lab holds {' and '.join(RECORD_TYPES)} records, not {kind}")
-        if not self.server.knows(host):
+        if not self.knows(host):
             # The lab becomes authoritative for the name's parent (a CNAME cannot sit
             # at a zone's apex), or for the name when it is a single label.
-            self.server.add_zone(host.partition(".")[2] or host)
-        self.server.set_records(host, [record])
+            self.add_zone(host.partition(".")[2] or host)
+        self.set_records(host, [record])
         return f"Lab DNS: {host}. {kind} {value}{'.' if kind == 'CNAME' else ''}"
 
     def listing(self) -> str:
         """Every record the lab serves but the SOAs, one a line."""
         lines = [
             f"  {name}. {kind} {value}"
-            for name, records in sorted(self.server.records.items())
+            for name, records in sorted(self.records.items())
             for kind, value, _ in records
             if kind != "SOA"
         ]
-        zones = ", ".join(sorted(self.server.zones))
+        zones = ", ".join(sorted(self.zones))
         return "\n".join(
             [
-                f"The lab DNS on {self.server.nameserver} serves {zones}:",
+                f"The lab DNS on {self.nameserver} serves {zones}:",
                 *lines,
                 "Other names get REFUSED (the lab does not know them).",
             ]
