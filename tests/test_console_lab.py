@@ -9,6 +9,7 @@ serve get REFUSED, so the DNS check says Unknown, never a made-up verdict.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +22,12 @@ import pytest
 from bot.console.lab_dns import LAB_TARGET, LabDns
 from bot.console.session import ConsoleSession, open_session
 from bot.pipeline.tls_probe import probe
+from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.trust_roots import read_trust_file
+from storage.db import Database
 from tests.support.dns_server import DnsServer
+from tests.support.slack_fixtures import add_env, make_pki, submit
 
 HOST = "app.certops.test"
 
@@ -159,3 +163,30 @@ def test_the_tls_check_through_the_lab_never_dials_its_loopback_address() -> Non
         f"OSError: {HOST} resolves to 127.0.0.1, a loopback address: not probed"
     )
     assert unknown.error == "OSError: nowhere.test does not exist (NXDOMAIN)"  # none: gone
+
+
+def test_the_tls_check_after_an_assignment_ends_honestly_in_the_lab(sqlite_url: str) -> None:
+    """Assigned through the lab's DNS check; the check after it resolves through the lab,
+    is not let dial 127.0.0.1, and says so in the assignment's thread after its tries."""
+    pki = make_pki()
+    database = Database(sqlite_url)
+    ctx = ServiceContext(database=database, extra_roots=[pki.root.cert])
+    submit(ctx, pki, "shop")
+    add_env(ctx)
+    try:
+        with open_session(Settings(database_url=sqlite_url), admin=True, services=ctx) as s:
+            assert s.lab is not None  # no nameservers anywhere: the lab answers
+            line(s, f"/dns shop.example.com CNAME {LAB_TARGET}")
+            asked = line(s, "/cert assign shop dev shop.example.com")
+            number = re.findall(r"(\d+)\) I have created the CNAME: assign", asked)
+            assigned = line(s, f"/click {number[0]}")
+            scans = [line(s, "/time +6m")] + [line(s, "/time +3m") for _ in range(3)]
+    finally:
+        database.dispose()
+    assert "assigned *shop* to *dev* as *shop.example.com*" in assigned
+    assert all("[#C0CONSOLE, in the thread]" not in scan for scan in scans[:-1])
+    assert "[#C0CONSOLE, in the thread]" in scans[-1]
+    assert (
+        "I could not read the certificate of shop.example.com after 4 attempts (OSError: "
+        "shop.example.com resolves to 127.0.0.1, a loopback address: not probed)"
+    ) in scans[-1]
