@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench walkthrough clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(STAMP)
 # peers measured beside certops, each skipped with the reason otherwise).
 bench: $(STAMP)
 	$(BIN)/python bench/report.py
+
+# The README's walk-through typed into a real console (lab DNS, data in a scratch
+# directory): the transcript the README shows comes from this output.
+walkthrough: $(STAMP)
+	$(BIN)/python -m tests.support.walkthrough
 
 clean:
 	rm -rf $(VENV)

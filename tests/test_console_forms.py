@@ -31,6 +31,7 @@ from bot.services.context import ServiceContext
 from bot.settings import Settings
 from storage.db import Database
 from tests.support.certops_run import EXE, run_environ
+from tests.support.console_pty import console_on_terminal
 from tests.support.dns_server import DnsServer
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.slack_fixtures import ENV_HOST, RECORDS, PkiSet, add_env, make_pki, submit
@@ -375,58 +376,14 @@ def _drain(fd: int) -> str:
     return data.decode(errors="replace")
 
 
-def _spawn_console(tmp_path: Path) -> tuple[Any, int]:
-    import subprocess
-
-    master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [EXE, "console", "--admin"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=tmp_path,
-        env=run_environ(CERTOPS_DATA_DIR=str(tmp_path / "data"), TERM="dumb"),
-        start_new_session=True,
-    )
-    os.close(slave)
-    return process, master
-
-
-class Screen:
-    """What a person sees on the console's terminal, read as it comes."""
-
-    def __init__(self, master: int) -> None:
-        self.master = master
-        self.text = ""
-
-    def wait_for(self, wanted: str, timeout: float = 60) -> str:
-        import select
-        import time
-
-        deadline = time.monotonic() + timeout
-        while wanted not in self.text:
-            left = deadline - time.monotonic()
-            assert left > 0, f"{wanted!r} never showed; the screen: {self.text[-2000:]}"
-            if select.select([self.master], [], [], left)[0]:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:  # the console ended
-                    chunk = b""
-                assert chunk, f"{wanted!r} never showed; the screen: {self.text[-2000:]}"
-                self.text += chunk.decode(errors="replace")
-        return self.text
-
-    def type(self, line: str) -> None:
-        os.write(self.master, line.encode() + b"\r")
-
-
 def test_a_person_fills_the_validate_form_on_a_terminal(tmp_path: Path) -> None:
     """`certops console` on a pseudo-terminal: each field is a prompt, the password is
     not echoed, the form saves, Ctrl-D ends the console cleanly."""
     write_pfx(tmp_path / "shop.pfx", make_pki())
-    process, master = _spawn_console(tmp_path)
-    screen = Screen(master)
-    try:
+    with console_on_terminal(tmp_path, "--admin", CERTOPS_DATA_DIR=str(tmp_path / "data")) as (
+        process,
+        screen,
+    ):
         screen.wait_for("> ")
         screen.type("/cert validate")
         screen.wait_for("What do you have?> ")
@@ -442,13 +399,8 @@ def test_a_person_fills_the_validate_form_on_a_terminal(tmp_path: Path) -> None:
         screen.wait_for("If it fails> ")
         screen.type("")
         screen.wait_for("Saved *shop*: validated.")
-        os.write(master, b"\x04")  # Ctrl-D at the command prompt: the console ends
+        screen.end()  # Ctrl-D at the command prompt: the console ends
         assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        os.close(master)
     assert "shop.example.com" in screen.text  # what is typed is echoed...
     assert PFX_PASSWORD not in screen.text  # ...except the password
     assert "Traceback" not in screen.text

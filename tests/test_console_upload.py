@@ -150,7 +150,7 @@ def test_bad_uploads_and_commands_are_one_line_and_send_nothing(
         assert answer is not None and expected in answer, (line, answer)
         assert "\n" not in answer and "Traceback" not in answer
     assert answers["/upload"].startswith("Nothing sent.")
-    assert "/upload /as /admin /time /quit" in answers["/frobnicate now"]
+    assert "/upload /as /admin /time /samples /dns /quit" in answers["/frobnicate now"]
 
 
 def test_a_non_admin_submits_for_manual_approval_and_an_admin_approves(

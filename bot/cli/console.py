@@ -49,7 +49,9 @@ def run_console(
             client = create_client(session.settings)
             # Warnings show in the console too; on the session's services, so /time's
             # clock is the scheduler's.
-            scheduler = start_scheduler(session.settings, session.deps.services, client)
+            scheduler = start_scheduler(
+                session.settings, session.deps.services, client, tls_config=session.jobs.tls_config
+            )
             try:
                 return loop(session, stdin, stdout, prompt=stdin.isatty())
             finally:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.console.lab_dns import DNS_USAGE, LAB_ADDRESS, LAB_TARGET, LabDnsError, record_lines
 from bot.console.local_files import LocalFileError, host_files, read_local_files
 from bot.console.sender import Sent, file_share_event
 from bot.scheduler import run_once
@@ -144,6 +147,97 @@ def _shift(shift: dt.timedelta) -> str:
     return f"{abs(shift / dt.timedelta(hours=1)):.1f} hours {where} the real time"
 
 
+DEFAULT_SAMPLES_DIR = "samples"
+SAMPLES_USAGE = "Type /samples [DIR] [--name HOST] [--force] (DIR defaults to ./samples)."
+
+
+def samples(session: ConsoleSession, args: str) -> str:
+    """Write test certificates (bot/samples, as `certops samples` does), trust their root
+    in this session, and give the lab DNS the record the walk-through's assignment needs."""
+    from bot.cli.samples import build_parser, render
+    from bot.cli.startup import UsageError
+    from bot.samples import SamplesError, write_samples
+    from bot.trust_roots import TrustRootsError, read_trust_file
+
+    try:
+        words = shlex.split(args)
+        if not words or words[0].startswith("-"):
+            words = [DEFAULT_SAMPLES_DIR, *words]
+        if "-h" in words or "--help" in words:
+            return SAMPLES_USAGE
+        options = build_parser("/samples").parse_args(words)
+    except (ValueError, UsageError) as error:
+        return f"{error}. {SAMPLES_USAGE}"
+    try:
+        written = write_samples(
+            Path(options.directory),
+            options.name,
+            force=options.force,
+            now=session.clock(),
+            progress=session.notice,
+        )
+        roots = read_trust_file(written.trust_store)
+    except (SamplesError, TrustRootsError) as error:
+        return f"No samples written: {error}."
+    services = session.deps.services
+    services.extra_roots = [
+        *services.extra_roots,
+        *(r for r in roots if r not in services.extra_roots),
+    ]
+    trusted = (
+        f"This console trusts {written.trust_store} from now on, until you leave: the DM "
+        "uploads (their worker process too), the forms, assignments and renewals validate "
+        "with it."
+    )
+    needed = record_lines(written.name)
+    if session.lab is not None:
+        for line in needed:
+            name, kind, target = line.split()
+            session.lab.set(name, kind, target.rstrip("."))
+        dns = (
+            f"The console's lab DNS ({session.lab.nameserver}) now answers:\n"
+            + "\n".join(f"  {line}" for line in needed)
+            + f"\n  {LAB_TARGET}. A {LAB_ADDRESS}\n"
+            "/dns NAME CNAME|A TARGET changes it (try the other DNS verdicts)."
+        )
+    else:
+        dns = (
+            "Your nameservers (CERTOPS_NAMESERVERS) answer the DNS checks: for the "
+            "assignment below they need\n" + "\n".join(f"  {line}" for line in needed)
+        )
+    steps = "\n".join(
+        [
+            "Next:",
+            f"  /upload {written.directory / 'valid.pfx'}     then the password above in the form",
+            f"  /cert env add dev {LAB_TARGET}",
+            f"  /cert assign     certificate, environment dev, hostname {written.name}",
+            "  /time +25d       the expiry warning, with its buttons",
+        ]
+    )
+    return "\n\n".join([render(written).rstrip(), trusted, dns, steps])
+
+
+def lab_dns(session: ConsoleSession, args: str) -> str:
+    """`/dns NAME CNAME|A TARGET`, `/dns NAME none`, `/dns`: the lab DNS's records."""
+    lab = session.lab
+    if lab is None:
+        return (
+            "There is no lab DNS: CERTOPS_NAMESERVERS names the nameservers the DNS "
+            "checks ask; change the records there."
+        )
+    words = args.split()
+    if not words:
+        return lab.listing()
+    try:
+        if len(words) == 2 and words[1].lower() == "none":
+            return lab.set(words[0], "A", None)
+        if len(words) != 3:
+            return DNS_USAGE
+        return lab.set(words[0], words[1], words[2])
+    except LabDnsError as error:
+        return f"{error}. {DNS_USAGE}"
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("/cert", "/cert ...", "a slash command, as in Slack (try /cert help)"),
     Command("/home", "/home", "show your App Home"),
@@ -152,6 +246,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("/as", "/as USER", "act as another Slack user id", act_as),
     Command("/admin", "/admin on|off", "make the acting person an admin, or not", admin),
     Command("/time", "/time +30d|+12h|DATE|now", "move the clock; the scheduler scans", move_time),
+    Command(
+        "/samples", "/samples [DIR] [--name HOST]", "write test certificates, trust them", samples
+    ),
+    Command("/dns", "/dns [NAME CNAME|A TARGET]", "show or change the lab DNS's records", lab_dns),
     Command("/quit", "/quit", "leave"),
 )
 BY_NAME = {command.name: command for command in COMMANDS}

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from bot.app import create_app
 from bot.console import commands
 from bot.console.forms import VIEW_METHODS, FormWalk
+from bot.console.lab_dns import LabDns
 from bot.console.local_files import FileHost
 from bot.console.loopback import LoopbackServer
 from bot.console.prompts import read_answer
@@ -27,6 +28,7 @@ from bot.console.sender import Sent, SlackSender
 from bot.console.slack_api import Call, FakeSlackApi
 from bot.context import create_service_context
 from bot.scheduler import Jobs, build_jobs
+from bot.services import tls_check
 from bot.services.clock import ShiftedClock
 from bot.services.context import ServiceContext
 from bot.settings import Settings
@@ -88,6 +90,7 @@ class ConsoleSession:
         deps: Deps,
         clock: ShiftedClock,
         jobs: Jobs,
+        lab: LabDns | None = None,
     ) -> None:
         self.api = api
         self.settings = settings
@@ -98,6 +101,8 @@ class ConsoleSession:
         self.deps = deps
         self.clock = clock
         self.jobs = jobs
+        # The lab DNS the services ask (None when CERTOPS_NAMESERVERS names real ones).
+        self.lab = lab
         self.sender = SlackSender(app_url, settings.slack_signing_secret or "")
         self.buttons: list[Button] = []
         # Calls shown so far: what the bot posts on its own between two lines (the
@@ -105,6 +110,9 @@ class ConsoleSession:
         self.shown = api.mark()
         # The modal being filled in, if any: the lines typed are its answers.
         self.form: FormWalk | None = None
+        # A line shown at once while a slow command works (`/samples`' 8192-bit key):
+        # the loop prints it; nowhere by default.
+        self.notice: Callable[[str], object] = lambda text: None
 
     def settle(self) -> None:
         self.executor.wait_idle(timeout=60)
@@ -420,9 +428,14 @@ def open_session(
     admin: bool = False,
     database: Database | None = None,
     services: ServiceContext | None = None,
+    lab_dns: bool | None = None,
 ) -> Iterator[ConsoleSession]:
     """Start the stand-in and the app; stop both on exit. `services` replaces the context
-    made from the settings (tests give one with the loopback DNS server's address)."""
+    made from the settings (tests give one with the loopback DNS server's address).
+
+    `lab_dns`: start the lab DNS (bot/console/lab_dns.py) and point the services' DNS
+    checks and the TLS check at it; by default when no nameservers are set (neither
+    CERTOPS_NAMESERVERS nor the given `services`' own)."""
     with ExitStack() as stack:
         api = stack.enter_context(FakeSlackApi(bot_token=CONSOLE_TOKEN))
         settings = console_settings(settings, api.api_url, user_id, admin)
@@ -431,6 +444,11 @@ def open_session(
         services = dataclasses.replace(
             services or create_service_context(settings, database), clock=clock
         )
+        if lab_dns is None:
+            lab_dns = not settings.nameservers and services.default_nameservers is None
+        lab = stack.enter_context(LabDns()) if lab_dns else None
+        if lab is not None:
+            services.default_nameservers = lab.nameservers
         deps = Deps(settings=settings, services=services)
         # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
         executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")
@@ -439,9 +457,14 @@ def open_session(
         work = shutdown_for(app).work  # the listener runs and the work pool together
         assert work is not None
         server = stack.enter_context(LoopbackServer(app))
-        jobs = build_jobs(settings, services, app.client)  # as `certops run` builds them
+        tls_config = tls_check.TlsCheckConfig(
+            default_channel=settings.default_channel,
+            resolve=lab.resolve if lab is not None else None,
+        )
+        # As `certops run` builds them (run_console's scheduler gets the same tls_config).
+        jobs = build_jobs(settings, services, app.client, tls_config=tls_config)
         yield ConsoleSession(
-            api, server.url, settings, work, user_id, deps=deps, clock=clock, jobs=jobs
+            api, server.url, settings, work, user_id, deps=deps, clock=clock, jobs=jobs, lab=lab
         )
 
 
@@ -449,6 +472,12 @@ def loop(session: ConsoleSession, stdin: TextIO, stdout: TextIO, *, prompt: bool
     """Read lines until EOF or /quit, printing the bot's answers. Returns the exit code."""
     if prompt:
         stdout.write(CONSOLE_HELP + "\n")
+
+    def notice(text: str) -> None:
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    session.notice = notice
     while True:
         line = read_answer(
             stdin, stdout, prompt=session.prompt if prompt else "", secret=session.secret

@@ -71,7 +71,9 @@ def probe(
     """Connect to `hostname` (SNI) and return the served certificate's fingerprint.
 
     `address`: dial this address (already resolved and vetted by the caller) instead of
-    `resolve(hostname)` or the hostname itself."""
+    `resolve(hostname)` or the hostname itself. A `resolve` that finds no address it may
+    dial raises OSError (or ValueError) with the reason: that is the result's error, as a
+    failed connection is."""
     deadline = time.monotonic() + timeout
     try:
         address = address or (resolve(hostname) if resolve else hostname)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.common.blocks.base import Blocks, actions, button, context, escape, section
-from handlers.common.blocks.dns import dns_blocks
+from handlers.common.blocks.dns import dns_blocks, dns_summary
 from handlers.common.blocks.records import mention
 from handlers.common.ids import AssignId
 
@@ -82,6 +82,9 @@ def assignment_done_blocks(result: Mapping[str, Any], actor: str) -> Blocks:
             "it within about 5 minutes."
         )
     ]
+    report = result.get("dns_report")
+    if report:
+        blocks.append(context(dns_summary(report)))
     replaced = result.get("replaced")
     if replaced:
         blocks.append(

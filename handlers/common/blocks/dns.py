@@ -25,6 +25,17 @@ def _records(report: Mapping[str, Any]) -> list[str]:
     return rows
 
 
+def dns_summary(report: Mapping[str, Any]) -> str:
+    """One line for a message that is about something else (an assignment made): the
+    verdict and the check's first finding, so the DNS check is seen to have run."""
+    verdict = str(report.get("verdict"))
+    head = "DNS check passed" if verdict == "ok" else f"DNS check: {verdict}"
+    findings = report.get("findings") or []
+    first = findings[0] if findings else None
+    said = f": `{first['code']}` {escape(str(first['message']))}" if first else ""
+    return f"{head}{said}"
+
+
 def dns_blocks(report: Mapping[str, Any], environment: str | None = None) -> Blocks:
     host = escape(str(report["hostname"]))
     verdict = VERDICT.get(str(report.get("verdict")), escape(str(report.get("verdict"))))
