@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from bot.console.slack_api import FakeSlackApi
 from bot.pipeline import served as pipeline
+from bot.pipeline.report import fingerprint_sha256
 from bot.pipeline.tls_probe import ProbeResult
 from bot.services import expiry, served, tls_check
 from bot.services.clock import ManualClock
@@ -31,11 +32,11 @@ from bot.services.tls_check import TlsCheckConfig
 from handlers.warnings.publisher import EVENT_TYPE, SlackPublisher, SlackTlsPublisher
 from storage import queries
 from storage.db import Database
-from storage.models import Notification, ServedProbe
+from storage.models import Environment, Notification, ServedProbe
 from tests.support.certops_run import run_environ
 from tests.support.openssl_pki import OpenSSLPKI
 from tests.support.served_lab import EXPECTED, Lab, lab, seed_lab
-from tests.support.tls_server import START
+from tests.support.tls_server import START, TlsServer
 
 TOKEN = "xoxb-probe-test"
 
@@ -441,3 +442,59 @@ def test_certops_probe_usage_and_text(
     monkeypatch.setenv("CERTOPS_PROBE_TIMEOUT", "-1")
     assert cli.main(["probe", "--once"]) == 2
     assert "CERTOPS_PROBE_TIMEOUT" in capsys.readouterr().err
+
+
+def test_probe_once_adopt_takes_in_what_is_not_recorded(
+    seeded: ServiceContext,
+    probe_lab: Lab,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`certops probe --once --adopt`: the environments' hosts with nothing recorded are
+    adopted from the probe's own connection (status observed); a certificate that does not
+    cover its host is refused with the reason, the platform's own hosts are skipped, and
+    the adopted hosts are `ok` from then on (no post)."""
+    from bot import cli
+    from tests.support.pki import CA
+
+    portal = CA.root("Portal Root").leaf(sans=["portal.shop.test"], days=60)
+    (tmp_path / "portal").mkdir()
+    with TlsServer(tmp_path / "portal", "127.0.0.7", probe_lab.port) as server:
+        server.serve(portal)
+        probe_lab.dns.records["portal.shop.test"] = [("A", "127.0.0.7", 60)]
+        probe_lab.dns.records["acme-x.outsystemsenterprise.com"] = [("A", "127.0.0.7", 60)]
+        with seeded.session() as session:
+            for name, host in (
+                ("portal", "portal.shop.test"),
+                ("x", "acme-x.outsystemsenterprise.com"),
+            ):
+                queries.add_environment(
+                    session, Environment(name=name, default_host=host, channel="C0PORTAL")
+                )
+        monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+        monkeypatch.setenv(
+            "DATABASE_URL", seeded.database.url.render_as_string(hide_password=False)
+        )
+        monkeypatch.setenv("CERTOPS_PROBE_PORT", str(probe_lab.port))
+        monkeypatch.setenv("CERTOPS_PROBE_ALLOW_LOOPBACK", "1")
+        monkeypatch.setenv("CERTOPS_NAMESERVERS", probe_lab.dns.nameserver)
+        monkeypatch.setenv("CERTOPS_PROBE_TIMEOUT", "1.5")
+        sni_before = len(server.sni)
+        assert cli.main(["probe", "--once", "--adopt", "--json"]) == 4  # the lab's drift
+        data = json.loads(capsys.readouterr().out)
+        assert len(server.sni) - sni_before == 2  # one connection per host: none to adopt
+    adopted = {entry["hostname"]: entry for entry in data["adopted"]}
+    assert adopted["portal.shop.test"]["adopted"].startswith("portal.shop.test-observed-")
+    assert "hostname_not_covered" in adopted["acme-lab.env.test"]["refused"]
+    assert "platform" in adopted["acme-x.outsystemsenterprise.com"]["skipped"]
+    with seeded.session() as session:
+        cert = queries.certificate(session, adopted["portal.shop.test"]["adopted"])
+        assert str(cert.status.value) == "observed"
+        assert cert.fingerprint_sha256 == fingerprint_sha256(portal.cert)
+        env = queries.environment(session, "portal")
+        assert env.hostname == "portal.shop.test"
+    rows = stored(seeded)
+    assert rows["portal.shop.test"].outcome == "ok"
+    assert rows["portal.shop.test"].reported == rows["portal.shop.test"].change  # no post
+    assert rows["acme-lab.env.test"].outcome == "not_recorded"

@@ -1,9 +1,13 @@
-"""`certops probe --once [--json] [--no-post]`: probe every hostname now, then exit (cron).
+"""`certops probe --once [--adopt] [--json] [--no-post]`: probe every hostname now, then
+exit (cron).
 
 The same probe as the bot's scheduler (bot/services/served.py) with the same claims in the
 database: every current assignment's hostname and every environment's default host (and
 custom hostname) is probed now, its outcome recorded, and each change of outcome posted
 once in the environment's channel (skipped with `--no-post`, or without SLACK_BOT_TOKEN).
+`--adopt` then records what each `not_recorded` hostname serves as its environment's
+certificate (`observed`), from the same connection: after `certops env sync`, one run
+takes in what already runs.
 
 Exit status: 0 every hostname serves what is recorded (`ok`) or nothing is recorded for
 it (`not_recorded`); 4 some hostname drifted or failed (any other outcome); 1 the
@@ -34,6 +38,11 @@ def parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--once", action="store_true", help="probe every hostname now and exit")
     p.add_argument("--no-post", action="store_true", help="record the outcomes, post nothing")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="adopt what each not_recorded hostname serves (status observed; see certops adopt)",
+    )
     return p
 
 
@@ -62,6 +71,8 @@ def main(argv: list[str], prog: str = "certops probe", command: str = "probe") -
     note = None
     try:
         report = served.run_probe(services, config, every=True)
+        if args.adopt:
+            _adopt(settings, services, config, report)
         if args.no_post:
             pass
         elif not settings.slack_bot_token:
@@ -73,6 +84,22 @@ def main(argv: list[str], prog: str = "certops probe", command: str = "probe") -
     finally:
         database.dispose()
     return _print(report.to_dict(), args.json, note)
+
+
+def _adopt(settings: Any, services: Any, config: Any, report: Any) -> None:
+    """Adopt the `not_recorded` hostnames, then record them again (now `ok`: no post)."""
+    from bot.services import adoption, served
+    from bot.services.actors import terminal_actor
+    from bot.services.expiry_thresholds import from_settings
+
+    adopted = adoption.adopt_unrecorded(
+        services,
+        terminal_actor(),
+        report,
+        options=adoption.probe_options(settings),
+        thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
+    )
+    served.record_adopted(services, config, adopted)
 
 
 def _post(settings: Any, services: Any, config: Any, report: Any) -> Any:
@@ -92,6 +119,12 @@ def _print(data: dict[str, Any], as_json: bool, note: str | None) -> int:
         for result in data["results"]:
             why = f"  ({result['detail']})" if result.get("detail") else ""
             print(f"{result['hostname']}  {result['environment']}  {result['outcome']}{why}")
+        for entry in data.get("adopted", []):
+            where = f"{entry['hostname']}  {entry['environment']}"
+            if "adopted" in entry:
+                print(f"adopted {where} as {entry['adopted']} (until {entry['not_after']})")
+            else:
+                print(f"not adopted {where}: {entry.get('refused') or entry.get('skipped')}")
         counts = ", ".join(f"{k} {v}" for k, v in data["outcomes"].items()) or "no hostnames"
         print(
             f"probed {data['probed']}: {counts}; changed {data['changed']}, posted {data['posted']}"

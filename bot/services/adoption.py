@@ -26,7 +26,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -55,6 +55,9 @@ from bot.services.views import (
     certificate_view,
 )
 from storage import queries
+
+if TYPE_CHECKING:
+    from bot.services.served import Observation, ProbeReport, Target
 from storage.models import (
     Assignment,
     AssignmentState,
@@ -362,3 +365,53 @@ def adopt_served(
             served_by=served_by,
             next_warning=_next_warning(cert, env, thresholds, now),
         )
+
+
+# Hosts under the platform's own domain serve OutSystems' certificate, which OutSystems
+# renews: nothing a team could renew, so `--adopt` does not take them in (`certops adopt`
+# still does, when asked by name).
+PLATFORM_DOMAIN = "outsystemsenterprise.com"
+
+
+def adopt_unrecorded(
+    ctx: ServiceContext,
+    actor: Actor,
+    report: ProbeReport,
+    *,
+    options: ProbeOptions,
+    thresholds: Sequence[Threshold] = (),
+) -> list[tuple[Target, Observation]]:
+    """`certops probe --once --adopt`: adopt what each `not_recorded` hostname of `report`
+    serves, from the probe's own connection (no second one). `served_other_certificate`
+    is left to a person (the post's Adopt button, `certops adopt`): adopting it would
+    replace what the record says on a guess. Fills `report.adopted` (one entry per
+    hostname, adopted or refused with the reason); returns the adopted pairs."""
+    from bot.services.served import NOT_RECORDED
+
+    adopted: list[tuple[Target, Observation]] = []
+    for target, observation, outcome in report.observed:
+        host = target.hostname
+        if outcome != NOT_RECORDED or observation.probe is None:
+            continue
+        entry: dict[str, Any] = {"hostname": host, "environment": target.environment}
+        if host == PLATFORM_DOMAIN or host.endswith("." + PLATFORM_DOMAIN):
+            entry["skipped"] = "the platform's own certificate (OutSystems renews it)"
+        else:
+            try:
+                done = adopt_served(
+                    ctx,
+                    actor,
+                    host,
+                    target.environment_id,
+                    options=options,
+                    thresholds=thresholds,
+                    result=observation.probe,
+                )
+            except ServiceError as error:
+                entry["refused"] = f"{error.code}: {error.message}"
+            else:
+                entry["adopted"] = done.certificate.name
+                entry["not_after"] = done.certificate.not_after
+                adopted.append((target, observation))
+        report.adopted.append(entry)
+    return adopted

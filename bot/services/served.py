@@ -119,6 +119,9 @@ class Observation:
     detail: str | None = None
     served: judge_served.ServedLeaf | None = None
     address: str | None = None
+    # The connection's result, kept so `certops probe --once --adopt` adopts what was
+    # read here without dialling again (not part of the report's JSON).
+    probe: ProbeResult | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         served = self.served
@@ -141,6 +144,9 @@ class ProbeReport:
     failed_posts: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
+    # (target, observation, outcome stored) of every hostname probed, for `--adopt`.
+    observed: list[tuple[Target, Observation, str]] = field(default_factory=list, repr=False)
+    adopted: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +156,7 @@ class ProbeReport:
             "failed_posts": self.failed_posts,
             "outcomes": dict(sorted(self.outcomes.items())),
             "results": self.results,
+            **({"adopted": self.adopted} if self.adopted else {}),
         }
 
 
@@ -288,7 +295,8 @@ def judge_probe(ctx: ServiceContext, target: Target, result: ProbeResult) -> Obs
     recorded = (
         judge_served.Recorded(target.fingerprint, target.not_after) if target.fingerprint else None
     )
-    return Observation(host, judge_served.judge(leaf, recorded), None, leaf, result.address)
+    outcome = judge_served.judge(leaf, recorded)
+    return Observation(host, outcome, None, leaf, result.address, probe=result)
 
 
 # -- running the probe ----------------------------------------------------------------------
@@ -326,7 +334,18 @@ def run_probe(
                 report.results.append(
                     {"environment": target.environment, **observation.to_dict(), "outcome": outcome}
                 )
+                report.observed.append((target, observation, outcome))
     return report
+
+
+def record_adopted(
+    ctx: ServiceContext, config: ProbeConfig, adopted: Sequence[tuple[Target, Observation]]
+) -> None:
+    """After `--adopt`: each adopted hostname's observation judged again against the record
+    (which now holds what it serves: `ok`), the change said by the adoption (no post)."""
+    with ctx.session() as session:
+        for target, observation in adopted:
+            _record(session, ctx, config, target, observation, reported=True)
 
 
 def _observe_safely(ctx: ServiceContext, config: ProbeConfig, target: Target) -> Observation:
