@@ -366,11 +366,14 @@ def test_the_buttons_check_the_dns_renew_and_adopt(sqlite_url: str, probe_lab: L
         assert renew.of("views.open"), "the renewal form opens"
         assert "cert-moved" in json.dumps(renew.of("views.open")[0].params)
         refused = h.click("served_adopt", value=value)  # the adopt feature's own listener
-        assert "for admins only" in refused.all_text
+        assert "adopting a served certificate is for admins only" in refused.all_text
         adopt = h.click("served_adopt", "UADMIN001", value=value)
         # the value the probe's post carries is the one the adopt feature reads: it goes
         # as far as resolving the hostname (the harness allows no loopback address)
-        assert "resolves to 127.0.0.2, a loopback address: not probed" in adopt.all_text
+        assert (
+            "moved.shop.test resolves to 127.0.0.2, a loopback address: not probed"
+            in adopt.all_text
+        )
 
 
 def test_the_bot_scheduler_runs_the_probe_and_posts(

@@ -13,10 +13,13 @@ from handlers.common.replies import Reply
 log = logging.getLogger("certops.slack")
 
 
-def refusal(error: ServiceError, deps: Deps, subcommand: str) -> Reply:
+def refusal(
+    error: ServiceError, deps: Deps, subcommand: str, *, action: str | None = None
+) -> Reply:
+    """`action`: what a button asked for, when the refusal is not a `/cert` subcommand's."""
     log.info("/cert %s refused: %s", subcommand, error.code)
     if error.code == "not_admin":
-        return Reply(not_admin_blocks(subcommand, deps.admin_mentions()))
+        return Reply(not_admin_blocks(subcommand, deps.admin_mentions(), action=action))
     blocks = problem_blocks(error.message)
     report = error.details.get("dns_report")
     if isinstance(report, dict):

@@ -72,7 +72,7 @@ def _adopt(
             thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
         )
     except ServiceError as error:
-        reply = refusal(error, deps, "adopt")
+        reply = refusal(error, deps, "adopt", action="adopting a served certificate")
         refused = retry_blocks(reply.blocks, error.code, hostname, environment)
         respond(blocks=refused, text=reply.text, replace_original=False)
         return

@@ -30,19 +30,20 @@ def usage_blocks(error: UsageError) -> Blocks:
     return checked_message([section(f"{escape(str(error))} {error.usage}")])
 
 
-def not_admin_blocks(subcommand: str, admins: str) -> Blocks:
+def not_admin_blocks(subcommand: str, admins: str, *, action: str | None = None) -> Blocks:
+    """`action` names what was refused when it is not a `/cert` subcommand (a button)."""
+    what = action or f"`/cert {subcommand}`"
     return checked_message(
-        [
-            section(
-                f"Sorry, `/cert {subcommand}` is for admins only. Please ask one of them: {admins}."
-            )
-        ]
+        [section(f"Sorry, {what} is for admins only. Please ask one of them: {admins}.")]
     )
 
 
 def problem_blocks(message: str) -> Blocks:
     """A refusal from a service (a rule said no): what it said, and nothing more."""
-    text = escape(message[:1].upper() + message[1:])  # it may quote a name or a value
+    first = message.split(" ", 1)[0]
+    if "." not in first.rstrip(".:,"):  # a sentence, not one starting with a host name
+        message = message[:1].upper() + message[1:]
+    text = escape(message)  # it may quote a name or a value
     if not text.endswith((".", "!", "?")):
         text += "."
     return checked_message([section(f":no_entry: {text}")])
