@@ -26,7 +26,7 @@ from storage.tables import AUDIT_EVENT, CERTIFICATE
 from storage.types import utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, CursorResult
 
 # Left out of audit snapshots: large public blobs that say nothing about who changed what.
 AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns_report"})
@@ -34,6 +34,13 @@ AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns
 SECRET_HINTS = ("password", "passphrase", "private", "secret", "token", "key", "pfx", "p12")
 # Public facts about a key that look like secrets by name but are not.
 PUBLIC_KEY_FIELDS = frozenset({"key_type", "key_bits"})
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The id the database gave the row a single-row insert wrote."""
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row INSERT of a table with a primary key
+    return int(key[0])
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -109,8 +116,7 @@ def insert_audit(
 ) -> int:
     """Write an audit event in the connection's transaction; its id."""
     values = audit_values(actor, action, entity, before=before, after=after, at=at)
-    result = connection.execute(sa.insert(AUDIT_EVENT).values(**values))
-    return int(result.inserted_primary_key[0])
+    return _inserted_id(connection.execute(sa.insert(AUDIT_EVENT).values(**values)))
 
 
 # -- certificates -----------------------------------------------------------------------
@@ -155,4 +161,4 @@ def insert_certificate(connection: Connection, values: Mapping[str, Any]) -> int
         if not reading.certificate_name_taken(connection, values["name"]):
             raise
         raise NameTaken("certificate", values["name"]) from None
-    return int(result.inserted_primary_key[0])
+    return _inserted_id(result)
