@@ -81,8 +81,9 @@ def bench(url: str, label: str, rows: int) -> None:
         with database.writing() as connection:
             row = _certificate(f"cert-{index}", index)
             row["id"] = writing.insert_certificate(connection, row)
+            event = ("certificate", row["id"])
             writing.insert_audit(
-                connection, "bench", "cert.submit", ("certificate", row["id"]), after=row
+                connection, writing.audit_values("bench", "cert.submit", event, after=row)
             )
 
     print(

@@ -104,18 +104,8 @@ def audit_values(
     }
 
 
-def insert_audit(
-    connection: Connection,
-    actor: str,
-    action: str,
-    entity: tuple[str, int | None],
-    *,
-    before: Any = None,
-    after: Any = None,
-    at: datetime | None = None,
-) -> int:
-    """Write an audit event in the connection's transaction; its id."""
-    values = audit_values(actor, action, entity, before=before, after=after, at=at)
+def insert_audit(connection: Connection, values: Mapping[str, Any]) -> int:
+    """Write an audit event (`audit_values`) in the connection's transaction; its id."""
     return _inserted_id(connection.execute(sa.insert(AUDIT_EVENT).values(**values)))
 
 

@@ -126,14 +126,10 @@ def test_a_certificate_written_through_core_is_the_orms(database: Database) -> N
     core = writing.certificate_values(**{**given, "name": "core"})
     with database.writing() as connection:
         core["id"] = writing.insert_certificate(connection, core)
-        event_id = writing.insert_audit(
-            connection,
-            "U1",
-            "certificate.submit",
-            ("certificate", core["id"]),
-            after=core,
-            at=orm_event.at,
+        values = writing.audit_values(
+            "U1", "certificate.submit", ("certificate", core["id"]), after=core, at=orm_event.at
         )
+        event_id = writing.insert_audit(connection, values)
     with database.session() as session:
         read_orm = queries.certificate_by_id(session, orm_id or 0)
         read_core = queries.certificate_by_id(session, core["id"])

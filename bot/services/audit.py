@@ -55,9 +55,8 @@ def record_written(
 ) -> int:
     """The same event for a row written through Core (`ctx.writing()`): `after` holds its
     columns, `entity` its table and id. A submission's, without the ORM."""
-    return writing.insert_audit(
-        connection, actor.user_id, action, entity, after=after, at=ctx.now()
-    )
+    values = writing.audit_values(actor.user_id, action, entity, after=after, at=ctx.now())
+    return writing.insert_audit(connection, values)
 
 
 @dataclass(frozen=True)
