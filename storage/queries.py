@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
+from storage import reading
 from storage.errors import EnvironmentBusy, NameTaken, RecordMissing
 from storage.models import (
     CURRENT_ASSIGNMENT_STATES,
@@ -43,10 +44,7 @@ from storage.models import (
     TlsCheckState,
     WarningSilence,
 )
-from storage.reading import (  # noqa: F401 (Core, part of this layer)
-    certificate_name_taken,
-    certificates_by_name,
-)
+from storage.reading import certificates_by_name  # noqa: F401 (Core, part of this layer)
 from storage.types import utcnow
 from storage.writing import (  # noqa: F401 (what an audit row keeps: one rule for both paths)
     audit_values,
@@ -147,6 +145,10 @@ def certificate(session: Session, name: str) -> Certificate:
 
 def certificate_by_id(session: Session, certificate_id: int) -> Certificate:
     return _required(session.get(Certificate, certificate_id), "certificate", certificate_id)
+
+
+# Core (storage.reading): a submission asks it before any ORM is loaded; one function.
+certificate_name_taken = reading.certificate_name_taken
 
 
 def certificates_with_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:

@@ -37,25 +37,6 @@ LISTED = tuple(
 )
 
 
-def certificates_by_name(
-    connection: Connection | Session, status: CertificateStatus | None = None
-) -> Sequence[sa.Row[Any]]:
-    """Certificates in name order (only those in `status` if given): the list people read.
-
-    One query, the name of the certificate each one renews included (`renews`), where
-    the listing used to ask for it row by row.
-    """
-    renewed = CERTIFICATE.alias("renewed")
-    query = (
-        sa.select(*LISTED, renewed.c.name.label("renews"))
-        .select_from(CERTIFICATE.outerjoin(renewed, renewed.c.id == CERTIFICATE.c.renews_id))
-        .order_by(CERTIFICATE.c.name)
-    )
-    if status is not None:
-        query = query.where(CERTIFICATE.c.status == status)
-    return connection.execute(query).all()
-
-
 def certificate_name_taken(connection: Connection | Session, name: str) -> bool:
     """Whether a certificate already has this name (asked before a costly validation).
 
@@ -77,3 +58,22 @@ def certificate_ref(connection: Connection | Session, name: str) -> sa.Row[Any]:
     if found is None:
         raise RecordMissing("certificate", name)
     return found
+
+
+def certificates_by_name(
+    connection: Connection | Session, status: CertificateStatus | None = None
+) -> Sequence[sa.Row[Any]]:
+    """Certificates in name order (only those in `status` if given): the list people read.
+
+    One query, the name of the certificate each one renews included (`renews`), where
+    the listing used to ask for it row by row.
+    """
+    renewed = CERTIFICATE.alias("renewed")
+    query = (
+        sa.select(*LISTED, renewed.c.name.label("renews"))
+        .select_from(CERTIFICATE.outerjoin(renewed, renewed.c.id == CERTIFICATE.c.renews_id))
+        .order_by(CERTIFICATE.c.name)
+    )
+    if status is not None:
+        query = query.where(CERTIFICATE.c.status == status)
+    return connection.execute(query).all()

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from storage import queries, tables, writing
+from storage import queries, reading, tables, writing
 from storage.db import Database
 from storage.errors import NameTaken
 from storage.models import AuditEvent, Certificate
@@ -182,3 +182,13 @@ def test_an_orm_session_joins_the_core_transaction(database: Database) -> None:
         rows = session.exec(select(Certificate)).all()
     assert [(r.name, r.notes) for r in rows] == [("acme-2027", "seen by the ORM")]
     assert rows[0].not_before == NOT_AFTER - timedelta(days=90)
+
+
+def test_the_listing_reads_the_checked_core_table() -> None:
+    """`certops cert list` reads this module's certificate table (checked above), its
+    columns without the large blobs."""
+    assert reading.CERTIFICATE is tables.CERTIFICATE
+    listed = {column.name for column in reading.LISTED}
+    assert listed < set(tables.CERTIFICATE.c.keys())
+    assert not listed & {"certificate_pem", "chain_pem", "report", "notes"}
+    assert queries.certificate_name_taken is reading.certificate_name_taken  # one function
