@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_storage.py [--rows N] [--postgres URL]
 
 Per backend: (a) `migrate.upgrade` from empty to head; (b) one certificate submission, as
-the bot makes it (own session, `add_certificate` + `record_audit`, commit), median over N;
+the bot makes it (a Core transaction, `writing.insert_certificate` + `insert_audit`,
+commit), median over N;
 (c) the expiry query over N certificates (median of 50); (d) `claim_notification`, new and
 already-claimed (median of 100 each); (e) 8 threads submitting one name at once: time until
 all have their answer (one winner, seven NameTaken).
@@ -21,16 +22,17 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scratch_databases import scratch_postgres, scratch_sqlite  # noqa: E402
 
-from storage import migrate, queries  # noqa: E402
+from storage import migrate, queries, writing  # noqa: E402
 from storage.db import Database  # noqa: E402
+from storage.enums import CertificateStatus, SubmittedFormat  # noqa: E402
 from storage.errors import NameTaken  # noqa: E402
-from storage.models import Certificate, CertificateStatus, SubmittedFormat  # noqa: E402
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -48,8 +50,8 @@ def _median(action: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def _certificate(name: str, index: int) -> Certificate:
-    return Certificate(
+def _certificate(name: str, index: int) -> dict[str, Any]:
+    return writing.certificate_values(
         name=name,
         domain="*.acme.example",
         submitted_format=SubmittedFormat.PEM,
@@ -76,9 +78,13 @@ def bench(url: str, label: str, rows: int) -> None:
 
     def submit() -> None:
         index = next(counter)
-        with database.session() as session:
-            cert = queries.add_certificate(session, _certificate(f"cert-{index}", index))
-            queries.record_audit(session, "bench", "cert.submit", cert, after=cert)
+        with database.writing() as connection:
+            row = _certificate(f"cert-{index}", index)
+            row["id"] = writing.insert_certificate(connection, row)
+            event = ("certificate", row["id"])
+            writing.insert_audit(
+                connection, writing.audit_values("bench", "cert.submit", event, after=row)
+            )
 
     print(
         f"(b) submission (insert + audit + commit): median {_ms(_median(submit, rows))} over {rows}"
@@ -114,8 +120,8 @@ def bench(url: str, label: str, rows: int) -> None:
     def race(index: int) -> None:
         barrier.wait()
         try:
-            with database.session() as session:
-                queries.add_certificate(session, _certificate("raced", 10**6 + index))
+            with database.writing() as connection:
+                writing.insert_certificate(connection, _certificate("raced", 10**6 + index))
             outcomes.append("won")
         except NameTaken:
             outcomes.append("name_taken")

@@ -231,6 +231,34 @@ class Database:
             yield connection
 
     @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A SQLAlchemy Core connection in a transaction: committed when the block ends,
+        rolled back if it raises, with the errors of `session()`.
+
+        What a submission writes through (`storage.writing`), so that `certops cert
+        submit` needs no ORM either (issue 16); `session_in()` lets ORM code join it.
+        """
+        with self._errors(), self.engine.begin() as connection:
+            yield connection
+
+    @staticmethod
+    @contextmanager
+    def session_in(connection: Connection) -> Iterator[Session]:
+        """An ORM session in the transaction of a `writing()` connection, for the rules
+        written with the ORM: flushed at the end of the block, committed (or rolled back)
+        with the connection's transaction, never on its own."""
+        from sqlmodel import Session
+
+        session = Session(
+            bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only"
+        )
+        try:
+            yield session
+            session.flush()
+        finally:
+            session.close()
+
+    @contextmanager
     def _errors(self) -> Iterator[None]:
         """Driver errors as `DatabaseUnavailable` (one line); a bug in a query stays loud."""
         try:

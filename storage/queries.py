@@ -2,6 +2,8 @@
 
 The read-only ones written in SQLAlchemy Core, which need no ORM and so start fast at the
 terminal, are in `storage.reading` and re-exported here: still one function per question.
+A submission writes through `storage.writing` (Core, the same SAVEPOINT rule as below),
+which also holds what an audit row keeps of a record, for `record_audit` here as well.
 
 Services call these instead of writing SQL, so the indexes in `storage.models` match the
 questions asked. Inserts that a database constraint can refuse (a taken name, a second
@@ -13,8 +15,7 @@ submissions of one name at the same moment give one winner and one `NameTaken`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
-from enum import Enum
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, delete, func, text, update
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
+from storage import reading
 from storage.errors import EnvironmentBusy, NameTaken, RecordMissing
 from storage.models import (
     CURRENT_ASSIGNMENT_STATES,
@@ -48,15 +50,12 @@ from storage.reading import (  # noqa: F401 (Core, part of this layer)
     served_probes_of_certificates,
 )
 from storage.types import utcnow
+from storage.writing import (  # noqa: F401 (what an audit row keeps: one rule for both paths)
+    audit_values,
+    snapshot,
+)
 
 Row = TypeVar("Row", bound=SQLModel)
-
-# Left out of audit snapshots: large public blobs that say nothing about who changed what.
-AUDIT_OMITTED_FIELDS = frozenset({"certificate_pem", "chain_pem", "report", "dns_report"})
-# Never copied into an audit row, whatever a caller passes (defence in depth).
-SECRET_HINTS = ("password", "passphrase", "private", "secret", "token", "key", "pfx", "p12")
-# Public facts about a key that look like secrets by name but are not.
-PUBLIC_KEY_FIELDS = frozenset({"key_type", "key_bits"})
 
 
 def _required(row: Row | None, kind: str, key: object) -> Row:
@@ -152,8 +151,8 @@ def certificate_by_id(session: Session, certificate_id: int) -> Certificate:
     return _required(session.get(Certificate, certificate_id), "certificate", certificate_id)
 
 
-def certificate_name_taken(session: Session, name: str) -> bool:
-    return session.exec(select(Certificate.id).where(Certificate.name == name)).first() is not None
+# Core (storage.reading): a submission asks it before any ORM is loaded; one function.
+certificate_name_taken = reading.certificate_name_taken
 
 
 def certificates_with_fingerprint(session: Session, fingerprint: str) -> Sequence[Certificate]:
@@ -387,38 +386,6 @@ def notifications_of_certificate(session: Session, certificate_id: int) -> Seque
 # -- audit ------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy: datetimes and dates as ISO-8601, enums as their value."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _is_secret(key: str) -> bool:
-    lowered = key.lower()
-    if lowered in PUBLIC_KEY_FIELDS:
-        return False
-    return any(hint in lowered for hint in SECRET_HINTS)
-
-
-def snapshot(value: SQLModel | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """What an audit row keeps of a record: its fields, minus large blobs and secrets."""
-    if value is None:
-        return None
-    fields = value.model_dump() if isinstance(value, SQLModel) else dict(value)
-    return {
-        key: _plain(item)
-        for key, item in fields.items()
-        if key not in AUDIT_OMITTED_FIELDS and not _is_secret(key)
-    }
-
-
 def _entity_ref(entity: SQLModel | tuple[str, int | None]) -> tuple[str, int | None]:
     if isinstance(entity, tuple):
         return entity
@@ -444,16 +411,7 @@ def record_audit(
     if isinstance(entity, SQLModel) and getattr(entity, "id", None) is None:
         session.add(entity)
         session.flush()
-    entity_type, entity_id = _entity_ref(entity)
-    event = AuditEvent(
-        at=at or utcnow(),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=snapshot(before),
-        after=snapshot(after),
-    )
+    event = AuditEvent(**audit_values(actor, action, _entity_ref(entity), before, after, at))
     session.add(event)
     session.flush()
     return event

@@ -7,8 +7,8 @@ pydantic, the ORM and every table class, which was most of that command's time (
 They take a Core `Connection` (`Database.reading()`) or an ORM `Session`: both execute a
 Core statement and return plain rows.
 
-The tables here name the columns these queries read, with the types that convert them
-(enums, aware UTC datetimes, JSON); tests/test_storage_reading.py checks them against
+They read the Core tables of `storage.tables`, with the types that convert the columns
+(enums, aware UTC datetimes, JSON); tests/test_storage_tables.py checks those against
 `storage.models`, so a column renamed or retyped there fails a test, not a listing.
 """
 
@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from storage.enums import CertificateStatus, SubmittedFormat, enum_type
-from storage.types import UTCDateTime
+from storage import tables
+from storage.enums import CertificateStatus
+from storage.errors import RecordMissing
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -28,29 +29,35 @@ if TYPE_CHECKING:
 
 # The certificate's columns a listing shows (not its PEM, chain or report: large, and not
 # listed).
-CERTIFICATE = sa.table(
-    "certificate",
-    sa.column("id", sa.Integer),
-    sa.column("name", sa.String),
-    sa.column("domain", sa.String),
-    sa.column("submitted_format", enum_type(SubmittedFormat, 8)),
-    sa.column("status", enum_type(CertificateStatus)),
-    sa.column("subject", sa.String),
-    sa.column("sans", sa.JSON),
-    sa.column("issuer", sa.String),
-    sa.column("serial", sa.String),
-    sa.column("not_before", UTCDateTime),
-    sa.column("not_after", UTCDateTime),
-    sa.column("fingerprint_sha256", sa.String),
-    sa.column("key_type", sa.String),
-    sa.column("key_bits", sa.Integer),
-    sa.column("submitted_by", sa.String),
-    sa.column("submitted_at", UTCDateTime),
-    sa.column("renews_id", sa.Integer),
-    sa.column("reviewed_by", sa.String),
-    sa.column("reviewed_at", UTCDateTime),
-    sa.column("review_reason", sa.Text),
+CERTIFICATE = tables.CERTIFICATE
+LISTED = tuple(
+    column
+    for column in CERTIFICATE.c
+    if column.name not in {"certificate_pem", "chain_pem", "report", "notes"}
 )
+
+
+def certificate_name_taken(connection: Connection | Session, name: str) -> bool:
+    """Whether a certificate already has this name (asked before a costly validation).
+
+    Through a session it sees the rows that session has flushed, as any Core query.
+    """
+    query = sa.select(CERTIFICATE.c.id).where(CERTIFICATE.c.name == name)
+    return connection.execute(query).first() is not None
+
+
+def certificate_ref(connection: Connection | Session, name: str) -> sa.Row[Any]:
+    """The id and name of the certificate a person named; `RecordMissing` when there is none.
+
+    What a submission that renews another needs of it, without loading the whole row.
+    """
+    query = sa.select(CERTIFICATE.c.id, CERTIFICATE.c.name).where(
+        CERTIFICATE.c.name == name.strip()
+    )
+    found = connection.execute(query).first()
+    if found is None:
+        raise RecordMissing("certificate", name)
+    return found
 
 
 def certificates_by_name(
@@ -63,7 +70,7 @@ def certificates_by_name(
     """
     renewed = CERTIFICATE.alias("renewed")
     query = (
-        sa.select(*CERTIFICATE.c, renewed.c.name.label("renews"))
+        sa.select(*LISTED, renewed.c.name.label("renews"))
         .select_from(CERTIFICATE.outerjoin(renewed, renewed.c.id == CERTIFICATE.c.renews_id))
         .order_by(CERTIFICATE.c.name)
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli.record_text import RENDERERS
-from storage import migrate
+from storage import migrate, reading
 from storage.db import Database
 from storage.schema_version import HEAD_REVISION
 
@@ -63,7 +63,7 @@ def test_cert_list_at_head_imports_no_alembic_dns_slack_or_pipeline(
     assert "bot.services.certificates" not in modules
 
 
-def test_cert_submit_at_head_imports_no_alembic_dns_or_slack(
+def test_cert_submit_at_head_imports_no_alembic_dns_slack_or_orm(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     from tests.support.pki import CA
@@ -87,6 +87,16 @@ def test_cert_submit_at_head_imports_no_alembic_dns_or_slack(
     )
     assert code == 0, out
     assert not {m for m in modules if m.split(".")[0] in NEVER}
+    # Stored through SQLAlchemy Core (storage.writing): no SQLModel, pydantic or ORM, and
+    # no PostgreSQL dialect for a SQLite record.
+    assert not {m for m in modules if m.split(".")[0] in ("sqlmodel", "pydantic")}
+    assert "sqlalchemy.orm" not in modules
+    assert "sqlalchemy.dialects.postgresql" not in modules
+    assert "storage.models" not in modules and "storage.queries" not in modules
+    database = Database(sqlite_url)
+    with database.reading() as connection:
+        assert [row.name for row in reading.certificates_by_name(connection)] == ["app"]
+    database.dispose()
 
 
 # Every record verb that reads, as at the terminal; each runs against a record that holds

@@ -13,7 +13,7 @@ from bot.pipeline.material import Passwords
 from bot.services import certificates
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
-from storage import queries
+from storage import queries, reading, writing
 from storage.db import Database
 from storage.models import Certificate
 from tests.support.services import ADMIN, KEY_PASSWORD, Pki, pem_upload
@@ -61,15 +61,17 @@ def test_simultaneous_inserts_of_one_name_one_wins(
     pg_url: str, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both pass the early check (patched away), then meet at the insert itself."""
-    monkeypatch.setattr(queries, "certificate_name_taken", lambda session, name: False)
+    monkeypatch.setattr(reading, "certificate_name_taken", _taken_after_the_early_check())
     barrier = threading.Barrier(2, timeout=20)
-    original: Callable[..., Certificate] = queries.add_certificate
+    original: Callable[..., int] = writing.insert_certificate
+    inserts: list[str] = []
 
-    def insert_together(session: Any, row: Certificate) -> Certificate:
+    def insert_together(connection: Any, row: dict[str, Any]) -> int:
+        inserts.append(row["name"])
         barrier.wait()  # both transactions are open and about to insert
-        return original(session, row)
+        return original(connection, row)
 
-    monkeypatch.setattr(queries, "add_certificate", insert_together)
+    monkeypatch.setattr(writing, "insert_certificate", insert_together)
     outcomes = _race(pg_url, pki, ["same-name", "same-name"])
     winners = [o for o in outcomes if isinstance(o, certificates.SubmitResult)]
     losers = [o for o in outcomes if isinstance(o, ServiceError)]
@@ -77,6 +79,22 @@ def test_simultaneous_inserts_of_one_name_one_wins(
     assert losers[0].code == "name_taken"
     assert "same-name" in losers[0].message and "taken" in losers[0].message
     assert _count(pg_url, "same-name") == 1
+    assert inserts == ["same-name", "same-name"], "both reached the insert: the database decided"
+
+
+def _taken_after_the_early_check() -> Callable[[Any, str], bool]:
+    """`certificate_name_taken` that answers "free" to the submissions' early checks (one
+    each) and truly afterwards, when the insert that lost asks why it was refused."""
+    real = reading.certificate_name_taken
+    early: list[str] = []
+
+    def taken(connection: Any, name: str) -> bool:
+        if len(early) < 2:
+            early.append(name)
+            return False
+        return real(connection, name)
+
+    return taken
 
 
 def test_simultaneous_submissions_unpatched(pg_url: str, pki: Pki) -> None:

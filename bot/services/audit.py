@@ -6,21 +6,25 @@ report (large, and already stored), and a row never holds a secret in the first 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from bot.services.actors import Actor
 from bot.services.clock import iso
 from bot.services.context import ServiceContext
-from storage import queries
-from storage.models import AuditEvent
+from storage import writing
+
+if TYPE_CHECKING:  # the ORM loads with the rules that use it: a submission writes through Core
+    from sqlalchemy.engine import Connection
+    from sqlmodel import Session
+
+    from storage.models import AuditEvent
 
 
 def snapshot(row: Any) -> dict[str, Any]:
     """The row's public columns as JSON-ready values (storage's rule of what to keep)."""
-    return queries.snapshot(row) or {}
+    return writing.snapshot(row) or {}
 
 
 def record(
@@ -33,10 +37,26 @@ def record(
     before: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add an audit event in the caller's transaction; `after` is the entity as it is now."""
+    from storage import queries
+
     session.flush()  # the entity's id exists from here on
     return queries.record_audit(
         session, actor.user_id, action, entity, before=before, after=entity, at=ctx.now()
     )
+
+
+def record_written(
+    connection: Connection,
+    ctx: ServiceContext,
+    actor: Actor,
+    action: str,
+    entity: tuple[str, int],
+    after: Mapping[str, Any],
+) -> int:
+    """The same event for a row written through Core (`ctx.writing()`): `after` holds its
+    columns, `entity` its table and id. A submission's, without the ORM."""
+    values = writing.audit_values(actor.user_id, action, entity, after=after, at=ctx.now())
+    return writing.insert_audit(connection, values)
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,8 @@ class AuditEntry:
 
 def recent(ctx: ServiceContext, limit: int = 50) -> list[AuditEntry]:
     """The latest audit events, newest first."""
+    from storage import queries
+
     with ctx.session() as session:
         rows = queries.latest_audit(session, max(1, limit))
         return [

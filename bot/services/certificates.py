@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -24,11 +24,19 @@ from bot.services.actors import Actor
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from bot.services.names import check_certificate_name
-from bot.services.promotion import promote_due
-from bot.services.supersession import RenewalTarget, renewal_targets, supersede_unused
-from bot.services.views import CertificateView, certificate_view, list_certificates
-from storage import queries
-from storage.models import Certificate, CertificateStatus, SubmittedFormat
+from bot.services.views import CertificateView, list_certificates, written_certificate_view
+from storage import reading, writing
+from storage.enums import CertificateStatus, SubmittedFormat
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from bot.services.supersession import RenewalTarget
+
+# A submission stores its row and audit event through SQLAlchemy Core (`ctx.writing()`,
+# `storage.writing`): `certops cert submit` must not pay for importing SQLModel, pydantic
+# and the ORM (issue 16). The rules written with the ORM (review, renewal, supersession)
+# import `storage.queries` where they run.
 
 log = logging.getLogger(__name__)
 
@@ -97,28 +105,30 @@ def _domain_of(domain: str | None, report: Report) -> str:
     return sans[0] if sans else ""
 
 
-def _fill_from_report(row: Certificate, report: Report) -> None:
-    """Copy the public facts of the chosen leaf and its chain into the row."""
+def _facts_of(report: Report) -> dict[str, Any]:
+    """The public facts of the chosen leaf and its chain: the row's columns they fill."""
     leaf = report.leaf
     if leaf is None:
-        return
+        return {}
     info = report.certificate_dict() or {}
     key = report.key
-    row.subject = leaf.subject.rfc4514_string()
-    row.issuer = leaf.issuer.rfc4514_string()
-    row.serial = serial_hex(leaf)
-    row.sans = list(info.get("sans", []))
-    row.not_before = leaf.not_valid_before_utc
-    row.not_after = leaf.not_valid_after_utc
-    row.fingerprint_sha256 = fingerprint_sha256(leaf)
-    row.key_type = key.type if key else None
-    row.key_bits = key.bits if key else None
-    row.certificate_pem = leaf.public_bytes(serialization.Encoding.PEM).decode("ascii")
-    row.chain_pem = b"".join(
-        entry.cert.public_bytes(serialization.Encoding.PEM)
-        for entry in report.chain
-        if entry.source != "trust_store"
-    ).decode("ascii")
+    return {
+        "subject": leaf.subject.rfc4514_string(),
+        "issuer": leaf.issuer.rfc4514_string(),
+        "serial": serial_hex(leaf),
+        "sans": list(info.get("sans", [])),
+        "not_before": leaf.not_valid_before_utc,
+        "not_after": leaf.not_valid_after_utc,
+        "fingerprint_sha256": fingerprint_sha256(leaf),
+        "key_type": key.type if key else None,
+        "key_bits": key.bits if key else None,
+        "certificate_pem": leaf.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        "chain_pem": b"".join(
+            entry.cert.public_bytes(serialization.Encoding.PEM)
+            for entry in report.chain
+            if entry.source != "trust_store"
+        ).decode("ascii"),
+    }
 
 
 def submit_certificate(
@@ -142,12 +152,13 @@ def submit_certificate(
     clean = check_certificate_name(name)
     if not files:
         raise ServiceError("invalid_input", "give at least one certificate file")
-    with ctx.session() as session:
-        if queries.certificate_name_taken(session, clean):
+    with ctx.reading() as connection:
+        if reading.certificate_name_taken(connection, clean):
             raise ServiceError(
                 "name_taken", f"the certificate name {clean!r} is already taken: choose another"
             )
-        renews_id = queries.certificate(session, renews).id if renews else None
+        renewed = reading.certificate_ref(connection, renews) if renews else None
+    renews_id = renewed.id if renewed else None
     options = ValidateOptions(
         domain=domain, name=clean, extra_roots=tuple(ctx.extra_roots), now=ctx.now()
     )
@@ -171,7 +182,7 @@ def submit_certificate(
             {"report": report_dict},
         )
     status = CertificateStatus.VALIDATED if report.valid else CertificateStatus.PENDING_MANUAL
-    row = Certificate(
+    row = writing.certificate_values(
         name=clean,
         domain=_domain_of(domain, report),
         submitted_format=_format_of(report),
@@ -182,21 +193,42 @@ def submit_certificate(
         submitted_at=ctx.now(),
         renews_id=renews_id,
     )
-    _fill_from_report(row, report)
-    with ctx.session() as session:
-        queries.add_certificate(session, row)  # NameTaken decides simultaneous names
-        audit.record(session, ctx, actor, "certificate.submit", row)
-        targets: list[RenewalTarget] = []
+    row.update(_facts_of(report))
+    targets: list[RenewalTarget] = []
+    with ctx.writing() as connection:
+        # NameTaken (the unique index) decides between simultaneous submissions of a name.
+        row["id"] = writing.insert_certificate(connection, row)
+        audit.record_written(
+            connection, ctx, actor, "certificate.submit", ("certificate", row["id"]), row
+        )
         if status is CertificateStatus.VALIDATED and renews_id is not None:
-            targets = renewal_targets(session, row)
-            supersede_unused(session, ctx, actor, [renews_id])
-        view = certificate_view(session, row, ctx.now())
+            targets = _take_over(connection, ctx, actor, row["id"], renews_id)
+    view = written_certificate_view(row, ctx.now(), renews=renewed.name if renewed else None)
     return SubmitResult(view, report_dict, manual=not report.valid, renewal_targets=targets)
+
+
+def _take_over(
+    connection: Connection, ctx: ServiceContext, actor: Actor, certificate_id: int, renews_id: int
+) -> list[RenewalTarget]:
+    """A validated renewal, in the submission's transaction: where the old certificate
+    serves (offered to the submitter), and the old one superseded if nothing uses it."""
+    from bot.services.supersession import renewal_targets, supersede_unused
+    from storage import queries
+
+    with ctx.database.session_in(connection) as session:
+        row = queries.certificate_by_id(session, certificate_id)
+        targets = renewal_targets(session, row)
+        supersede_unused(session, ctx, actor, [renews_id])
+    return targets
 
 
 def _review(
     ctx: ServiceContext, actor: Actor, name: str, decision: CertificateStatus, reason: str | None
 ) -> ReviewResult:
+    from bot.services.supersession import renewal_targets, supersede_unused
+    from bot.services.views import certificate_view
+    from storage import queries
+
     verb = "approve" if decision is CertificateStatus.APPROVED else "reject"
     actor.require_admin(f"{verb} certificates")
     with ctx.session() as session:
@@ -249,6 +281,10 @@ def reject_certificate(ctx: ServiceContext, actor: Actor, name: str, reason: str
 
 
 def show_certificate(ctx: ServiceContext, name: str) -> CertificateView:
+    from bot.services.promotion import promote_due
+    from bot.services.views import certificate_view
+    from storage import queries
+
     promote_due(ctx)
     with ctx.session() as session:
         return certificate_view(session, queries.certificate(session, name), ctx.now())

@@ -62,6 +62,13 @@ class ServiceContext:
             yield connection
 
     @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A Core connection in a transaction (no ORM to import), with the refusals of
+        `session()`; `Database.session_in()` lets ORM rules join its transaction."""
+        with self._refusals(), self.database.writing() as connection:
+            yield connection
+
+    @contextmanager
     def _refusals(self) -> Iterator[None]:
         """Storage errors as the service refusals a person reads."""
         try:

@@ -7,7 +7,9 @@ transaction is over. They hold public data only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from bot.services.clock import iso
@@ -235,6 +237,17 @@ def certificate_view(session: Session, row: Certificate, now: dt.datetime) -> Ce
     )
 
 
+def written_certificate_view(
+    row: Mapping[str, Any], now: dt.datetime, *, renews: str | None
+) -> CertificateView:
+    """The full view of a certificate just written through Core (a submission): its
+    columns as written, the name of the one it renews; nothing renews it or is assigned
+    to it yet, so there is nothing more to read."""
+    return _certificate_view(
+        SimpleNamespace(**row), now, renews=renews, renewed_by=[], assignments=[], full=True
+    )
+
+
 def _certificate_view(
     row: Any,
     now: dt.datetime,
@@ -245,8 +258,9 @@ def _certificate_view(
     served: list[dict[str, Any]],
     full: bool,
 ) -> CertificateView:
-    """The view of a certificate's row: an ORM `Certificate` or a row of the Core listing
-    (`storage.reading.certificates_by_name`), which have the same column names."""
+    """The view of a certificate's row: an ORM `Certificate`, a row of the Core listing
+    (`storage.reading.certificates_by_name`) or the columns a submission wrote, which
+    have the same names."""
     return CertificateView(
         name=row.name,
         status=str(row.status.value),
