@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from storage import tables
 from storage.enums import CertificateStatus
 from storage.errors import RecordMissing
+from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

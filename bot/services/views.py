@@ -244,7 +244,13 @@ def written_certificate_view(
     columns as written, the name of the one it renews; nothing renews it or is assigned
     to it yet, so there is nothing more to read."""
     return _certificate_view(
-        SimpleNamespace(**row), now, renews=renews, renewed_by=[], assignments=[], full=True
+        SimpleNamespace(**row),
+        now,
+        renews=renews,
+        renewed_by=[],
+        assignments=[],
+        served=[],  # no probe row can name a certificate not yet committed
+        full=True,
     )
 
 
