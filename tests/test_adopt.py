@@ -21,12 +21,12 @@ from sqlmodel import select
 
 from bot.pipeline.tls_probe import ProbeResult
 from bot.services import adoption, assignments, audit, environments, expiry, renewals
-from bot.services.adoption import ProbeOptions
 from bot.services.clock import ManualClock
 from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from bot.services.expiry import ChannelPacer, ExpiryConfig
 from bot.services.expiry_thresholds import from_settings
+from bot.services.served import ProbeConfig, config_from_settings
 from bot.services.views import certificate_view
 from storage import queries
 from storage.models import AuditEvent, Certificate, TlsCheck
@@ -88,8 +88,8 @@ def actx(ctx: ServiceContext, dns: DnsServer) -> ServiceContext:
     return dataclasses.replace(ctx, default_nameservers=[dns.address])
 
 
-def options(server: TlsServer, *, loopback: bool = True) -> ProbeOptions:
-    return ProbeOptions(port=server.port, allow_loopback=loopback, timeout=2.0)
+def options(server: TlsServer, *, loopback: bool = True) -> ProbeConfig:
+    return ProbeConfig(port=server.port, allow_loopback=loopback, timeout=2.0)
 
 
 def adopt(ctx: ServiceContext, server: TlsServer, host: str, env: str, **kw: object) -> object:
@@ -233,7 +233,11 @@ def test_expired_served_certificate(
 def test_silent_and_garbage_servers(actx: ServiceContext, served: TlsServer) -> None:
     served.raw = "silent"
     error = refusal(
-        actx, served, "app.example.com", "dev", options=ProbeOptions(served.port, True, 0.5)
+        actx,
+        served,
+        "app.example.com",
+        "dev",
+        options=ProbeConfig(port=served.port, allow_loopback=True, timeout=0.5),
     )
     assert error.code == "handshake_failed" and "app.example.com" in error.message
     assert "TimeoutError" in error.message  # capped: the server would hold it open
@@ -308,8 +312,9 @@ def test_settings_give_the_probe_options(tmp_path: Path) -> None:
             "CERTOPS_PROBE_TIMEOUT": "2.5",
         }
     )
-    assert adoption.probe_options(settings) == ProbeOptions(8443, True, 2.5)
-    assert adoption.probe_options(load({})) == ProbeOptions(443, False, 5.0)
+    given, default = config_from_settings(settings), config_from_settings(load({}))
+    assert (given.port, given.allow_loopback, given.timeout) == (8443, True, 2.5)
+    assert (default.port, default.allow_loopback, default.timeout) == (443, False, 5.0)
     bad = load({"CERTOPS_PROBE_PORT": "0", "CERTOPS_PROBE_ALLOW_LOOPBACK": "maybe"})
     assert len(bad.problems()) == 2
 

@@ -96,7 +96,7 @@ def _adopt(settings: Any, services: Any, config: Any, report: Any) -> None:
         services,
         terminal_actor(),
         report,
-        options=adoption.probe_options(settings),
+        options=served.config_from_settings(settings),
         thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
     )
     served.record_adopted(services, config, adopted)

@@ -342,7 +342,7 @@ def assign(call: Call) -> Result:
 
 def adopt(call: Call) -> Result:
     """Record what HOSTNAME serves as ENV's certificate (status `observed`)."""
-    from bot.services import adoption
+    from bot.services import adoption, served
     from bot.services.expiry_thresholds import from_settings
 
     a = call.args
@@ -353,7 +353,7 @@ def adopt(call: Call) -> Result:
         call.actor,
         a.hostname,
         a.environment,
-        options=adoption.probe_options(settings),
+        options=served.config_from_settings(settings),
         thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
         nameservers=nameservers(a.nameserver),
     )

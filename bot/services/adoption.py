@@ -37,7 +37,7 @@ from bot.pipeline.keys import describe_certificate_key
 from bot.pipeline.leaf import dns_names
 from bot.pipeline.report import fingerprint_sha256, serial_hex
 from bot.pipeline.served import ServedProblem, read_served_leaf, resolve_address
-from bot.pipeline.tls_probe import DEFAULT_TIMEOUT, HTTPS_PORT, ProbeResult, probe
+from bot.pipeline.tls_probe import ProbeResult, probe
 from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.assignments import check_hostname, put_in_place
@@ -47,6 +47,7 @@ from bot.services.errors import ServiceError
 from bot.services.expiry_thresholds import Threshold, next_warning, parse_thresholds
 from bot.services.names import fit_name
 from bot.services.promotion import promote_due
+from bot.services.served import ProbeConfig
 from bot.services.supersession import VALID_STATES, supersede_unused
 from bot.services.views import (
     AssignmentView,
@@ -78,26 +79,6 @@ RENEWAL_HINT = (
     "new certificate with its key (`certops cert submit ... --renews NAME`, or Renew on "
     "the warning), then `certops cert renew`."
 )
-
-
-@dataclass(frozen=True)
-class ProbeOptions:
-    """Where and how long to probe: port 443 and no loopback, except in tests and labs
-    (CERTOPS_PROBE_PORT, CERTOPS_PROBE_ALLOW_LOOPBACK)."""
-
-    port: int = HTTPS_PORT
-    allow_loopback: bool = False
-    timeout: float = DEFAULT_TIMEOUT
-
-
-def probe_options(settings: Any) -> ProbeOptions:
-    """The probe options of `bot.settings.Settings`: the probe's own (CERTOPS_PROBE_*), so
-    adopting dials and waits exactly as the scheduled probe does."""
-    return ProbeOptions(
-        port=settings.probe_port,
-        allow_loopback=settings.probe_allow_loopback,
-        timeout=settings.probe_timeout_seconds,
-    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +114,7 @@ class AdoptResult:
 def probe_served(
     ctx: ServiceContext,
     hostname: str,
-    options: ProbeOptions,
+    options: ProbeConfig,
     *,
     nameservers: Sequence[tuple[str, int]] | None = None,
 ) -> ProbeResult:
@@ -278,7 +259,7 @@ def adopt_served(
     hostname: str,
     environment: str | int,
     *,
-    options: ProbeOptions | None = None,
+    options: ProbeConfig | None = None,
     thresholds: Sequence[Threshold] = (),
     result: ProbeResult | None = None,
     nameservers: Sequence[tuple[str, int]] | None = None,
@@ -296,7 +277,7 @@ def adopt_served(
         _check_not_updating(session, env)
         env_id = env.id or 0
     if result is None:
-        result = probe_served(ctx, host, options or ProbeOptions(), nameservers=nameservers)
+        result = probe_served(ctx, host, options or ProbeConfig(), nameservers=nameservers)
     leaf = _read(result, host, ctx.now())
     fingerprint = fingerprint_sha256(leaf)
     served_by = f"{result.address}:{result.port}"
@@ -378,7 +359,7 @@ def adopt_unrecorded(
     actor: Actor,
     report: ProbeReport,
     *,
-    options: ProbeOptions,
+    options: ProbeConfig,
     thresholds: Sequence[Threshold] = (),
 ) -> list[tuple[Target, Observation]]:
     """`certops probe --once --adopt`: adopt what each `not_recorded` hostname of `report`

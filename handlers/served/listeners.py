@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.services import adoption
+from bot.services import adoption, served
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
 from bot.services.expiry_thresholds import from_settings
@@ -68,7 +68,7 @@ def _adopt(
             actor,
             hostname,
             environment,
-            options=adoption.probe_options(settings),
+            options=served.config_from_settings(settings),
             thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
         )
     except ServiceError as error:
