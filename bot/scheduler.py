@@ -2,7 +2,8 @@
 served-certificate probe (each hostname every CERTOPS_PROBE_INTERVAL, 0: off).
 
 A small daemon thread runs every job each `interval` seconds (CERTOPS_NOTIFY_INTERVAL,
-default 60). No job store and no in-process locking: every job claims its work in the
+default 60); the probe has a thread of its own (`OWN_THREAD`), so a long probe run (about
+25 s for 1,000 hostnames, longer with silent ones) never holds back a due warning. No job store and no in-process locking: every job claims its work in the
 database (a unique notification row, a compare-and-set on a check row), so any number of
 bot replicas, plus `certops notify --once` from cron, can run the same jobs at once and
 each warning is still posted once. A job that raises is logged and retried next tick.
@@ -26,6 +27,9 @@ from bot.settings import Settings
 log = logging.getLogger("certops.scheduler")
 
 Job = tuple[str, Callable[[], Any]]
+
+# Jobs that tick on a thread of their own, apart from the expiry scan and the TLS checks.
+OWN_THREAD = frozenset({"probe"})
 
 
 @dataclass
@@ -144,12 +148,28 @@ class Scheduler:
         self._stop = stopping or threading.Event()
         self._stopped = False
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._watcher: threading.Thread | None = None
 
+    def lanes(self) -> list[list[Job]]:
+        """The jobs as the threads run them: the shared lane first (it counts `ticks`),
+        then one lane for each job of `OWN_THREAD`."""
+        shared = [job for job in self.jobs if job[0] not in OWN_THREAD]
+        return [shared] + [[job] for job in self.jobs if job[0] in OWN_THREAD]
+
+    @property
+    def running(self) -> bool:
+        """A lane's thread is still alive (started and not yet stopped)."""
+        return any(thread.is_alive() for thread in self._threads)
+
     def start(self) -> Scheduler:
-        self._thread = threading.Thread(target=self._loop, name="certops-scheduler", daemon=True)
-        self._thread.start()
+        for number, lane in enumerate(self.lanes()):
+            name = "certops-scheduler" if number == 0 else f"certops-scheduler-{lane[0][0]}"
+            thread = threading.Thread(
+                target=self._loop, args=(lane, number == 0), name=name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
         if self._on_stop is not None:
             self._watcher = threading.Thread(
                 target=self._stop_when_told, name="certops-scheduler-stop", daemon=True
@@ -168,7 +188,7 @@ class Scheduler:
         deadline = time.monotonic() + timeout
         self._stop.set()
         self._run_on_stop()
-        for thread in (self._watcher, self._thread):  # the watcher may be giving back
+        for thread in (self._watcher, *self._threads):  # the watcher may be giving back
             if thread is not None and thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -185,12 +205,13 @@ class Scheduler:
             except Exception as error:
                 log.warning("scheduler stop: %s: %s", type(error).__name__, error)
 
-    def _loop(self) -> None:
+    def _loop(self, jobs: list[Job], counts: bool) -> None:
         if self._stop.wait(self.first_delay):
             return
         while not self._stop.is_set():
-            run_once(self.jobs)
-            self.ticks += 1
+            run_once(jobs)
+            if counts:
+                self.ticks += 1
             self._stop.wait(self.interval)
 
 

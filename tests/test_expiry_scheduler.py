@@ -66,9 +66,36 @@ def test_certops_run_starts_the_scheduler(sqlite_url: str, api: FakeSlackApi) ->
     database = Database(sqlite_url)
     scheduler = start_scheduler(settings, database, create_client(settings))
     try:
-        assert scheduler._thread is not None and scheduler._thread.is_alive()
+        assert scheduler.running
         api.wait_for("chat.postMessage", 1, timeout=10)
     finally:
         scheduler.stop()
         database.dispose()
-    assert not scheduler._thread.is_alive()
+    assert not scheduler.running
+
+
+def test_a_long_probe_run_never_holds_back_the_expiry_scan() -> None:
+    """The probe ticks on a thread of its own: while one probe run hangs, the expiry scan
+    (and the TLS checks) keep ticking, and stop() still returns."""
+    from bot.scheduler import Scheduler
+
+    release = threading.Event()
+    scans = threading.Semaphore(0)
+    probes: list[str] = []
+
+    def hung_probe() -> None:
+        probes.append(threading.current_thread().name)
+        release.wait(30)
+
+    scheduler = Scheduler(
+        [("expiry", scans.release), ("probe", hung_probe)], interval=0.01, first_delay=0
+    ).start()
+    try:
+        assert [len(lane) for lane in scheduler.lanes()] == [1, 1]
+        for _ in range(3):  # three scans while the probe's first run still hangs
+            assert scans.acquire(timeout=20)
+        assert probes == ["certops-scheduler-probe"] and not release.is_set()
+    finally:
+        release.set()
+        scheduler.stop(timeout=5)
+    assert scheduler.ticks >= 3
