@@ -108,6 +108,13 @@ def environment_by_id(session: Session, environment_id: int) -> Environment:
     return _required(session.get(Environment, environment_id), "environment", environment_id)
 
 
+def environment_by_id_or_name(session: Session, key: str | int) -> Environment:
+    """The environment a button names, by id (int) or by name; `RecordMissing` if none."""
+    if isinstance(key, int):
+        return environment_by_id(session, key)
+    return environment(session, key)
+
+
 def environment_name_taken(session: Session, name: str) -> bool:
     return session.exec(select(Environment.id).where(Environment.name == name)).first() is not None
 

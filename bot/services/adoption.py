@@ -130,12 +130,6 @@ def probe_served(
     return probe(hostname, port=options.port, resolve=lambda _: address, timeout=options.timeout)
 
 
-def _environment(session: Session, environment: str | int) -> Environment:
-    if isinstance(environment, int):
-        return queries.environment_by_id(session, environment)
-    return queries.environment(session, environment)
-
-
 def _check_not_updating(session: Session, env: Environment) -> None:
     current = queries.active_assignment(session, env.id or 0)
     if current is not None and current.state is AssignmentState.UPDATING:
@@ -273,7 +267,7 @@ def adopt_served(
     host = check_hostname(hostname)
     promote_due(ctx)
     with ctx.session() as session:
-        env = _environment(session, environment)
+        env = queries.environment_by_id_or_name(session, environment)
         _check_not_updating(session, env)
         env_id = env.id or 0
     if result is None:

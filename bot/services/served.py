@@ -643,26 +643,26 @@ def served_views(session: Any, environment_ids: Sequence[int]) -> dict[int, list
 
 
 def dns_check_of(
-    ctx: ServiceContext, config: ProbeConfig, hostname: str, environment_id: int
-) -> Any:
+    ctx: ServiceContext, config: ProbeConfig, hostname: str, environment: str | int
+) -> tuple[Any, str]:
     """The DNS check of `hostname` against its environment's default host (the button
-    "Run the DNS check"); returns the report, misconfigured included."""
-    from bot.pipeline.dns_check import check_dns
+    "Run the DNS check", naming the environment by id or name): the report, misconfigured
+    included, and the environment's name."""
+    from bot.services.dns import run_check
 
     with ctx.session() as session:
-        env = queries.environment_by_id(session, environment_id)
-        target = env.default_host
+        env = queries.environment_by_id_or_name(session, environment)
+        target, name = env.default_host, env.name
     if hostname == target:
         raise ServiceError(
             "invalid_input", f"{hostname} is the environment's default host: no CNAME to check"
         )
-    try:
-        return check_dns(
-            hostname,
-            target,
-            nameservers=list(config.nameservers or ctx.default_nameservers or ()),
-            timeout=config.dns_timeout,
-            load_balancer_patterns=ctx.load_balancer_patterns,
-        )
-    except ValueError as error:
-        raise ServiceError("invalid_input", str(error)) from None
+    report = run_check(
+        ctx,
+        hostname,
+        target,
+        nameservers=list(config.nameservers) or None,
+        timeout=config.dns_timeout,
+        refuse_misconfigured=False,
+    )
+    return report, name
