@@ -932,19 +932,6 @@ def served_probes(session: Session) -> Sequence[ServedProbe]:
     return session.exec(select(ServedProbe).order_by(col(ServedProbe.hostname))).all()
 
 
-def served_probes_of_environments(
-    session: Session, environment_ids: Iterable[int]
-) -> Sequence[ServedProbe]:
-    ids = list(environment_ids)
-    if not ids:
-        return []
-    return session.exec(
-        select(ServedProbe)
-        .where(col(ServedProbe.environment_id).in_(ids))
-        .order_by(col(ServedProbe.hostname))
-    ).all()
-
-
 def add_served_probe(session: Session, row: ServedProbe) -> ServedProbe | None:
     """Insert the hostname's row; None when another replica inserted it first."""
     try:

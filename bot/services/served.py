@@ -593,53 +593,7 @@ def _mark_reported(ctx: ServiceContext, change: ServedChange) -> None:
             queries.mark_served_reported(session, row.id or 0, change.change)
 
 
-# -- reading it back ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServedView:
-    hostname: str
-    outcome: str
-    detail: str | None
-    served_fingerprint: str | None
-    served_not_after: dt.datetime | None
-    checked_at: dt.datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hostname": self.hostname,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "served_fingerprint": self.served_fingerprint,
-            "served_not_after": self.served_not_after.isoformat()
-            if self.served_not_after
-            else None,
-            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
-        }
-
-    def short(self) -> str:
-        """`hostname: outcome` (with the reason when there is one), for lists."""
-        why = f" ({self.detail})" if self.detail and self.outcome != judge_served.OK else ""
-        return f"{self.hostname}: {self.outcome}{why}"
-
-
-def served_views(session: Any, environment_ids: Sequence[int]) -> dict[int, list[ServedView]]:
-    """environment id -> the latest probe outcome of each of its hostnames."""
-    out: dict[int, list[ServedView]] = {}
-    for row in queries.served_probes_of_environments(session, environment_ids):
-        if row.outcome is None or row.environment_id is None:
-            continue
-        out.setdefault(row.environment_id, []).append(
-            ServedView(
-                row.hostname,
-                row.outcome,
-                row.detail,
-                row.served_fingerprint,
-                as_utc(row.served_not_after) if row.served_not_after else None,
-                as_utc(row.checked_at) if row.checked_at else None,
-            )
-        )
-    return out
+# -- the "Run the DNS check" button ------------------------------------------------------
 
 
 def dns_check_of(
