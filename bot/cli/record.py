@@ -343,7 +343,7 @@ def assign(call: Call) -> Result:
 def adopt(call: Call) -> Result:
     """Record what HOSTNAME serves as ENV's certificate (status `observed`)."""
     from bot.services import adoption, served
-    from bot.services.expiry_thresholds import from_settings
+    from bot.services.expiry_thresholds import thresholds_of
 
     a = call.args
     settings = call.settings or startup.load_settings()
@@ -358,7 +358,7 @@ def adopt(call: Call) -> Result:
         a.hostname,
         a.environment,
         options=options,
-        thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
+        thresholds=thresholds_of(settings),
     )
 
 
