@@ -46,6 +46,7 @@ from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from bot.services.supersession import VALID_STATES
 from storage import queries
+from storage.enums import CertificateStatus
 from storage.models import CURRENT_ASSIGNMENT_STATES, ServedProbe
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ OUTCOMES = judge_served.OUTCOMES
 
 # A certificate of the record in one of these states, served where nothing is assigned,
 # counts as `ok` (a superseded or rejected one does not; "observed" is the adopt flow's).
-KNOWN_STATES = frozenset({*(str(s.value) for s in VALID_STATES), "observed"})
+KNOWN_STATES = frozenset({*(str(s.value) for s in VALID_STATES), str(CertificateStatus.OBSERVED)})
 
 CLAIM_PREFIX = "served:"
 DEFAULT_INTERVAL = dt.timedelta(hours=6)
