@@ -46,6 +46,7 @@ from prometheus_client.registry import Collector
 # of Prometheus; importable from here too.
 from bot.metrics_scope import _current, current, record_validation  # noqa: F401
 from bot.services.deadlines import Bounded
+from storage.enums import CertificateStatus
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -78,7 +79,8 @@ OVER_BUCKET = "over-90d"
 # Slack answers within 3 s or retries; handlers (DNS, validation) may take longer.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 HANDLER_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-STATUSES = ("validated", "pending_manual", "approved", "rejected", "superseded", "observed")
+# Every status of the record, from its one list (a new status gets its gauge without an edit).
+STATUSES = tuple(str(status) for status in CertificateStatus)
 # Certificates that no longer matter (replaced, refused) get no expiry series.
 EXPIRY_STATUSES = ("validated", "pending_manual", "approved", "observed")
 CERT_LABELS = (

@@ -108,6 +108,13 @@ def environment_by_id(session: Session, environment_id: int) -> Environment:
     return _required(session.get(Environment, environment_id), "environment", environment_id)
 
 
+def environment_by_id_or_name(session: Session, key: str | int) -> Environment:
+    """The environment a button names, by id (int) or by name; `RecordMissing` if none."""
+    if isinstance(key, int):
+        return environment_by_id(session, key)
+    return environment(session, key)
+
+
 def environment_name_taken(session: Session, name: str) -> bool:
     return session.exec(select(Environment.id).where(Environment.name == name)).first() is not None
 
@@ -923,19 +930,6 @@ def served_probe_of(session: Session, hostname: str) -> ServedProbe | None:
 def served_probes(session: Session) -> Sequence[ServedProbe]:
     """Every probed hostname, by hostname."""
     return session.exec(select(ServedProbe).order_by(col(ServedProbe.hostname))).all()
-
-
-def served_probes_of_environments(
-    session: Session, environment_ids: Iterable[int]
-) -> Sequence[ServedProbe]:
-    ids = list(environment_ids)
-    if not ids:
-        return []
-    return session.exec(
-        select(ServedProbe)
-        .where(col(ServedProbe.environment_id).in_(ids))
-        .order_by(col(ServedProbe.hostname))
-    ).all()
 
 
 def add_served_probe(session: Session, row: ServedProbe) -> ServedProbe | None:

@@ -190,3 +190,24 @@ def test_the_tls_check_after_an_assignment_ends_honestly_in_the_lab(sqlite_url: 
         "I could not read the certificate of shop.example.com after 4 attempts (OSError: "
         "shop.example.com resolves to 127.0.0.1, a loopback address: not probed)"
     ) in scans[-1]
+
+
+def test_the_probe_of_the_console_asks_the_lab_too(sqlite_url: str) -> None:
+    """The scheduler's probe maps its nameservers from the settings: with the lab running
+    they are the lab's, so an environment's default host resolves there (to its loopback
+    address, which the probe refuses) and no question goes to the system's resolver."""
+    from bot.services import served
+
+    database = Database(sqlite_url)
+    ctx = ServiceContext(database=database)
+    add_env(ctx, host=LAB_TARGET)
+    try:
+        with open_session(Settings(database_url=sqlite_url), admin=True, services=ctx) as s:
+            assert s.lab is not None and s.jobs.probe_config is not None
+            assert s.jobs.probe_config.nameservers == tuple(s.lab.nameservers)
+            report = served.run_probe(s.deps.services, s.jobs.probe_config, every=True)
+    finally:
+        database.dispose()
+    (result,) = report.results
+    assert result["hostname"] == LAB_TARGET and result["outcome"] == "address_refused"
+    assert "resolves to 127.0.0.1, a loopback address" in result["detail"]

@@ -51,7 +51,7 @@ def _target(server: LifetimeServer, timeout: float = 5.0) -> LifetimeTarget:
         host,
         port,
         TOKEN,
-        trust_files=(server.root_file,),
+        extra_roots=(server.ca.cert,),
         connect_address="127.0.0.1",
         timeout=timeout,
     )
@@ -374,6 +374,15 @@ def test_certops_doctor_checks_the_token(
         assert words in done.stdout
     unset = {k: v for k, v in environ.items() if k != "LIFETIME_API_TOKEN"}
     assert "lifetime:" not in _certops(unset, tmp_path, "doctor").stdout  # only when set
+    # The trust store is read by the one reader (bot/trust_roots.py), and a bad one stops
+    # the LifeTime item before any request, naming the setting.
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"not a certificate")
+    lifetime.requests.clear()
+    bad = _certops({**environ, "CERTOPS_TRUST_STORE": str(junk)}, tmp_path, "doctor")
+    line = next(line for line in bad.stdout.splitlines() if "lifetime:" in line)
+    assert line.startswith("[FAIL] lifetime") and "CERTOPS_TRUST_STORE" in line, bad.stdout
+    assert lifetime.requests == []
 
 
 # --- `/cert env sync` in Slack -------------------------------------------------------------
@@ -397,7 +406,9 @@ def test_admins_sync_from_slack_with_the_same_summary(
     ex = slack.command("env sync", ADMIN)
     assert ex.sent.status == 200 and "Asking LifeTime" in ex.ack_text
     (answer,) = ex.texts()
-    target = environment_sync.lifetime_target(slack.settings)
+    target = environment_sync.lifetime_target(
+        slack.settings, extra_roots=slack.deps.services.extra_roots
+    )
     expected = summary_lines(
         sync_environments(slack.deps.services, ADMIN_ACTOR, target, dry_run=True), escape
     )

@@ -40,7 +40,7 @@ def lifetime(tmp_path: Path) -> Iterator[LifetimeServer]:
 def _target(server: LifetimeServer, **changes: object) -> LifetimeTarget:
     base, host, port = parse_url(server.url)
     target = LifetimeTarget(
-        base, host, port, TOKEN, trust_files=(server.root_file,), connect_address="127.0.0.1"
+        base, host, port, TOKEN, extra_roots=(server.ca.cert,), connect_address="127.0.0.1"
     )
     return replace(target, **changes)  # type: ignore[arg-type]
 
@@ -108,16 +108,12 @@ def test_a_slow_answer_is_bounded_by_one_deadline(lifetime: LifetimeServer) -> N
         lifetime.gate.set()
 
 
-def test_tls_errors_name_the_reason(lifetime: LifetimeServer, tmp_path: Path) -> None:
-    untrusted = _error(_target(lifetime, trust_files=()))
+def test_tls_errors_name_the_reason(lifetime: LifetimeServer) -> None:
+    untrusted = _error(_target(lifetime, extra_roots=()))
     assert untrusted.code == "tls" and "unable to get local issuer certificate" in untrusted.message
     assert "CERTOPS_TRUST_STORE" in untrusted.message
     other_name = _error(_target(lifetime, host="other-lt.outsystemsenterprise.com"))
     assert other_name.code == "tls" and "Hostname mismatch" in other_name.message
-    junk = tmp_path / "junk.pem"
-    junk.write_bytes(b"not a certificate")
-    store = _error(_target(lifetime, trust_files=(junk,)))
-    assert store.code == "trust_store" and "no readable certificate" in store.message
 
 
 def test_connection_refused_and_unresolvable(lifetime: LifetimeServer) -> None:
@@ -128,7 +124,7 @@ def test_connection_refused_and_unresolvable(lifetime: LifetimeServer) -> None:
 
 
 def test_the_extra_roots_of_the_context_are_trusted_too(lifetime: LifetimeServer) -> None:
-    target = _target(lifetime, trust_files=(), extra_roots=(lifetime.ca.cert,))
+    target = _target(lifetime, extra_roots=(lifetime.ca.cert,))
     assert len(list_environments(target)) == 3
 
 

@@ -376,6 +376,28 @@ def test_the_buttons_check_the_dns_renew_and_adopt(sqlite_url: str, probe_lab: L
         )
 
 
+def test_the_dns_check_button_reads_its_value_as_the_adopt_button_does(
+    sqlite_url: str, probe_lab: Lab
+) -> None:
+    from tests.support.slack_harness import slack_harness
+
+    with slack_harness(sqlite_url, nameservers=[probe_lab.dns.address]) as h:
+        seed_lab(h.deps.services, probe_lab)
+        # An environment named, not numbered (the adopt value's form), is found by name.
+        by_name = json.dumps({"hostname": "moved.shop.test", "environment": "moved"})
+        checked = h.click("served_dns_check", value=by_name).all_text
+        assert "moved.shop.test" in checked and "misconfigured" in checked.lower()
+        # No hostname, or one longer than a host name can be: one line, no DNS check.
+        for value in (
+            json.dumps({"environment": "moved"}),
+            json.dumps({"hostname": "a" * 300 + ".test", "environment": "moved"}),
+            "not json",
+        ):
+            refused = h.click("served_dns_check", value=value).all_text
+            assert "carries no hostname and environment I can read" in refused
+            assert "misconfigured" not in refused.lower()
+
+
 def test_the_bot_scheduler_runs_the_probe_and_posts(
     sqlite_url: str, probe_lab: Lab, api: FakeSlackApi
 ) -> None:

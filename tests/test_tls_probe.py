@@ -65,6 +65,29 @@ def test_probe_reads_the_served_certificate_with_sni(
     assert server.sni == [HOST]
 
 
+def test_probe_works_with_more_than_1024_files_open(
+    server: TlsServer, certs: tuple[Issued, Issued]
+) -> None:
+    """A busy bot may hold over a thousand files; select() refuses socket numbers past
+    1,023, so the handshake must wait another way."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1100
+    if soft < wanted + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, wanted + 64), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(wanted - 16)]
+    try:
+        server.serve(certs[0])
+        result = probe(HOST, port=server.port, resolve=lambda _: "127.0.0.1", timeout=5)
+        assert result.ok, result.error
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_probe_reports_what_went_wrong(server: TlsServer) -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]

@@ -90,14 +90,14 @@ def _adopt(settings: Any, services: Any, config: Any, report: Any) -> None:
     """Adopt the `not_recorded` hostnames, then record them again (now `ok`: no post)."""
     from bot.services import adoption, served
     from bot.services.actors import terminal_actor
-    from bot.services.expiry_thresholds import from_settings
+    from bot.services.expiry_thresholds import thresholds_of
 
     adopted = adoption.adopt_unrecorded(
         services,
         terminal_actor(),
         report,
         options=served.config_from_settings(settings),
-        thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
+        thresholds=thresholds_of(settings),
     )
     served.record_adopted(services, config, adopted)
 

@@ -343,19 +343,22 @@ def assign(call: Call) -> Result:
 def adopt(call: Call) -> Result:
     """Record what HOSTNAME serves as ENV's certificate (status `observed`)."""
     from bot.services import adoption, served
-    from bot.services.expiry_thresholds import from_settings
+    from bot.services.expiry_thresholds import thresholds_of
 
     a = call.args
     settings = call.settings or startup.load_settings()
-    ctx = replace(call.ctx, dns_timeout=timeout(a.timeout))
+    # --nameserver and --timeout apply to the lookup; the dial stays CERTOPS_PROBE_TIMEOUT's.
+    options = replace(served.config_from_settings(settings), dns_timeout=timeout(a.timeout))
+    given = nameservers(a.nameserver)
+    if given:
+        options = replace(options, nameservers=tuple(given))
     return adoption.adopt_served(
-        ctx,
+        call.ctx,
         call.actor,
         a.hostname,
         a.environment,
-        options=served.config_from_settings(settings),
-        thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
-        nameservers=nameservers(a.nameserver),
+        options=options,
+        thresholds=thresholds_of(settings),
     )
 
 

@@ -448,7 +448,10 @@ def open_session(
             lab_dns = not settings.nameservers and services.default_nameservers is None
         lab = stack.enter_context(LabDns()) if lab_dns else None
         if lab is not None:
+            # Every DNS question of the session goes to the lab: the services' checks, and
+            # what maps from the settings (the probe's and the Adopt button's ProbeConfig).
             services.default_nameservers = lab.nameservers
+            settings = dataclasses.replace(settings, nameservers=tuple(lab.nameservers))
         deps = Deps(settings=settings, services=services)
         # Counted once, by the app's MeteredExecutor (bot/metrics.py), which `work` reads.
         executor = ContextExecutor(max_workers=16, thread_name_prefix="certops-listener")

@@ -13,6 +13,7 @@ from bot.pipeline.lifetime_api import LifetimeError, list_environments
 from bot.services.environment_sync import lifetime_target
 from bot.services.errors import ServiceError
 from bot.settings import Settings
+from bot.trust_roots import TrustRootsError, setting_roots
 
 NAME = "lifetime"
 TIMEOUT = 10.0
@@ -23,7 +24,6 @@ _FIXES = {
     "not_found": "set CERTOPS_LIFETIME_URL to LifeTime's own address, "
     "such as https://acme-lt.outsystemsenterprise.com",
     "tls": "if LifeTime's certificate comes from a private CA, name its root in CERTOPS_TRUST_STORE",
-    "trust_store": "fix the file named in CERTOPS_TRUST_STORE",
 }
 
 
@@ -37,7 +37,11 @@ def token(settings: Settings) -> CheckResult | None:
             "set CERTOPS_LIFETIME_URL to LifeTime's address (/cert env sync needs it)",
         )
     try:
-        target = lifetime_target(settings, timeout=TIMEOUT)
+        roots = setting_roots(settings)
+    except TrustRootsError as error:
+        return fail(NAME, str(error), "fix the file named in CERTOPS_TRUST_STORE")
+    try:
+        target = lifetime_target(settings, timeout=TIMEOUT, extra_roots=roots)
     except ServiceError as error:
         return fail(NAME, error.message, "fix the setting named")
     try:

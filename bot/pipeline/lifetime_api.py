@@ -10,7 +10,7 @@ line a person can act on.
 Bounded: one deadline for the whole request (connection, TLS, headers and body), a cap on
 the body read before it is parsed, and on how many environments an answer may list.
 TLS is verified against the system's roots, certifi's and the extra roots given
-(CERTOPS_TRUST_STORE). Redirects are never followed (the token goes to the address given,
+(CERTOPS_TRUST_STORE's, read once by bot/trust_roots.py: no file is read here). Redirects are never followed (the token goes to the address given,
 nowhere else), the URL may carry no credentials or query, and the token appears in no
 message, URL or log line: errors are worded here, never passed on from the libraries.
 
@@ -30,7 +30,6 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,14 +37,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from bot.pipeline.hostnames import InvalidHostname, normalize
-from bot.pipeline.trust import TrustStore, TrustStoreError, certifi_roots
+from bot.pipeline.trust import certifi_roots
 
 API_BASE = "/lifetimeapi/rest/v2"
 ENVIRONMENTS_PATH = f"{API_BASE}/environments/"
 DEFAULT_TIMEOUT = 15.0  # seconds for the whole request
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_ENVIRONMENTS = 500
-MAX_TRUST_FILE_BYTES = 10 * 1024 * 1024
 # The documented values of Environment.EnvironmentType.
 ENVIRONMENT_TYPES = ("Development", "Test", "Production")
 MAX_NAME_CHARS = 200
@@ -70,7 +68,7 @@ _CHUNK = 64 * 1024
 class LifetimeError(Exception):
     """The list could not be had; `message` is the one line to show, `code` says why:
     unauthorized, forbidden, no_environments, not_found, redirected, http_status, tls,
-    timeout, refused, unresolvable, unreachable, bad_answer, invalid_url, trust_store."""
+    timeout, refused, unresolvable, unreachable, bad_answer, invalid_url."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -97,7 +95,6 @@ class LifetimeTarget:
     host: str
     port: int
     token: str = field(repr=False)
-    trust_files: tuple[Path, ...] = ()
     extra_roots: tuple[x509.Certificate, ...] = ()
     connect_address: str | None = None  # tests and labs: this IP instead of the host's
     timeout: float = DEFAULT_TIMEOUT
@@ -164,43 +161,16 @@ def list_environments(target: LifetimeTarget) -> list[LifetimeEnvironment]:
     return parse_environments(body, target.max_environments)
 
 
-def tls_context(
-    trust_files: Sequence[Path] = (), extra_roots: Sequence[x509.Certificate] = ()
-) -> ssl.SSLContext:
+def tls_context(extra_roots: Sequence[x509.Certificate] = ()) -> ssl.SSLContext:
     """A verifying client context: the system's roots, certifi's, and the extra ones."""
     context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     roots = [*certifi_roots(), *extra_roots]
-    for path in trust_files:
-        roots += _trust_file(path)
     if roots:
         context.load_verify_locations(
             cadata=b"".join(root.public_bytes(serialization.Encoding.DER) for root in roots)
         )
     return context
-
-
-def _trust_file(path: Path) -> list[x509.Certificate]:
-    """The roots of one CERTOPS_TRUST_STORE file (PEM bundle or one DER certificate)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_TRUST_FILE_BYTES + 1)
-    except OSError as error:
-        raise LifetimeError(
-            "trust_store", f"CERTOPS_TRUST_STORE: {str(path)!r} cannot be read ({error.strerror})"
-        ) from None
-    if len(data) > MAX_TRUST_FILE_BYTES:
-        raise LifetimeError(
-            "trust_store", f"CERTOPS_TRUST_STORE: {str(path)!r} is larger than a trust store is"
-        )
-    try:
-        return list(
-            TrustStore.from_pem(
-                data, include_certifi=False, source=f"CERTOPS_TRUST_STORE {str(path)!r}"
-            ).extra_roots
-        )
-    except TrustStoreError as error:
-        raise LifetimeError("trust_store", str(error)) from None
 
 
 class _Connection(http.client.HTTPSConnection):
@@ -233,7 +203,7 @@ class _Connection(http.client.HTTPSConnection):
 def _get(target: LifetimeTarget, path: str) -> tuple[int, bytes]:
     """(status, body) of one GET; the body only for 200, read within the cap and deadline."""
     deadline = time.monotonic() + target.timeout
-    context = tls_context(target.trust_files, target.extra_roots)
+    context = tls_context(target.extra_roots)
     connection = _Connection(target, context, deadline)
     try:
         connection.request(

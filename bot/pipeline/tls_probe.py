@@ -13,7 +13,7 @@ that accepts and never speaks, or trickles a byte at a time, ends there).
 from __future__ import annotations
 
 import hashlib
-import select
+import selectors
 import socket
 import ssl
 import time
@@ -97,16 +97,21 @@ def probe(
 
 def _handshake(tls: ssl.SSLSocket, deadline: float, timeout: float) -> None:
     """The handshake, non-blocking, under one deadline (a per-read timeout would let a
-    server that trickles bytes hold the probe for ever)."""
+    server that trickles bytes hold the probe for ever). Waited on with `selectors`
+    (epoll/poll), not select(): a process with more than 1,024 files open (a busy bot)
+    has socket numbers select() refuses."""
     tls.setblocking(False)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no TLS handshake within {timeout:g} s")
-        try:
-            tls.do_handshake()
-            return
-        except ssl.SSLWantReadError:
-            select.select([tls], [], [], left)
-        except ssl.SSLWantWriteError:
-            select.select([], [tls], [], left)
+    with selectors.DefaultSelector() as waiting:
+        waiting.register(tls, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no TLS handshake within {timeout:g} s")
+            try:
+                tls.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                waiting.modify(tls, selectors.EVENT_READ)
+            except ssl.SSLWantWriteError:
+                waiting.modify(tls, selectors.EVENT_WRITE)
+            waiting.select(left)

@@ -22,6 +22,7 @@ recorded (`chain_pem` stays empty).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -36,8 +37,8 @@ from bot.pipeline.hostnames import covers
 from bot.pipeline.keys import describe_certificate_key
 from bot.pipeline.leaf import dns_names
 from bot.pipeline.report import fingerprint_sha256, serial_hex
-from bot.pipeline.served import ServedProblem, read_served_leaf, resolve_address
-from bot.pipeline.tls_probe import ProbeResult, probe
+from bot.pipeline.served import ServedProblem, read_served_leaf
+from bot.pipeline.tls_probe import ProbeResult
 from bot.services import audit
 from bot.services.actors import Actor
 from bot.services.assignments import check_hostname, put_in_place
@@ -47,7 +48,7 @@ from bot.services.errors import ServiceError
 from bot.services.expiry_thresholds import Threshold, next_warning, parse_thresholds
 from bot.services.names import fit_name
 from bot.services.promotion import promote_due
-from bot.services.served import ProbeConfig
+from bot.services.served import ProbeConfig, check_served
 from bot.services.supersession import VALID_STATES, supersede_unused
 from bot.services.views import (
     AssignmentView,
@@ -111,29 +112,16 @@ class AdoptResult:
         }
 
 
-def probe_served(
-    ctx: ServiceContext,
-    hostname: str,
-    options: ProbeConfig,
-    *,
-    nameservers: Sequence[tuple[str, int]] | None = None,
-) -> ProbeResult:
-    """Resolve `hostname` through the configured nameservers (refusing loopback and
-    link-local unless allowed), then probe it with SNI. Refusals are ServiceErrors."""
-    servers = nameservers if nameservers is not None else ctx.default_nameservers or ()
-    try:
-        address = resolve_address(
-            hostname, servers, timeout=ctx.dns_timeout, allow_loopback=options.allow_loopback
-        )
-    except ServedProblem as problem:
-        raise ServiceError(problem.code, problem.message) from None
-    return probe(hostname, port=options.port, resolve=lambda _: address, timeout=options.timeout)
-
-
-def _environment(session: Session, environment: str | int) -> Environment:
-    if isinstance(environment, int):
-        return queries.environment_by_id(session, environment)
-    return queries.environment(session, environment)
+def probe_served(ctx: ServiceContext, hostname: str, options: ProbeConfig) -> ProbeResult:
+    """What `hostname` serves, dialled as every probe is (`served.check_served`: the
+    configured nameservers, else the context's; loopback and link-local refused unless
+    allowed). A hostname with no address to dial is a ServiceError with the reason."""
+    if not options.nameservers and ctx.default_nameservers:
+        options = dataclasses.replace(options, nameservers=tuple(ctx.default_nameservers))
+    result, failed = check_served(options, hostname)
+    if failed is not None:
+        raise ServiceError(failed.outcome, failed.detail or failed.outcome)
+    return result
 
 
 def _check_not_updating(session: Session, env: Environment) -> None:
@@ -262,7 +250,6 @@ def adopt_served(
     options: ProbeConfig | None = None,
     thresholds: Sequence[Threshold] = (),
     result: ProbeResult | None = None,
-    nameservers: Sequence[tuple[str, int]] | None = None,
 ) -> AdoptResult:
     """Record what `hostname` serves as `environment`'s certificate (by name, or by id).
 
@@ -273,11 +260,11 @@ def adopt_served(
     host = check_hostname(hostname)
     promote_due(ctx)
     with ctx.session() as session:
-        env = _environment(session, environment)
+        env = queries.environment_by_id_or_name(session, environment)
         _check_not_updating(session, env)
         env_id = env.id or 0
     if result is None:
-        result = probe_served(ctx, host, options or ProbeConfig(), nameservers=nameservers)
+        result = probe_served(ctx, host, options or ProbeConfig())
     leaf = _read(result, host, ctx.now())
     fingerprint = fingerprint_sha256(leaf)
     served_by = f"{result.address}:{result.port}"

@@ -54,7 +54,6 @@ _CODES = {
     "not_found": "lifetime_not_found",
     "bad_answer": "lifetime_bad_answer",
     "invalid_url": "invalid_input",
-    "trust_store": "lifetime_not_configured",
 }
 # How the fields are named in a summary and in `--json`.
 _LABELS = {
@@ -136,7 +135,8 @@ def lifetime_target(
     extra_roots: Sequence[x509.Certificate] = (),
 ) -> LifetimeTarget:
     """LifeTime's address (`url`, else CERTOPS_LIFETIME_URL), the token from the settings,
-    the roots (CERTOPS_TRUST_STORE and `extra_roots`), or a refusal saying what is missing.
+    the roots (`extra_roots`: the context's, which hold CERTOPS_TRUST_STORE's, read once
+    by bot/trust_roots.py), or a refusal saying what is missing.
     The CLI, Slack and `certops doctor` all ask LifeTime through this."""
     where = url or settings.lifetime_url
     if not where:
@@ -167,7 +167,6 @@ def lifetime_target(
         host=host,
         port=port,
         token=settings.lifetime_api_token,
-        trust_files=tuple(settings.trust_store),
         extra_roots=tuple(extra_roots),
         connect_address=address,
         timeout=timeout or DEFAULT_TIMEOUT,

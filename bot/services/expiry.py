@@ -939,9 +939,9 @@ def set_environment_thresholds(
 
 def config_from_settings(settings: Any, replica: str | None = None) -> ExpiryConfig:
     """The scan's configuration from `bot.settings.Settings`."""
-    from bot.services.expiry_thresholds import from_settings
+    from bot.services.expiry_thresholds import thresholds_of
 
-    thresholds = from_settings(settings.warning_thresholds_days, settings.warning_shares)
+    thresholds = thresholds_of(settings)
     lease = dt.timedelta(seconds=getattr(settings, "warning_lease_seconds", 300.0))
     if replica:
         return ExpiryConfig(thresholds, settings.default_channel, replica, claim_lease=lease)

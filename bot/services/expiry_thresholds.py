@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 EXPIRED = "expired"
 # Share thresholds of certificates living longer than this count as if they lived this
@@ -101,6 +102,12 @@ def normalized(thresholds: Iterable[Threshold]) -> tuple[Threshold, ...]:
 
 def from_settings(days: Sequence[int], shares: Sequence[float]) -> tuple[Threshold, ...]:
     return normalized([days_threshold(d) for d in days] + [share_threshold(s) for s in shares])
+
+
+def thresholds_of(settings: Any) -> tuple[Threshold, ...]:
+    """The global thresholds of `bot.settings.Settings` (CERTOPS_WARNING_DAYS): the one
+    mapping the scan, `certops adopt`, `probe --adopt` and the Adopt button share."""
+    return from_settings(settings.warning_thresholds_days, settings.warning_shares)
 
 
 def render(thresholds: Sequence[Threshold]) -> str:

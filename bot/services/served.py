@@ -46,6 +46,7 @@ from bot.services.context import ServiceContext
 from bot.services.errors import ServiceError
 from bot.services.supersession import VALID_STATES
 from storage import queries
+from storage.enums import CertificateStatus
 from storage.models import CURRENT_ASSIGNMENT_STATES, ServedProbe
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ OUTCOMES = judge_served.OUTCOMES
 
 # A certificate of the record in one of these states, served where nothing is assigned,
 # counts as `ok` (a superseded or rejected one does not; "observed" is the adopt flow's).
-KNOWN_STATES = frozenset({*(str(s.value) for s in VALID_STATES), "observed"})
+KNOWN_STATES = frozenset({*(str(s.value) for s in VALID_STATES), str(CertificateStatus.OBSERVED)})
 
 CLAIM_PREFIX = "served:"
 DEFAULT_INTERVAL = dt.timedelta(hours=6)
@@ -593,76 +594,30 @@ def _mark_reported(ctx: ServiceContext, change: ServedChange) -> None:
             queries.mark_served_reported(session, row.id or 0, change.change)
 
 
-# -- reading it back ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServedView:
-    hostname: str
-    outcome: str
-    detail: str | None
-    served_fingerprint: str | None
-    served_not_after: dt.datetime | None
-    checked_at: dt.datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "hostname": self.hostname,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "served_fingerprint": self.served_fingerprint,
-            "served_not_after": self.served_not_after.isoformat()
-            if self.served_not_after
-            else None,
-            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
-        }
-
-    def short(self) -> str:
-        """`hostname: outcome` (with the reason when there is one), for lists."""
-        why = f" ({self.detail})" if self.detail and self.outcome != judge_served.OK else ""
-        return f"{self.hostname}: {self.outcome}{why}"
-
-
-def served_views(session: Any, environment_ids: Sequence[int]) -> dict[int, list[ServedView]]:
-    """environment id -> the latest probe outcome of each of its hostnames."""
-    out: dict[int, list[ServedView]] = {}
-    for row in queries.served_probes_of_environments(session, environment_ids):
-        if row.outcome is None or row.environment_id is None:
-            continue
-        out.setdefault(row.environment_id, []).append(
-            ServedView(
-                row.hostname,
-                row.outcome,
-                row.detail,
-                row.served_fingerprint,
-                as_utc(row.served_not_after) if row.served_not_after else None,
-                as_utc(row.checked_at) if row.checked_at else None,
-            )
-        )
-    return out
+# -- the "Run the DNS check" button ------------------------------------------------------
 
 
 def dns_check_of(
-    ctx: ServiceContext, config: ProbeConfig, hostname: str, environment_id: int
-) -> Any:
+    ctx: ServiceContext, config: ProbeConfig, hostname: str, environment: str | int
+) -> tuple[Any, str]:
     """The DNS check of `hostname` against its environment's default host (the button
-    "Run the DNS check"); returns the report, misconfigured included."""
-    from bot.pipeline.dns_check import check_dns
+    "Run the DNS check", naming the environment by id or name): the report, misconfigured
+    included, and the environment's name."""
+    from bot.services.dns import run_check
 
     with ctx.session() as session:
-        env = queries.environment_by_id(session, environment_id)
-        target = env.default_host
+        env = queries.environment_by_id_or_name(session, environment)
+        target, name = env.default_host, env.name
     if hostname == target:
         raise ServiceError(
             "invalid_input", f"{hostname} is the environment's default host: no CNAME to check"
         )
-    try:
-        return check_dns(
-            hostname,
-            target,
-            nameservers=list(config.nameservers or ctx.default_nameservers or ()),
-            timeout=config.dns_timeout,
-            load_balancer_patterns=ctx.load_balancer_patterns,
-        )
-    except ValueError as error:
-        raise ServiceError("invalid_input", str(error)) from None
+    report = run_check(
+        ctx,
+        hostname,
+        target,
+        nameservers=list(config.nameservers) or None,
+        timeout=config.dns_timeout,
+        refuse_misconfigured=False,
+    )
+    return report, name

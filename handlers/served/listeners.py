@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from bot.services import adoption, served
 from bot.services.actors import Actor
 from bot.services.errors import ServiceError
-from bot.services.expiry_thresholds import from_settings
+from bot.services.expiry_thresholds import thresholds_of
 from handlers.common.background import after_ack
 from handlers.common.blocks.base import fallback_text
 from handlers.common.blocks.help import problem_blocks
@@ -69,7 +69,7 @@ def _adopt(
             hostname,
             environment,
             options=served.config_from_settings(settings),
-            thresholds=from_settings(settings.warning_thresholds_days, settings.warning_shares),
+            thresholds=thresholds_of(settings),
         )
     except ServiceError as error:
         reply = refusal(error, deps, "adopt", action="adopting a served certificate")

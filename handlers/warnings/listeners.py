@@ -25,7 +25,7 @@ from handlers.common.blocks.dns import dns_blocks
 from handlers.common.deps import deps_of
 from handlers.common.errors import best_effort
 from handlers.common.forms import FormRequest
-from handlers.common.payloads import button_value, clicked_in
+from handlers.common.payloads import button_value, clicked_in, served_target
 from handlers.common.refusals import refusal
 
 log = logging.getLogger("certops.warnings")
@@ -117,6 +117,10 @@ def renew(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContex
 
 # -- the buttons of a served-certificate change (issue 17) ---------------------------------
 
+MALFORMED_SERVED = (
+    "This button carries no hostname and environment I can read: nothing was checked."
+)
+
 
 def served_dns_check(
     ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
@@ -126,24 +130,22 @@ def served_dns_check(
     ack()
     deps = deps_of(context)
     actor: Actor = context["actor"]
-    value = button_value(body)
+    target = served_target(body)  # the Adopt button's reader: bounded, checked
+    if target is None:
+        respond(text=MALFORMED_SERVED, replace_original=False)
+        return
+    hostname, environment = target
     channel, ts = clicked_in(body)
-    hostname = str(value.get("hostname") or "")
-    environment = str(value.get("environment") or "")
-    try:
-        environment_id = int(value.get("environment_id") or 0)
-    except (TypeError, ValueError):
-        environment_id = 0
 
     def work() -> None:
         config = served.config_from_settings(deps.settings)
         try:
-            report = served.dns_check_of(deps.services, config, hostname, environment_id)
+            report, name = served.dns_check_of(deps.services, config, hostname, environment)
         except ServiceError as error:
             reply = refusal(error, deps, "DNS check")
             respond(blocks=reply.blocks, text=reply.text, replace_original=False)
             return
-        blocks = checked_message(dns_blocks(report.to_dict(), environment or None))
+        blocks = checked_message(dns_blocks(report.to_dict(), name))
         text = f"DNS check of {hostname}: {report.verdict}"
         if channel and ts:
             client.chat_postMessage(channel=channel, thread_ts=ts, text=text, blocks=blocks)
