@@ -129,6 +129,8 @@ def test_the_validate_form_pfx_password_asked_again_only_where_it_was_wrong(
     assert "! PFX password: shop.pfx: the password does not open this PKCS#12 file" in text
     after_error = text.split("The form has errors:")[1].split("[form: Saved]")[0]
     assert "PFX password" in after_error and "Domain" not in after_error
+    assert "Enter keeps what you typed before." in after_error  # the hint, never the value
+    assert "wrong password" not in text  # typed without echo, shown nowhere
     assert "Certificate name" not in after_error and "If it fails" not in after_error
     assert "[form: Saved]" in text and "Saved *shop*: validated." in text
     assert "== Certificates (1) ==" in text  # the session goes on after the form

@@ -129,8 +129,9 @@ class Field:
             return [f"  Local file paths (at most {self.max_files}). {keep}"]
         if self.kind == "plain_text_input":
             value = state.get("value")
-            if self.is_password:
-                return ["  Typed without echo. Enter leaves it empty."]
+            if self.is_password:  # what Enter does, never the value itself
+                keeps = "keeps what you typed before" if value else "leaves it empty"
+                return [f"  Typed without echo. Enter {keeps}."]
             if value:
                 return [f"  Enter keeps: {value}"]
             return []
