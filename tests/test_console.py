@@ -223,7 +223,7 @@ def test_console_commands_from_the_terminal(tmp_path: Path) -> None:
     done = run_cli(["console", "--user", "U0TERM"], tmp_path, stdin=stdin + "\n")
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "Nothing sent." in out and "missing.pem: does not exist." in out
+    assert "Nothing sent." in out and "missing.pem' does not exist." in out
     assert "(2.0 days ahead of the real time)" in out and "Cannot read 'someday'" in out
     assert "You are now U0OTHER (not an admin)." in out and "for admins only" in out
     assert "You are now U0OTHER (an admin)." in out and "Environment *qa* recorded" in out

@@ -124,7 +124,7 @@ def test_the_validate_form_pfx_password_asked_again_only_where_it_was_wrong(
         database.dispose()
     assert "[form: Validate a certificate]" in text and "[form: Validate: PFX]" in text
     assert "'7' is not an option: type a number from 1 to 3." in text
-    assert "missing.pfx: does not exist." in text and "Type y or n." in text
+    assert "missing.pfx' does not exist." in text and "Type y or n." in text
     assert "  .pfx or .p12" in text  # the hint
     assert "! PFX password: shop.pfx: the password does not open this PKCS#12 file" in text
     after_error = text.split("The form has errors:")[1].split("[form: Saved]")[0]

@@ -47,7 +47,7 @@ def test_bad_paths_are_one_line(
 def test_over_limit_and_unreadable(tmp_path: Path) -> None:
     big = tmp_path / "big.pfx"
     big.write_bytes(b"x" * 2048)
-    with pytest.raises(LocalFileError, match="over the"):
+    with pytest.raises(LocalFileError, match="larger than 1 KiB"):
         read_local_files(str(big), max_bytes=1024 * 1024 // 1024)
     many = " ".join(str(big) for _ in range(11))
     with pytest.raises(LocalFileError, match="at most 10"):
@@ -71,3 +71,11 @@ def test_hosted_files_are_served_by_the_stand_in(tmp_path: Path) -> None:
         [info] = host_files(api, read_local_files(str(tmp_path / "leaf.pem")))
         assert info["name"] == "leaf.pem" and info["size"] == 28
         assert info["url_private_download"].startswith(api.base_url)
+
+
+def test_a_fifo_never_blocks_the_console(tmp_path: Path) -> None:
+    """A FIFO nobody writes to reads as empty (the command line's reader), never hangs."""
+    fifo = tmp_path / "pipe.pem"
+    os.mkfifo(fifo)
+    [item] = read_local_files(str(fifo))
+    assert item.content == b""

@@ -130,9 +130,9 @@ def test_bad_uploads_and_commands_are_one_line_and_send_nothing(
         (many / f"c{index}.pem").write_bytes(pki.shop.pem)
     lines = {
         "/upload": "Name at least one file",
-        f"/upload {good} {tmp_path}/missing.pem": "missing.pem: does not exist",
+        f"/upload {good} {tmp_path}/missing.pem": "missing.pem' does not exist",
         f"/upload {tmp_path}": "is a directory",
-        f"/upload {big}": "over the 10,485,760 a file may have",
+        f"/upload {big}": "is larger than 10 MiB",
         f"/upload {many}/*.pem": "11 files: at most 10",
         f"/upload {tmp_path}/*.der": "no file matches",
         '/upload "unbalanced': "Could not read the paths",

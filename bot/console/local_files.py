@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.cli.files import InputFileError, read_input_file
+
 # Slack lets one message carry at most 10 files; the bot downloads at most 10 MiB per file
 # (handlers/common/slack_files.MAX_FILE_BYTES). Checked here so the console says so
 # before anything is sent, as Slack's own client would.
@@ -67,21 +69,12 @@ def expand(word: str) -> list[Path]:
 
 
 def _read(path: Path, max_bytes: int) -> LocalFile:
+    """The command line's own bounded reader (bot/cli/files.py): never blocks on a FIFO,
+    never reads past the limit, one line for whatever is wrong."""
     try:
-        if not path.is_file():
-            what = "is a directory" if path.is_dir() else "does not exist"
-            raise LocalFileError(f"{path}: {what}.")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise LocalFileError(f"{path}: {size:,} bytes, over the {max_bytes:,} a file may have.")
-        with path.open("rb") as handle:
-            content = handle.read(max_bytes + 1)
-    except PermissionError:
-        raise LocalFileError(f"{path}: cannot be read (permission denied).") from None
-    except OSError as error:
-        raise LocalFileError(f"{path}: cannot be read ({error.strerror or error}).") from None
-    if len(content) > max_bytes:  # grew while we looked
-        raise LocalFileError(f"{path}: over the {max_bytes:,} bytes a file may have.")
+        content = read_input_file(str(path), "file", max_bytes)
+    except InputFileError as error:
+        raise LocalFileError(f"{error}.") from None
     return LocalFile(path, content)
 
 
