@@ -523,3 +523,6 @@ def test_probe_once_adopt_takes_in_what_is_not_recorded(
     assert rows["portal.shop.test"].outcome == "ok"
     assert rows["portal.shop.test"].reported == rows["portal.shop.test"].change  # no post
     assert rows["acme-lab.env.test"].outcome == "not_recorded"
+    platform = rows["acme-x.outsystemsenterprise.com"]  # OutSystems' own: expected, no post
+    assert platform.outcome == "not_recorded" and platform.reported == platform.change == 1
+    assert rows["acme-lab.env.test"].reported < rows["acme-lab.env.test"].change  # to post

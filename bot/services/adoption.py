@@ -48,7 +48,7 @@ from bot.services.errors import ServiceError
 from bot.services.expiry_thresholds import Threshold, next_warning, parse_thresholds
 from bot.services.names import fit_name
 from bot.services.promotion import promote_due
-from bot.services.served import ProbeConfig, check_served
+from bot.services.served import ProbeConfig, check_served, is_platform_host
 from bot.services.supersession import VALID_STATES, supersede_unused
 from bot.services.views import (
     AssignmentView,
@@ -335,12 +335,6 @@ def adopt_served(
         )
 
 
-# Hosts under the platform's own domain serve OutSystems' certificate, which OutSystems
-# renews: nothing a team could renew, so `--adopt` does not take them in (`certops adopt`
-# still does, when asked by name).
-PLATFORM_DOMAIN = "outsystemsenterprise.com"
-
-
 def adopt_unrecorded(
     ctx: ServiceContext,
     actor: Actor,
@@ -362,7 +356,7 @@ def adopt_unrecorded(
         if outcome != NOT_RECORDED or observation.probe is None:
             continue
         entry: dict[str, Any] = {"hostname": host, "environment": target.environment}
-        if host == PLATFORM_DOMAIN or host.endswith("." + PLATFORM_DOMAIN):
+        if is_platform_host(host):
             entry["skipped"] = "the platform's own certificate (OutSystems renews it)"
         else:
             try:

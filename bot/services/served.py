@@ -390,6 +390,16 @@ def _take_due(
     return taken
 
 
+# Hosts under the platform's own domain serve OutSystems' certificate, which OutSystems
+# renews: `not_recorded` there is what is expected (recorded, not posted), and
+# `certops probe --once --adopt` does not take them in.
+PLATFORM_DOMAIN = "outsystemsenterprise.com"
+
+
+def is_platform_host(hostname: str) -> bool:
+    return hostname == PLATFORM_DOMAIN or hostname.endswith("." + PLATFORM_DOMAIN)
+
+
 def _record(
     session: Any,
     ctx: ServiceContext,
@@ -411,6 +421,8 @@ def _record(
         known = queries.certificate_by_fingerprint(session, served.fingerprint_sha256)
         if known is not None and str(known.status.value) in KNOWN_STATES:
             outcome, certificate_id = judge_served.OK, known.id  # held, not as this host's
+    if outcome == judge_served.NOT_RECORDED and is_platform_host(target.hostname):
+        reported = True  # OutSystems' own certificate, as expected: nothing to post
     row = queries.served_probe_of(session, target.hostname)
     if row is None:
         row = ServedProbe(hostname=target.hostname, next_at=now + config.interval)
