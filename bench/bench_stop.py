@@ -36,7 +36,7 @@ from bot.console.slack_api import FakeSlackApi  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Notification  # noqa: E402
-from tests.support.certops_run import EXE, free_port, wait_listening  # noqa: E402
+from tests.support.certops_run import free_port, start_http  # noqa: E402
 from tests.support.notify import TOKEN, environment, seed  # noqa: E402
 from tests.support.pg_proxy import FreezableProxy  # noqa: E402
 
@@ -79,17 +79,8 @@ def one_stop(url: str, grace: float, retry_after: int, folder: Path) -> str:
             }
         )
         port = free_port()
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process = start_http(port, folder, env, quiet=True)
         try:
-            wait_listening(port, process)
             while not api.failed_calls("chat.postMessage"):
                 time.sleep(0.02)
             time.sleep(0.3)
@@ -127,15 +118,7 @@ def scrape_on_frozen_database(url: str, grace: float, folder: Path) -> str:
             }
         )
         port = free_port()
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        process = start_http(port, folder, env, quiet=True)
         got: list[str] = []
 
         def scrape() -> None:
@@ -146,7 +129,6 @@ def scrape_on_frozen_database(url: str, grace: float, folder: Path) -> str:
                 got.append(type(error).__name__)
 
         try:
-            wait_listening(port, process)
             proxy.freeze()
             scraper = threading.Thread(target=scrape)
             scraper.start()

@@ -14,7 +14,7 @@ from pathlib import Path
 from bot.console.slack_api import FakeSlackApi
 from storage.db import Database
 from storage.models import Notification
-from tests.support.certops_run import EXE, free_port, wait_listening
+from tests.support.certops_run import free_port, start_http
 from tests.support.notify import TOKEN, environment, seed
 
 GRACE = 3
@@ -46,18 +46,8 @@ def test_sigterm_during_a_rate_limit_wait_keeps_the_grace_and_the_warning(
                 "CERTOPS_NOTIFY_INTERVAL": "1",
             }
         )
-        port = free_port()
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_http(free_port(), tmp_path, env)
         try:
-            wait_listening(port, process)
             deadline = time.monotonic() + 30
             while not api.failed_calls("chat.postMessage"):  # the 429: the wait begins
                 assert time.monotonic() < deadline, "the scheduler never posted"

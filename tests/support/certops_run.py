@@ -96,15 +96,19 @@ def run_environ(**settings: str) -> dict[str, str]:
     return environ
 
 
-def start_http(port: int, cwd: Path, environ: dict[str, str]) -> subprocess.Popen[str]:
-    """`certops run --http` on 127.0.0.1:`port`, listening when this returns."""
+def start_http(
+    port: int, cwd: Path, environ: dict[str, str], *, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """`certops run --http` on 127.0.0.1:`port`, listening when this returns. `quiet`:
+    its output goes nowhere (a benchmark that never reads it must not fill a pipe)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
     process = subprocess.Popen(
         [EXE, "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
         cwd=cwd,
         env=environ,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=output,
+        stderr=output,
         text=True,
     )
     try:
